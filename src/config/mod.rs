@@ -1,0 +1,1 @@
+//! Configuration: `conf/strato-conf.yaml`, typed options with defaults, units. (being written)
