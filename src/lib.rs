@@ -18,8 +18,10 @@ pub mod api;
 pub mod client;
 pub mod config;
 pub mod connectors;
+pub mod error;
 pub mod graph;
 pub mod runtime;
 pub mod util;
 
 pub use api::*;
+pub use error::{Error, Result};
