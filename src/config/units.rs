@@ -58,17 +58,8 @@ impl MemorySize {
 }
 
 fn parse_memory(text: &str, bare_multiplier: u64) -> Result<MemorySize, String> {
-    let (number, unit) = split_number(text).ok_or_else(|| MEMORY_SIZE_EXPECTED.to_string())?;
-    let multiplier = if unit.is_empty() {
-        bare_multiplier
-    } else {
-        let unit = unit.to_ascii_lowercase();
-        MEMORY_UNITS
-            .iter()
-            .find(|(_, names)| names.contains(&unit.as_str()))
-            .map(|(multiplier, _)| *multiplier)
-            .ok_or_else(|| MEMORY_SIZE_EXPECTED.to_string())?
-    };
+    let (number, multiplier) = split_quantity(text, MEMORY_UNITS, bare_multiplier)
+        .ok_or_else(|| MEMORY_SIZE_EXPECTED.to_string())?;
     number
         .checked_mul(multiplier)
         .map(MemorySize)
@@ -81,7 +72,7 @@ impl fmt::Display for MemorySize {
         let (multiplier, names) = MEMORY_UNITS
             .iter()
             .rev()
-            .find(|(multiplier, _)| self.0 % multiplier == 0 && self.0 != 0)
+            .find(|(multiplier, _)| self.0.is_multiple_of(*multiplier) && self.0 != 0)
             .unwrap_or(&MEMORY_UNITS[0]);
         write!(f, "{} {}", self.0 / multiplier, names[1])
     }
@@ -108,17 +99,8 @@ const DURATION_UNITS: &[(u64, &[&str])] = &[
 /// Parses Flink's duration syntax: a non-negative integer followed (with or without a space) by
 /// a unit (`ms`, `s`, `min`, `h`, `d`, ... case-insensitive); a bare number means milliseconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let (number, unit) = split_number(text).ok_or_else(|| DURATION_EXPECTED.to_string())?;
-    let nanos_per_unit = if unit.is_empty() {
-        1_000_000
-    } else {
-        let unit = unit.to_lowercase();
-        DURATION_UNITS
-            .iter()
-            .find(|(_, names)| names.contains(&unit.as_str()))
-            .map(|(nanos, _)| *nanos)
-            .ok_or_else(|| DURATION_EXPECTED.to_string())?
-    };
+    let (number, nanos_per_unit) = split_quantity(text, DURATION_UNITS, 1_000_000)
+        .ok_or_else(|| DURATION_EXPECTED.to_string())?;
     let nanos = u128::from(number) * u128::from(nanos_per_unit);
     let secs = u64::try_from(nanos / 1_000_000_000)
         .map_err(|_| format!("{DURATION_EXPECTED} that is not absurdly long"))?;
@@ -134,7 +116,7 @@ pub fn format_duration(duration: Duration) -> String {
     let (per_unit, names) = DURATION_UNITS
         .iter()
         .rev()
-        .find(|(per_unit, _)| nanos % u128::from(*per_unit) == 0 && nanos != 0)
+        .find(|(per_unit, _)| nanos.is_multiple_of(u128::from(*per_unit)) && nanos != 0)
         .unwrap_or(&DURATION_UNITS[2]);
     // Minutes print as `min`, since a lone `m` reads as metres or mebibytes to humans.
     let name = if *per_unit == 60_000_000_000 {
@@ -145,16 +127,24 @@ pub fn format_duration(duration: Duration) -> String {
     format!("{} {}", nanos / u128::from(*per_unit), name)
 }
 
-/// Splits `"  64 mb "` into `(64, "mb")`; `None` when there is no leading integer or it
-/// overflows. The unit is trimmed and may be empty.
-fn split_number(text: &str) -> Option<(u64, &str)> {
+/// Splits `"  64 mb "` into the number and its unit's multiplier from `units` (case-insensitive;
+/// `bare` when there is no unit); `None` when there is no leading integer, it overflows, or the
+/// unit is unknown.
+fn split_quantity(text: &str, units: &[(u64, &[&str])], bare: u64) -> Option<(u64, u64)> {
     let text = text.trim();
     let digits = text.bytes().take_while(u8::is_ascii_digit).count();
     if digits == 0 {
         return None;
     }
     let number = text[..digits].parse::<u64>().ok()?;
-    Some((number, text[digits..].trim()))
+    let unit = text[digits..].trim().to_lowercase();
+    if unit.is_empty() {
+        return Some((number, bare));
+    }
+    units
+        .iter()
+        .find(|(_, names)| names.contains(&unit.as_str()))
+        .map(|(multiplier, _)| (number, *multiplier))
 }
 
 #[cfg(test)]
