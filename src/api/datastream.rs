@@ -17,10 +17,15 @@ use super::environment::{StreamEdgeSpec, StreamExecutionEnvironment};
 use super::functions::*;
 use crate::connectors::file_sink::{FileFormat, FileSink, WriteMode};
 use crate::connectors::print::PrintSink;
-use crate::graph::stream_graph::{ChainingStrategy, Invokable, NodeKind, StreamNode, WriterFactory};
+use crate::graph::stream_graph::{
+    ChainingStrategy, Invokable, NodeKind, StreamNode, WriterFactory,
+};
 use crate::runtime::chain::BoxOutput;
 use crate::runtime::network::partitioner::PartitionerKind;
-use crate::runtime::operators::factory::{CoFlatMapFactory, CustomWriterFactory, KeyedWriterFactory, OneInputOperatorFactory, Record, StandardWriterFactory};
+use crate::runtime::operators::factory::{
+    CoFlatMapFactory, CustomWriterFactory, KeyedWriterFactory, OneInputOperatorFactory, Record,
+    StandardWriterFactory,
+};
 use crate::runtime::operators::keyed::KeyedReduceOperator;
 use crate::runtime::operators::simple::{FilterOperator, FlatMapOperator, MapOperator};
 use crate::runtime::operators::sink::SinkOperator;
@@ -80,14 +85,36 @@ impl<T: Record> DataStream<T> {
     }
 
     /// Adds a one-input operator consuming this stream.
-    pub(crate) fn add_one_input<O: Record>(&self, name: &str, kind: NodeKind, non_parallel: bool, make: impl Fn(String, BoxOutput<O>) -> BoxOutput<T> + Send + Sync + 'static) -> usize {
+    pub(crate) fn add_one_input<O: Record>(
+        &self,
+        name: &str,
+        kind: NodeKind,
+        non_parallel: bool,
+        make: impl Fn(String, BoxOutput<O>) -> BoxOutput<T> + Send + Sync + 'static,
+    ) -> usize {
         let op_name = name.to_string();
         let factory = OneInputOperatorFactory::new(move |next| make(op_name.clone(), next));
-        let signature = format!("{} -> {}", std::any::type_name::<T>(), std::any::type_name::<O>());
-        self.env.add_node(name.to_string(), kind, Invokable::OneInput(Arc::new(factory)), self.edges(0), non_parallel, true, &signature)
+        let signature = format!(
+            "{} -> {}",
+            std::any::type_name::<T>(),
+            std::any::type_name::<O>()
+        );
+        self.env.add_node(
+            name.to_string(),
+            kind,
+            Invokable::OneInput(Arc::new(factory)),
+            self.edges(0),
+            non_parallel,
+            true,
+            &signature,
+        )
     }
 
-    fn transform<O: Record>(&self, name: &str, make: impl Fn(String, BoxOutput<O>) -> BoxOutput<T> + Send + Sync + 'static) -> DataStream<O> {
+    fn transform<O: Record>(
+        &self,
+        name: &str,
+        make: impl Fn(String, BoxOutput<O>) -> BoxOutput<T> + Send + Sync + 'static,
+    ) -> DataStream<O> {
         let node = self.add_one_input(name, NodeKind::Operator, false, make);
         DataStream::from_node(self.env.clone(), node)
     }
@@ -95,35 +122,63 @@ impl<T: Record> DataStream<T> {
     // ---- per-record transformations ---------------------------------------------------------
 
     /// Applies `f` to every record.
-    pub fn map<O: Record, F: FnMut(T) -> O + Clone + Send + Sync + 'static>(&self, f: F) -> DataStream<O> {
+    pub fn map<O: Record, F: FnMut(T) -> O + Clone + Send + Sync + 'static>(
+        &self,
+        f: F,
+    ) -> DataStream<O> {
         self.map_rich(Closure(f))
     }
 
     /// Applies a [`MapFunction`] (with `open`/`close`) to every record.
     pub fn map_rich<O: Record, F: MapFunction<T, O> + Sync>(&self, f: F) -> DataStream<O> {
         self.transform("Map", move |name, next| {
-            Box::new(MapOperator { name, f: f.clone(), next, out: Vec::new(), _in: PhantomData })
+            Box::new(MapOperator {
+                name,
+                f: f.clone(),
+                next,
+                out: Vec::new(),
+                _in: PhantomData,
+            })
         })
     }
 
     /// Emits any number of records per input record through the collector.
-    pub fn flat_map<O: Record, F: FnMut(T, &mut Collector<O>) + Clone + Send + Sync + 'static>(&self, f: F) -> DataStream<O> {
+    pub fn flat_map<O: Record, F: FnMut(T, &mut Collector<O>) + Clone + Send + Sync + 'static>(
+        &self,
+        f: F,
+    ) -> DataStream<O> {
         self.flat_map_rich(Closure(f))
     }
 
     pub fn flat_map_rich<O: Record, F: FlatMapFunction<T, O> + Sync>(&self, f: F) -> DataStream<O> {
         self.transform("Flat Map", move |name, next| {
-            Box::new(FlatMapOperator { name, f: f.clone(), next, out: Vec::new(), _in: PhantomData })
+            Box::new(FlatMapOperator {
+                name,
+                f: f.clone(),
+                next,
+                out: Vec::new(),
+                _in: PhantomData,
+            })
         })
     }
 
     /// Keeps the records for which `f` returns true.
-    pub fn filter<F: FnMut(&T) -> bool + Clone + Send + Sync + 'static>(&self, f: F) -> DataStream<T> {
+    pub fn filter<F: FnMut(&T) -> bool + Clone + Send + Sync + 'static>(
+        &self,
+        f: F,
+    ) -> DataStream<T> {
         self.filter_rich(Closure(f))
     }
 
     pub fn filter_rich<F: FilterFunction<T> + Sync>(&self, f: F) -> DataStream<T> {
-        self.transform("Filter", move |name, next| Box::new(FilterOperator { name, f: f.clone(), next, out: Vec::new() }))
+        self.transform("Filter", move |name, next| {
+            Box::new(FilterOperator {
+                name,
+                f: f.clone(),
+                next,
+                out: Vec::new(),
+            })
+        })
     }
 
     // ---- keying and multiple streams ----------------------------------------------------------
@@ -135,7 +190,9 @@ impl<T: Record> DataStream<T> {
         F: Fn(&T) -> K + Send + Sync + 'static,
     {
         let selector: Arc<dyn Fn(&T) -> K + Send + Sync> = Arc::new(key_selector);
-        let writer: Arc<dyn WriterFactory> = Arc::new(KeyedWriterFactory { key_selector: selector.clone() });
+        let writer: Arc<dyn WriterFactory> = Arc::new(KeyedWriterFactory {
+            key_selector: selector.clone(),
+        });
         KeyedStream {
             stream: self.repartitioned(PartitionerKind::Hash, writer),
             key_selector: selector,
@@ -146,23 +203,42 @@ impl<T: Record> DataStream<T> {
     pub fn union(&self, other: &DataStream<T>) -> DataStream<T> {
         let mut upstreams = self.upstreams.clone();
         upstreams.extend(other.upstreams.iter().cloned());
-        DataStream { env: self.env.clone(), upstreams, _type: PhantomData }
+        DataStream {
+            env: self.env.clone(),
+            upstreams,
+            _type: PhantomData,
+        }
     }
 
     /// Connects two streams, possibly of different types, for a co-operator.
     pub fn connect<B: Record>(&self, other: &DataStream<B>) -> ConnectedStreams<T, B> {
-        ConnectedStreams { first: self.clone(), second: other.clone() }
+        ConnectedStreams {
+            first: self.clone(),
+            second: other.clone(),
+        }
     }
 
     // ---- partitioning -----------------------------------------------------------------------
 
-    fn repartitioned(&self, partitioner: PartitionerKind, writer: Arc<dyn WriterFactory>) -> DataStream<T> {
+    fn repartitioned(
+        &self,
+        partitioner: PartitionerKind,
+        writer: Arc<dyn WriterFactory>,
+    ) -> DataStream<T> {
         let upstreams = self
             .upstreams
             .iter()
-            .map(|u| Upstream { node: u.node, partitioner, writer: writer.clone() })
+            .map(|u| Upstream {
+                node: u.node,
+                partitioner,
+                writer: writer.clone(),
+            })
             .collect();
-        DataStream { env: self.env.clone(), upstreams, _type: PhantomData }
+        DataStream {
+            env: self.env.clone(),
+            upstreams,
+            _type: PhantomData,
+        }
     }
 
     fn standard(&self, partitioner: PartitionerKind) -> DataStream<T> {
@@ -201,7 +277,10 @@ impl<T: Record> DataStream<T> {
         P: FnMut(&K, usize) -> usize + Clone + Send + Sync + 'static,
         F: Fn(&T) -> K + Send + Sync + 'static,
     {
-        let writer = CustomWriterFactory { key_selector: Arc::new(key_selector), partitioner: Closure(partitioner) };
+        let writer = CustomWriterFactory {
+            key_selector: Arc::new(key_selector),
+            partitioner: Closure(partitioner),
+        };
         self.repartitioned(PartitionerKind::Custom, Arc::new(writer))
     }
 
@@ -212,9 +291,21 @@ impl<T: Record> DataStream<T> {
         self.add_sink_named("Sink: Unnamed", sink)
     }
 
-    pub(crate) fn add_sink_named<F: SinkFunction<T> + Sync>(&self, name: &str, sink: F) -> DataStreamSink {
-        let node = self.add_one_input::<()>(name, NodeKind::Sink, false, move |name, _| Box::new(SinkOperator { name, f: sink.clone() }));
-        DataStreamSink { env: self.env.clone(), node }
+    pub(crate) fn add_sink_named<F: SinkFunction<T> + Sync>(
+        &self,
+        name: &str,
+        sink: F,
+    ) -> DataStreamSink {
+        let node = self.add_one_input::<()>(name, NodeKind::Sink, false, move |name, _| {
+            Box::new(SinkOperator {
+                name,
+                f: sink.clone(),
+            })
+        });
+        DataStreamSink {
+            env: self.env.clone(),
+            node,
+        }
     }
 
     /// Prints every record to stdout as Flink does (`N> ` prefix when parallelism > 1).
@@ -230,7 +321,10 @@ impl<T: Record> DataStream<T> {
     /// Writes records as text lines: one file at parallelism 1, else a directory with one
     /// file per subtask (`1`, `2`, ...), as Flink's `writeAsText`.
     pub fn write_as_text(&self, path: impl AsRef<Path>, mode: WriteMode) -> DataStreamSink {
-        self.add_sink_named("Sink: Unnamed", FileSink::new(path.as_ref(), mode, FileFormat::Text))
+        self.add_sink_named(
+            "Sink: Unnamed",
+            FileSink::new(path.as_ref(), mode, FileFormat::Text),
+        )
     }
 
     /// Writes records as CSV rows (tuple or struct fields joined by `,`), as `writeAsCsv`.
@@ -238,7 +332,10 @@ impl<T: Record> DataStream<T> {
     where
         T: Serialize,
     {
-        self.add_sink_named("Sink: Unnamed", FileSink::new(path.as_ref(), mode, FileFormat::Csv))
+        self.add_sink_named(
+            "Sink: Unnamed",
+            FileSink::new(path.as_ref(), mode, FileFormat::Csv),
+        )
     }
 
     // ---- operator settings ------------------------------------------------------------------
@@ -257,7 +354,11 @@ impl<T: Record> DataStream<T> {
     pub fn name(self, name: &str) -> Self {
         let name = name.to_string();
         self.configure("name()", move |n| {
-            n.name = if n.kind == NodeKind::Source { format!("Source: {name}") } else { name }
+            n.name = if n.kind == NodeKind::Source {
+                format!("Source: {name}")
+            } else {
+                name
+            }
         })
     }
     /// A stable id for mapping state from savepoints.
@@ -269,21 +370,30 @@ impl<T: Record> DataStream<T> {
         let env = self.env.clone();
         self.configure("set_parallelism()", move |n| {
             if parallelism == 0 {
-                env.record_error(format!("the parallelism of operator '{}' must be at least 1", n.name));
+                env.record_error(format!(
+                    "the parallelism of operator '{}' must be at least 1",
+                    n.name
+                ));
             }
             n.parallelism = Some(parallelism)
         })
     }
     pub fn set_max_parallelism(self, max_parallelism: usize) -> Self {
-        self.configure("set_max_parallelism()", move |n| n.max_parallelism = Some(max_parallelism))
+        self.configure("set_max_parallelism()", move |n| {
+            n.max_parallelism = Some(max_parallelism)
+        })
     }
     pub fn slot_sharing_group(self, group: &str) -> Self {
         let group = group.to_string();
-        self.configure("slot_sharing_group()", move |n| n.slot_sharing_group = Some(group))
+        self.configure("slot_sharing_group()", move |n| {
+            n.slot_sharing_group = Some(group)
+        })
     }
     /// Never chain this operator with its input or consumers.
     pub fn disable_chaining(self) -> Self {
-        self.configure("disable_chaining()", |n| n.chaining = ChainingStrategy::Never)
+        self.configure("disable_chaining()", |n| {
+            n.chaining = ChainingStrategy::Never
+        })
     }
     /// Start a new chain at this operator (consumers may still chain to it).
     pub fn start_new_chain(self) -> Self {
@@ -300,12 +410,22 @@ pub struct KeyedStream<T, K> {
 impl<T: Record, K: Hash + Eq + Send + 'static> KeyedStream<T, K> {
     fn aggregate<R: ReduceFunction<T> + Sync>(&self, name: &str, f: R) -> DataStream<T> {
         let selector = self.key_selector.clone();
-        self.stream.transform(name, move |name, next| Box::new(KeyedReduceOperator::new(name, selector.clone(), f.clone(), next)))
+        self.stream.transform(name, move |name, next| {
+            Box::new(KeyedReduceOperator::new(
+                name,
+                selector.clone(),
+                f.clone(),
+                next,
+            ))
+        })
     }
 
     /// Rolling reduce: in STREAMING mode emits every intermediate result, in BATCH mode one
     /// final value per key.
-    pub fn reduce<F: FnMut(T, T) -> T + Clone + Send + Sync + 'static>(&self, f: F) -> DataStream<T> {
+    pub fn reduce<F: FnMut(T, T) -> T + Clone + Send + Sync + 'static>(
+        &self,
+        f: F,
+    ) -> DataStream<T> {
         self.reduce_rich(Closure(f))
     }
 
@@ -320,12 +440,15 @@ impl<T: Record, K: Hash + Eq + Send + 'static> KeyedStream<T, K> {
         N: Copy + std::ops::Add<Output = N> + 'static,
         F: Fn(&mut T) -> &mut N + Clone + Send + Sync + 'static,
     {
-        self.aggregate("Keyed Aggregation", Closure(move |mut acc: T, mut value: T| {
-            let add = *field(&mut value);
-            let slot = field(&mut acc);
-            *slot = *slot + add;
-            acc
-        }))
+        self.aggregate(
+            "Keyed Aggregation",
+            Closure(move |mut acc: T, mut value: T| {
+                let add = *field(&mut value);
+                let slot = field(&mut acc);
+                *slot = *slot + add;
+                acc
+            }),
+        )
     }
 
     /// Rolling minimum of a field; other fields keep the key's first record's values.
@@ -334,14 +457,17 @@ impl<T: Record, K: Hash + Eq + Send + 'static> KeyedStream<T, K> {
         N: Copy + PartialOrd + 'static,
         F: Fn(&mut T) -> &mut N + Clone + Send + Sync + 'static,
     {
-        self.aggregate("Keyed Aggregation", Closure(move |mut acc: T, mut value: T| {
-            let candidate = *field(&mut value);
-            let slot = field(&mut acc);
-            if candidate < *slot {
-                *slot = candidate;
-            }
-            acc
-        }))
+        self.aggregate(
+            "Keyed Aggregation",
+            Closure(move |mut acc: T, mut value: T| {
+                let candidate = *field(&mut value);
+                let slot = field(&mut acc);
+                if candidate < *slot {
+                    *slot = candidate;
+                }
+                acc
+            }),
+        )
     }
 
     /// Rolling maximum of a field; other fields keep the key's first record's values.
@@ -350,24 +476,39 @@ impl<T: Record, K: Hash + Eq + Send + 'static> KeyedStream<T, K> {
         N: Copy + PartialOrd + 'static,
         F: Fn(&mut T) -> &mut N + Clone + Send + Sync + 'static,
     {
-        self.aggregate("Keyed Aggregation", Closure(move |mut acc: T, mut value: T| {
-            let candidate = *field(&mut value);
-            let slot = field(&mut acc);
-            if candidate > *slot {
-                *slot = candidate;
-            }
-            acc
-        }))
+        self.aggregate(
+            "Keyed Aggregation",
+            Closure(move |mut acc: T, mut value: T| {
+                let candidate = *field(&mut value);
+                let slot = field(&mut acc);
+                if candidate > *slot {
+                    *slot = candidate;
+                }
+                acc
+            }),
+        )
     }
 
     /// The whole record with the smallest `by` value so far (the earlier one on ties).
-    pub fn min_by<N: PartialOrd, F: Fn(&T) -> N + Clone + Send + Sync + 'static>(&self, by: F) -> DataStream<T> {
-        self.aggregate("Keyed Aggregation", Closure(move |acc: T, value: T| if by(&value) < by(&acc) { value } else { acc }))
+    pub fn min_by<N: PartialOrd, F: Fn(&T) -> N + Clone + Send + Sync + 'static>(
+        &self,
+        by: F,
+    ) -> DataStream<T> {
+        self.aggregate(
+            "Keyed Aggregation",
+            Closure(move |acc: T, value: T| if by(&value) < by(&acc) { value } else { acc }),
+        )
     }
 
     /// The whole record with the largest `by` value so far (the earlier one on ties).
-    pub fn max_by<N: PartialOrd, F: Fn(&T) -> N + Clone + Send + Sync + 'static>(&self, by: F) -> DataStream<T> {
-        self.aggregate("Keyed Aggregation", Closure(move |acc: T, value: T| if by(&value) > by(&acc) { value } else { acc }))
+    pub fn max_by<N: PartialOrd, F: Fn(&T) -> N + Clone + Send + Sync + 'static>(
+        &self,
+        by: F,
+    ) -> DataStream<T> {
+        self.aggregate(
+            "Keyed Aggregation",
+            Closure(move |acc: T, value: T| if by(&value) > by(&acc) { value } else { acc }),
+        )
     }
 }
 
@@ -399,17 +540,41 @@ impl<A: Record, B: Record> ConnectedStreams<A, B> {
         self.flat_map_rich(CoClosures(flat_map1, flat_map2))
     }
 
-    pub fn flat_map_rich<O: Record, F: CoFlatMapFunction<A, B, O> + Sync>(&self, f: F) -> DataStream<O> {
+    pub fn flat_map_rich<O: Record, F: CoFlatMapFunction<A, B, O> + Sync>(
+        &self,
+        f: F,
+    ) -> DataStream<O> {
         self.add("Co-Flat Map", f)
     }
 
-    fn add<O: Record, F: CoFlatMapFunction<A, B, O> + Sync>(&self, name: &str, f: F) -> DataStream<O> {
+    fn add<O: Record, F: CoFlatMapFunction<A, B, O> + Sync>(
+        &self,
+        name: &str,
+        f: F,
+    ) -> DataStream<O> {
         let env = self.first.env.clone();
-        let factory = CoFlatMapFactory { name: name.to_string(), f, _types: PhantomData };
+        let factory = CoFlatMapFactory {
+            name: name.to_string(),
+            f,
+            _types: PhantomData,
+        };
         let mut inputs = self.first.edges(0);
         inputs.extend(self.second.edges(1));
-        let signature = format!("({}, {}) -> {}", std::any::type_name::<A>(), std::any::type_name::<B>(), std::any::type_name::<O>());
-        let node = env.add_node(name.to_string(), NodeKind::Operator, Invokable::TwoInput(Arc::new(factory)), inputs, false, true, &signature);
+        let signature = format!(
+            "({}, {}) -> {}",
+            std::any::type_name::<A>(),
+            std::any::type_name::<B>(),
+            std::any::type_name::<O>()
+        );
+        let node = env.add_node(
+            name.to_string(),
+            NodeKind::Operator,
+            Invokable::TwoInput(Arc::new(factory)),
+            inputs,
+            false,
+            true,
+            &signature,
+        );
         DataStream::from_node(env, node)
     }
 }
@@ -454,18 +619,22 @@ impl DataStreamSink {
     }
     pub fn set_parallelism(self, parallelism: usize) -> Self {
         if parallelism == 0 {
-            self.env.record_error("the parallelism of a sink must be at least 1".into());
+            self.env
+                .record_error("the parallelism of a sink must be at least 1".into());
         }
-        self.env.update_node(self.node, |n| n.parallelism = Some(parallelism));
+        self.env
+            .update_node(self.node, |n| n.parallelism = Some(parallelism));
         self
     }
     pub fn slot_sharing_group(self, group: &str) -> Self {
         let group = group.to_string();
-        self.env.update_node(self.node, |n| n.slot_sharing_group = Some(group));
+        self.env
+            .update_node(self.node, |n| n.slot_sharing_group = Some(group));
         self
     }
     pub fn disable_chaining(self) -> Self {
-        self.env.update_node(self.node, |n| n.chaining = ChainingStrategy::Never);
+        self.env
+            .update_node(self.node, |n| n.chaining = ChainingStrategy::Never);
         self
     }
 }

@@ -17,7 +17,9 @@ use crate::connectors::socket::SocketTextSource;
 use crate::connectors::text_file::TextFileSource;
 use crate::error::{Error, Result};
 use crate::graph::job_graph::TranslationSettings;
-use crate::graph::stream_graph::{ChainingStrategy, Invokable, NodeKind, StreamEdge, StreamGraph, StreamNode};
+use crate::graph::stream_graph::{
+    ChainingStrategy, Invokable, NodeKind, StreamEdge, StreamGraph, StreamNode,
+};
 use crate::graph::{plan, JobGraph};
 use crate::runtime::job_master::{JobControl, JobStatus};
 use crate::runtime::operators::factory::{Record, SourceOperatorFactory};
@@ -52,6 +54,7 @@ impl StreamExecutionEnvironment {
     /// client passed, or `$STRATO_CONF_DIR/strato-conf.yaml`, or defaults with parallelism =
     /// number of CPUs (a plain local run, like Flink's IDE runs).
     pub fn get_execution_environment() -> Result<Self> {
+        crate::util::logging::init();
         let (config, fallback) = match launch::client_configuration()? {
             Some(config) => (config, 1),
             None => match std::env::var_os("STRATO_CONF_DIR") {
@@ -96,7 +99,9 @@ impl StreamExecutionEnvironment {
     /// Default parallelism of this job's operators.
     pub fn set_parallelism(&self, parallelism: usize) -> &Self {
         if parallelism == 0 {
-            self.state().errors.push("the environment's parallelism must be at least 1, but it was set to 0".into());
+            self.state().errors.push(
+                "the environment's parallelism must be at least 1, but it was set to 0".into(),
+            );
         }
         self.state().parallelism = Some(parallelism);
         self
@@ -152,8 +157,19 @@ impl StreamExecutionEnvironment {
         let name = format!("Source: {}", source.name());
         let non_parallel = !source.is_parallel();
         let bounded = source.boundedness() == Boundedness::Bounded;
-        let factory = SourceOperatorFactory { name: name.clone(), source: Arc::new(source) };
-        let node = self.add_node(name, NodeKind::Source, Invokable::Source(Arc::new(factory)), vec![], non_parallel, bounded, std::any::type_name::<T>());
+        let factory = SourceOperatorFactory {
+            name: name.clone(),
+            source: Arc::new(source),
+        };
+        let node = self.add_node(
+            name,
+            NodeKind::Source,
+            Invokable::Source(Arc::new(factory)),
+            vec![],
+            non_parallel,
+            bounded,
+            std::any::type_name::<T>(),
+        );
         DataStream::from_node(self.clone(), node)
     }
 
@@ -163,13 +179,18 @@ impl StreamExecutionEnvironment {
     }
 
     /// A bounded, non-parallel stream of a collection's items, in order.
-    pub fn from_collection<T: Record + Sync>(&self, items: impl IntoIterator<Item = T>) -> DataStream<T> {
+    pub fn from_collection<T: Record + Sync>(
+        &self,
+        items: impl IntoIterator<Item = T>,
+    ) -> DataStream<T> {
         self.from_elements(items.into_iter().collect())
     }
 
     /// The numbers `from..=to`, split evenly over the parallel subtasks.
     pub fn from_sequence(&self, from: i64, to: i64) -> DataStream<i64> {
-        self.from_source(crate::connectors::datagen::DataGeneratorSource::sequence(from, to))
+        self.from_source(crate::connectors::datagen::DataGeneratorSource::sequence(
+            from, to,
+        ))
     }
 
     /// Lines of a text file, or of every file in a directory, read in parallel splits.
@@ -179,14 +200,29 @@ impl StreamExecutionEnvironment {
 
     /// Text from a socket, split at `delimiter` (non-parallel, unbounded). When the connection
     /// closes, it reconnects up to `max_retry` times (`-1`: forever; `0`: end the stream).
-    pub fn socket_text_stream(&self, hostname: &str, port: u16, delimiter: &str, max_retry: i64) -> DataStream<String> {
+    pub fn socket_text_stream(
+        &self,
+        hostname: &str,
+        port: u16,
+        delimiter: &str,
+        max_retry: i64,
+    ) -> DataStream<String> {
         self.from_source(SocketTextSource::new(hostname, port, delimiter, max_retry))
     }
 
     // ---- graph building (used by DataStream) -------------------------------------------------
 
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn add_node(&self, name: String, kind: NodeKind, invokable: Invokable, inputs: Vec<StreamEdgeSpec>, non_parallel: bool, bounded: bool, type_signature: &str) -> usize {
+    pub(crate) fn add_node(
+        &self,
+        name: String,
+        kind: NodeKind,
+        invokable: Invokable,
+        inputs: Vec<StreamEdgeSpec>,
+        non_parallel: bool,
+        bounded: bool,
+        type_signature: &str,
+    ) -> usize {
         let mut s = self.state();
         let id = s.graph.nodes.len();
         s.graph.nodes.push(StreamNode {
@@ -246,7 +282,9 @@ impl StreamExecutionEnvironment {
         let job_id = JobId::generate();
         let (graph, job) = self.translate(job_id, &job_name, true)?;
         match launch::current() {
-            Launch::Plan(path) => launch::write_plan_and_exit(&path, &job, &plan::execution_plan(&graph, &job)),
+            Launch::Plan(path) => {
+                launch::write_plan_and_exit(&path, &job, &plan::execution_plan(&graph, &job))
+            }
             Launch::Local => {
                 let settings = self.task_settings(&job)?;
                 let client = crate::runtime::local::submit(job, graph, settings)?;
@@ -261,7 +299,9 @@ impl StreamExecutionEnvironment {
             return Ok(job_name.to_string());
         }
         let configured = self.state().config.get_optional(&options::PIPELINE_NAME)?;
-        Ok(configured.filter(|n| !n.is_empty()).unwrap_or_else(|| DEFAULT_JOB_NAME.to_string()))
+        Ok(configured
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| DEFAULT_JOB_NAME.to_string()))
     }
 
     fn task_settings(&self, job: &JobGraph) -> Result<TaskSettings> {
@@ -271,13 +311,22 @@ impl StreamExecutionEnvironment {
             None => Some(s.config.get(&options::BUFFER_TIMEOUT)?),
         };
         Ok(TaskSettings {
-            runtime_mode: if job.runtime_mode == "BATCH" { RuntimeExecutionMode::Batch } else { RuntimeExecutionMode::Streaming },
+            runtime_mode: if job.runtime_mode == "BATCH" {
+                RuntimeExecutionMode::Batch
+            } else {
+                RuntimeExecutionMode::Streaming
+            },
             buffer_timeout,
         })
     }
 
     /// Validates and translates the graph; `take` clears the environment's operators.
-    fn translate(&self, job_id: JobId, job_name: &str, take: bool) -> Result<(StreamGraph, JobGraph)> {
+    fn translate(
+        &self,
+        job_id: JobId,
+        job_name: &str,
+        take: bool,
+    ) -> Result<(StreamGraph, JobGraph)> {
         let default_parallelism = self.get_parallelism()?;
         let mut s = self.state();
         if let Some(first) = s.errors.first() {
@@ -288,7 +337,15 @@ impl StreamExecutionEnvironment {
             None => s.config.get(&options::RUNTIME_MODE)?,
         };
         let runtime_mode = match configured_mode {
-            RuntimeExecutionMode::Automatic if s.graph.nodes.iter().filter(|n| n.kind == NodeKind::Source).all(|n| n.bounded) => RuntimeExecutionMode::Batch,
+            RuntimeExecutionMode::Automatic
+                if s.graph
+                    .nodes
+                    .iter()
+                    .filter(|n| n.kind == NodeKind::Source)
+                    .all(|n| n.bounded) =>
+            {
+                RuntimeExecutionMode::Batch
+            }
             RuntimeExecutionMode::Automatic => RuntimeExecutionMode::Streaming,
             m => m,
         };
@@ -305,8 +362,13 @@ impl StreamExecutionEnvironment {
             chaining_enabled: s.chaining,
             runtime_mode,
         };
-        let job = JobGraph::from_stream_graph(&s.graph, job_id, job_name, &settings).map_err(Error::InvalidGraph)?;
-        let graph = if take { std::mem::take(&mut s.graph) } else { s.graph.clone() };
+        let job = JobGraph::from_stream_graph(&s.graph, job_id, job_name, &settings)
+            .map_err(Error::InvalidGraph)?;
+        let graph = if take {
+            std::mem::take(&mut s.graph)
+        } else {
+            s.graph.clone()
+        };
         Ok((graph, job))
     }
 }
@@ -320,7 +382,9 @@ pub(crate) struct StreamEdgeSpec {
 }
 
 fn cpu_count() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 /// What a finished job reports (Flink's `JobExecutionResult`).
@@ -353,8 +417,18 @@ pub struct JobClient {
 }
 
 impl JobClient {
-    pub(crate) fn new(job_id: JobId, status: Arc<Mutex<JobStatus>>, control: Sender<JobControl>, result: Receiver<Result<JobExecutionResult>>) -> Self {
-        JobClient { job_id, status, control, result }
+    pub(crate) fn new(
+        job_id: JobId,
+        status: Arc<Mutex<JobStatus>>,
+        control: Sender<JobControl>,
+        result: Receiver<Result<JobExecutionResult>>,
+    ) -> Self {
+        JobClient {
+            job_id,
+            status,
+            control,
+            result,
+        }
     }
 
     pub fn job_id(&self) -> JobId {
@@ -372,10 +446,12 @@ impl JobClient {
 
     /// Waits for the job to end.
     pub fn get_job_execution_result(self) -> Result<JobExecutionResult> {
-        let result = self
-            .result
-            .recv()
-            .unwrap_or_else(|_| Err(Error::Other(anyhow::anyhow!("the job master of job {} stopped without a result", self.job_id))));
+        let result = self.result.recv().unwrap_or_else(|_| {
+            Err(Error::Other(anyhow::anyhow!(
+                "the job master of job {} stopped without a result",
+                self.job_id
+            )))
+        });
         launch::report_job_end(self.job_id, &result);
         result
     }

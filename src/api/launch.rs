@@ -43,8 +43,12 @@ pub fn client_configuration() -> Result<Option<Configuration>> {
         return Ok(None);
     };
     let path = PathBuf::from(path);
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io("read the client configuration", path.display(), e))?;
-    Ok(Some(Configuration::from_yaml_str(&text, &path.display().to_string())?))
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Error::io("read the client configuration", path.display(), e))?;
+    Ok(Some(Configuration::from_yaml_str(
+        &text,
+        &path.display().to_string(),
+    )?))
 }
 
 /// What plan mode writes: the JobGraph and the plan JSON.
@@ -85,7 +89,10 @@ fn report(event: serde_json::Value) {
         .open(&path)
         .and_then(|mut f| writeln!(f, "{event}"));
     if let Err(e) = appended {
-        eprintln!("could not report to the strato client through '{}': {e}", PathBuf::from(path).display());
+        eprintln!(
+            "could not report to the strato client through '{}': {e}",
+            PathBuf::from(path).display()
+        );
     }
 }
 
@@ -103,7 +110,11 @@ where
     T: std::borrow::Borrow<crate::api::environment::JobExecutionResult>,
 {
     match result {
-        Ok(r) => report(json!({"event": "finished", "job_id": job_id.to_string(), "runtime_ms": r.borrow().get_net_runtime()})),
-        Err(e) => report(json!({"event": "failed", "job_id": job_id.to_string(), "cause": format!("{e:?}")})),
+        Ok(r) => report(
+            json!({"event": "finished", "job_id": job_id.to_string(), "runtime_ms": r.borrow().get_net_runtime()}),
+        ),
+        Err(e) => report(
+            json!({"event": "failed", "job_id": job_id.to_string(), "cause": format!("{e:?}")}),
+        ),
     }
 }

@@ -16,8 +16,8 @@ pub use crate::runtime::job_master::JobStatus;
 pub use datastream::{ConnectedStreams, DataStream, DataStreamSink, KeyedStream};
 pub use environment::{JobClient, JobExecutionResult, StreamExecutionEnvironment};
 pub use functions::{
-    CoFlatMapFunction, CoMapFunction, Collector, FilterFunction, FlatMapFunction, LongCounter, MapFunction, Partitioner, ReduceFunction,
-    RuntimeContext, SinkFunction,
+    CoFlatMapFunction, CoMapFunction, Collector, FilterFunction, FlatMapFunction, LongCounter,
+    MapFunction, Partitioner, ReduceFunction, RuntimeContext, SinkFunction,
 };
 pub use params::ParameterTool;
 pub use source::{Boundedness, InputStatus, Source, SourceOutput, SourceReader};

@@ -17,12 +17,20 @@ impl ParameterTool {
     }
 
     /// Parses the given arguments.
-    pub fn from_arg_list<I: IntoIterator<Item = S>, S: Into<String>>(args: I) -> Result<Self, String> {
+    pub fn from_arg_list<I: IntoIterator<Item = S>, S: Into<String>>(
+        args: I,
+    ) -> Result<Self, String> {
         let args: Vec<String> = args.into_iter().map(Into::into).collect();
         let mut values = BTreeMap::new();
         let mut i = 0;
         while i < args.len() {
-            let key = key_of(&args[i]).ok_or_else(|| format!("Error parsing arguments '{}' on '{}'. Please prefix keys with -- or -.", args.join(" "), args[i]))?;
+            let key = key_of(&args[i]).ok_or_else(|| {
+                format!(
+                    "Error parsing arguments '{}' on '{}'. Please prefix keys with -- or -.",
+                    args.join(" "),
+                    args[i]
+                )
+            })?;
             let value = match args.get(i + 1) {
                 Some(next) if key_of(next).is_none() || next.parse::<f64>().is_ok() => {
                     i += 1;
@@ -51,7 +59,9 @@ impl ParameterTool {
     pub fn get_parsed<T: std::str::FromStr>(&self, key: &str, default: T) -> Result<T, String> {
         match self.get(key) {
             None => Ok(default),
-            Some(v) => v.parse().map_err(|_| format!("invalid value '{v}' for argument '--{key}'")),
+            Some(v) => v
+                .parse()
+                .map_err(|_| format!("invalid value '{v}' for argument '--{key}'")),
         }
     }
 }
@@ -67,7 +77,16 @@ mod tests {
 
     #[test]
     fn reads_both_single_and_double_dash_styles() {
-        let p = ParameterTool::from_arg_list(["--input", "a.txt", "-output", "out", "--verbose", "-port", "-1"]).unwrap();
+        let p = ParameterTool::from_arg_list([
+            "--input",
+            "a.txt",
+            "-output",
+            "out",
+            "--verbose",
+            "-port",
+            "-1",
+        ])
+        .unwrap();
         assert_eq!(p.get("input"), Some("a.txt"));
         assert_eq!(p.get("output"), Some("out"));
         assert!(p.has("verbose"));
@@ -77,8 +96,13 @@ mod tests {
 
     #[test]
     fn rejects_a_value_without_a_key_and_a_bad_number() {
-        assert!(ParameterTool::from_arg_list(["input.txt"]).unwrap_err().contains("input.txt"));
+        assert!(ParameterTool::from_arg_list(["input.txt"])
+            .unwrap_err()
+            .contains("input.txt"));
         let p = ParameterTool::from_arg_list(["--port", "abc"]).unwrap();
-        assert_eq!(p.get_parsed("port", 0u16), Err("invalid value 'abc' for argument '--port'".to_string()));
+        assert_eq!(
+            p.get_parsed("port", 0u16),
+            Err("invalid value 'abc' for argument '--port'".to_string())
+        );
     }
 }

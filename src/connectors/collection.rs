@@ -11,7 +11,9 @@ pub struct CollectionSource<T> {
 
 impl<T> CollectionSource<T> {
     pub fn new(elements: Vec<T>) -> Self {
-        CollectionSource { elements: Arc::new(elements) }
+        CollectionSource {
+            elements: Arc::new(elements),
+        }
     }
 }
 
@@ -26,7 +28,10 @@ impl<T: Clone + Send + Sync + 'static> Source<T> for CollectionSource<T> {
         false
     }
     fn create_reader(&self, _ctx: &RuntimeContext) -> anyhow::Result<Box<dyn SourceReader<T>>> {
-        Ok(Box::new(CollectionReader { elements: self.elements.clone(), position: 0 }))
+        Ok(Box::new(CollectionReader {
+            elements: self.elements.clone(),
+            position: 0,
+        }))
     }
 }
 
@@ -41,6 +46,10 @@ impl<T: Clone + Send + Sync> SourceReader<T> for CollectionReader<T> {
             output.collect(self.elements[self.position].clone());
             self.position += 1;
         }
-        Ok(if self.position < self.elements.len() { InputStatus::MoreAvailable } else { InputStatus::EndOfInput })
+        Ok(if self.position < self.elements.len() {
+            InputStatus::MoreAvailable
+        } else {
+            InputStatus::EndOfInput
+        })
     }
 }

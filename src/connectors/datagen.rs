@@ -48,8 +48,13 @@ impl<T: Send + 'static> DataGeneratorSource<T> {
 impl DataGeneratorSource<i64> {
     /// The numbers `from..=to` (Flink's `fromSequence`).
     pub fn sequence(from: i64, to: i64) -> Self {
-        let count = if to >= from { (to as i128 - from as i128 + 1) as u64 } else { 0 };
-        DataGeneratorSource::new(move |i| from.wrapping_add(i as i64), Some(count)).with_name("Sequence Source")
+        let count = if to >= from {
+            (to as i128 - from as i128 + 1) as u64
+        } else {
+            0
+        };
+        DataGeneratorSource::new(move |i| from.wrapping_add(i as i64), Some(count))
+            .with_name("Sequence Source")
     }
 }
 
@@ -71,7 +76,10 @@ impl<T: Send + 'static> Source<T> for DataGeneratorSource<T> {
         }
     }
     fn create_reader(&self, ctx: &RuntimeContext) -> anyhow::Result<Box<dyn SourceReader<T>>> {
-        let (i, p) = (ctx.index_of_this_subtask() as u128, ctx.number_of_parallel_subtasks() as u128);
+        let (i, p) = (
+            ctx.index_of_this_subtask() as u128,
+            ctx.number_of_parallel_subtasks() as u128,
+        );
         let total = self.count.map(u128::from).unwrap_or(u64::MAX as u128);
         let (start, end) = ((i * total / p) as u64, ((i + 1) * total / p) as u64);
         Ok(Box::new(GeneratorReader {
@@ -103,7 +111,9 @@ impl<T: Send> SourceReader<T> for GeneratorReader<T> {
             let allowed = (started.elapsed().as_secs_f64() * rate) as u64 + 1;
             if allowed <= self.emitted {
                 // Sleep until the next record is due, at most 100 ms.
-                let due = Duration::from_secs_f64((self.emitted as f64 / rate) - started.elapsed().as_secs_f64());
+                let due = Duration::from_secs_f64(
+                    (self.emitted as f64 / rate) - started.elapsed().as_secs_f64(),
+                );
                 std::thread::sleep(due.min(Duration::from_millis(100)));
                 return Ok(InputStatus::NothingAvailable);
             }
@@ -115,6 +125,10 @@ impl<T: Send> SourceReader<T> for GeneratorReader<T> {
             self.emitted += 1;
             budget -= 1;
         }
-        Ok(if self.next < self.end { InputStatus::MoreAvailable } else { InputStatus::EndOfInput })
+        Ok(if self.next < self.end {
+            InputStatus::MoreAvailable
+        } else {
+            InputStatus::EndOfInput
+        })
     }
 }

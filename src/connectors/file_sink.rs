@@ -45,7 +45,14 @@ impl Clone for FileSink {
 
 impl FileSink {
     pub fn new(path: &Path, mode: WriteMode, format: FileFormat) -> Self {
-        FileSink { path: path.to_path_buf(), mode, format, target: PathBuf::new(), writer: None, line: String::new() }
+        FileSink {
+            path: path.to_path_buf(),
+            mode,
+            format,
+            target: PathBuf::new(),
+            writer: None,
+            line: String::new(),
+        }
     }
 
     fn exists_error(&self, path: &Path) -> anyhow::Error {
@@ -64,19 +71,39 @@ impl FileSink {
             }
             match std::fs::remove_file(&self.path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(e).with_context(|| format!("could not replace the file '{}' by an output directory", self.path.display()))
+                    return Err(e).with_context(|| {
+                        format!(
+                            "could not replace the file '{}' by an output directory",
+                            self.path.display()
+                        )
+                    })
                 }
                 _ => {}
             }
         }
-        std::fs::create_dir_all(&self.path).with_context(|| format!("could not create the output directory '{}'", self.path.display()))?;
+        std::fs::create_dir_all(&self.path).with_context(|| {
+            format!(
+                "could not create the output directory '{}'",
+                self.path.display()
+            )
+        })?;
         // Overwrite: the first subtask removes files of an earlier run with more subtasks.
         if self.mode == WriteMode::Overwrite && ctx.index_of_this_subtask() == 0 {
-            let entries = std::fs::read_dir(&self.path).with_context(|| format!("could not list '{}'", self.path.display()))?;
+            let entries = std::fs::read_dir(&self.path)
+                .with_context(|| format!("could not list '{}'", self.path.display()))?;
             for entry in entries.flatten() {
-                let stale = entry.file_name().to_str().and_then(|n| n.parse::<usize>().ok()).is_some_and(|i| i > ctx.number_of_parallel_subtasks());
+                let stale = entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .is_some_and(|i| i > ctx.number_of_parallel_subtasks());
                 if stale {
-                    std::fs::remove_file(entry.path()).with_context(|| format!("could not remove the stale output '{}'", entry.path().display()))?;
+                    std::fs::remove_file(entry.path()).with_context(|| {
+                        format!(
+                            "could not remove the stale output '{}'",
+                            entry.path().display()
+                        )
+                    })?;
                 }
             }
         }
@@ -88,7 +115,9 @@ impl FileSink {
             Some(w) => w,
             None => bail!("the file sink for '{}' was not opened", self.path.display()),
         };
-        writer.write_all(self.line.as_bytes()).with_context(|| format!("could not write to '{}'", self.target.display()))?;
+        writer
+            .write_all(self.line.as_bytes())
+            .with_context(|| format!("could not write to '{}'", self.target.display()))?;
         self.line.clear();
         Ok(())
     }
@@ -98,23 +127,36 @@ impl<T: Serialize> SinkFunction<T> for FileSink {
     fn open(&mut self, ctx: &RuntimeContext) -> anyhow::Result<()> {
         self.target = if ctx.number_of_parallel_subtasks() > 1 {
             self.prepare_directory(ctx)?;
-            self.path.join((ctx.index_of_this_subtask() + 1).to_string())
+            self.path
+                .join((ctx.index_of_this_subtask() + 1).to_string())
         } else {
             if self.path.is_dir() {
                 if self.mode == WriteMode::NoOverwrite {
                     return Err(self.exists_error(&self.path));
                 }
-                std::fs::remove_dir_all(&self.path).with_context(|| format!("could not replace the directory '{}' by an output file", self.path.display()))?;
+                std::fs::remove_dir_all(&self.path).with_context(|| {
+                    format!(
+                        "could not replace the directory '{}' by an output file",
+                        self.path.display()
+                    )
+                })?;
             }
             if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).with_context(|| format!("could not create the directory '{}'", parent.display()))?;
+                std::fs::create_dir_all(parent).with_context(|| {
+                    format!("could not create the directory '{}'", parent.display())
+                })?;
             }
             self.path.clone()
         };
         if self.mode == WriteMode::NoOverwrite && self.target.exists() {
             return Err(self.exists_error(&self.target));
         }
-        let file = File::create(&self.target).with_context(|| format!("could not create the output file '{}'", self.target.display()))?;
+        let file = File::create(&self.target).with_context(|| {
+            format!(
+                "could not create the output file '{}'",
+                self.target.display()
+            )
+        })?;
         self.writer = Some(BufWriter::with_capacity(1 << 20, file));
         Ok(())
     }
@@ -136,8 +178,13 @@ impl<T: Serialize> SinkFunction<T> for FileSink {
 
     fn finish(&mut self) -> anyhow::Result<()> {
         if let Some(mut writer) = self.writer.take() {
-            writer.flush().with_context(|| format!("could not write to '{}'", self.target.display()))?;
-            writer.get_ref().sync_all().with_context(|| format!("could not sync '{}'", self.target.display()))?;
+            writer
+                .flush()
+                .with_context(|| format!("could not write to '{}'", self.target.display()))?;
+            writer
+                .get_ref()
+                .sync_all()
+                .with_context(|| format!("could not sync '{}'", self.target.display()))?;
         }
         Ok(())
     }

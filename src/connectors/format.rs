@@ -17,7 +17,10 @@ pub fn to_flink_string<T: Serialize + ?Sized>(value: &T) -> String {
 
 /// Appends a record's text form to `out`.
 pub fn write_flink_string<T: Serialize + ?Sized>(value: &T, out: &mut String) {
-    let mut s = TextSerializer { out, csv_depth: None };
+    let mut s = TextSerializer {
+        out,
+        csv_depth: None,
+    };
     // Serializing into a String cannot fail; a custom Serialize impl that errors prints as-is.
     if let Err(e) = value.serialize(&mut s) {
         let _ = write!(s.out, "<unprintable: {e}>");
@@ -26,7 +29,10 @@ pub fn write_flink_string<T: Serialize + ?Sized>(value: &T, out: &mut String) {
 
 /// Appends a record as one CSV row (without the line delimiter).
 pub fn write_csv_row<T: Serialize + ?Sized>(value: &T, out: &mut String) {
-    let mut s = TextSerializer { out, csv_depth: Some(0) };
+    let mut s = TextSerializer {
+        out,
+        csv_depth: Some(0),
+    };
     if let Err(e) = value.serialize(&mut s) {
         let _ = write!(s.out, "<unprintable: {e}>");
     }
@@ -67,7 +73,11 @@ pub struct Compound<'a, 'b> {
 }
 
 impl Compound<'_, '_> {
-    fn element<T: Serialize + ?Sized>(&mut self, key: Option<&str>, value: &T) -> Result<(), FormatError> {
+    fn element<T: Serialize + ?Sized>(
+        &mut self,
+        key: Option<&str>,
+        value: &T,
+    ) -> Result<(), FormatError> {
         if !self.first {
             self.ser.out.push_str(self.separator);
         }
@@ -89,13 +99,29 @@ impl Compound<'_, '_> {
 }
 
 impl<'a, 'b> TextSerializer<'a> {
-    fn open(&'b mut self, name: &str, open: &str, sep: &'static str, close: &'static str) -> Compound<'a, 'b> {
+    fn open(
+        &'b mut self,
+        name: &str,
+        open: &str,
+        sep: &'static str,
+        close: &'static str,
+    ) -> Compound<'a, 'b> {
         if self.is_csv_top() {
-            return Compound { ser: self, first: true, separator: ",", close: "" };
+            return Compound {
+                ser: self,
+                first: true,
+                separator: ",",
+                close: "",
+            };
         }
         self.out.push_str(name);
         self.out.push_str(open);
-        Compound { ser: self, first: true, separator: sep, close }
+        Compound {
+            ser: self,
+            first: true,
+            separator: sep,
+            close,
+        }
     }
 }
 
@@ -153,14 +179,29 @@ impl<'a, 'b> ser::Serializer for &'b mut TextSerializer<'a> {
         self.out.push_str(name);
         Ok(())
     }
-    fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result<(), FormatError> {
+    fn serialize_unit_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+    ) -> Result<(), FormatError> {
         self.out.push_str(variant);
         Ok(())
     }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, v: &T) -> Result<(), FormatError> {
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        v: &T,
+    ) -> Result<(), FormatError> {
         v.serialize(self)
     }
-    fn serialize_newtype_variant<T: Serialize + ?Sized>(self, _: &'static str, _: u32, variant: &'static str, v: &T) -> Result<(), FormatError> {
+    fn serialize_newtype_variant<T: Serialize + ?Sized>(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        v: &T,
+    ) -> Result<(), FormatError> {
         let mut c = self.open(variant, "(", ",", ")");
         c.element(None, v)?;
         c.finish()
@@ -171,19 +212,39 @@ impl<'a, 'b> ser::Serializer for &'b mut TextSerializer<'a> {
     fn serialize_tuple(self, _: usize) -> Result<Compound<'a, 'b>, FormatError> {
         Ok(self.open("", "(", ",", ")"))
     }
-    fn serialize_tuple_struct(self, name: &'static str, _: usize) -> Result<Compound<'a, 'b>, FormatError> {
+    fn serialize_tuple_struct(
+        self,
+        name: &'static str,
+        _: usize,
+    ) -> Result<Compound<'a, 'b>, FormatError> {
         Ok(self.open(name, "(", ",", ")"))
     }
-    fn serialize_tuple_variant(self, _: &'static str, _: u32, variant: &'static str, _: usize) -> Result<Compound<'a, 'b>, FormatError> {
+    fn serialize_tuple_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        _: usize,
+    ) -> Result<Compound<'a, 'b>, FormatError> {
         Ok(self.open(variant, "(", ",", ")"))
     }
     fn serialize_map(self, _: Option<usize>) -> Result<Compound<'a, 'b>, FormatError> {
         Ok(self.open("", "{", ", ", "}"))
     }
-    fn serialize_struct(self, name: &'static str, _: usize) -> Result<Compound<'a, 'b>, FormatError> {
+    fn serialize_struct(
+        self,
+        name: &'static str,
+        _: usize,
+    ) -> Result<Compound<'a, 'b>, FormatError> {
         Ok(self.open(name, "{", ", ", "}"))
     }
-    fn serialize_struct_variant(self, _: &'static str, _: u32, variant: &'static str, _: usize) -> Result<Compound<'a, 'b>, FormatError> {
+    fn serialize_struct_variant(
+        self,
+        _: &'static str,
+        _: u32,
+        variant: &'static str,
+        _: usize,
+    ) -> Result<Compound<'a, 'b>, FormatError> {
         Ok(self.open(variant, "{", ", ", "}"))
     }
 }
@@ -202,7 +263,12 @@ macro_rules! compound {
         }
     )*};
 }
-compound!(SerializeSeq::serialize_element, SerializeTuple::serialize_element, SerializeTupleStruct::serialize_field, SerializeTupleVariant::serialize_field);
+compound!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field
+);
 
 macro_rules! named_compound {
     ($($tr:ident),*) => {$(
@@ -254,10 +320,22 @@ mod tests {
     #[test]
     fn records_print_like_flinks_to_string() {
         assert_eq!(to_flink_string(&("hello".to_string(), 1i64)), "(hello,1)");
-        assert_eq!(to_flink_string(&("a", (1, 2.5f64), Some(3), None::<i32>)), "(a,(1,2.5),3,null)");
+        assert_eq!(
+            to_flink_string(&("a", (1, 2.5f64), Some(3), None::<i32>)),
+            "(a,(1,2.5),3,null)"
+        );
         assert_eq!(to_flink_string(&vec![1, 2, 3]), "[1, 2, 3]");
-        assert_eq!(to_flink_string(&BTreeMap::from([("a", 1), ("b", 2)])), "{a=1, b=2}");
-        assert_eq!(to_flink_string(&Reading { sensor: "s1".into(), value: 3.0 }), "Reading{sensor=s1, value=3.0}");
+        assert_eq!(
+            to_flink_string(&BTreeMap::from([("a", 1), ("b", 2)])),
+            "{a=1, b=2}"
+        );
+        assert_eq!(
+            to_flink_string(&Reading {
+                sensor: "s1".into(),
+                value: 3.0
+            }),
+            "Reading{sensor=s1, value=3.0}"
+        );
         assert_eq!(to_flink_string("plain text"), "plain text");
         assert_eq!(to_flink_string(&42u8), "42");
     }
@@ -268,7 +346,13 @@ mod tests {
         write_csv_row(&("hello".to_string(), 5i64, (1, 2)), &mut row);
         assert_eq!(row, "hello,5,(1,2)");
         let mut row = String::new();
-        write_csv_row(&Reading { sensor: "s1".into(), value: 0.5 }, &mut row);
+        write_csv_row(
+            &Reading {
+                sensor: "s1".into(),
+                value: 0.5,
+            },
+            &mut row,
+        );
         assert_eq!(row, "s1,0.5");
         let mut row = String::new();
         write_csv_row(&7i32, &mut row);

@@ -18,10 +18,17 @@ pub struct PrintSink {
 
 impl PrintSink {
     pub fn stdout() -> Self {
-        PrintSink { to_stderr: false, prefix: String::new(), line: String::new() }
+        PrintSink {
+            to_stderr: false,
+            prefix: String::new(),
+            line: String::new(),
+        }
     }
     pub fn stderr() -> Self {
-        PrintSink { to_stderr: true, ..Self::stdout() }
+        PrintSink {
+            to_stderr: true,
+            ..Self::stdout()
+        }
     }
 }
 
@@ -48,8 +55,14 @@ impl<T: Serialize> SinkFunction<T> for PrintSink {
             std::io::stderr().lock().write_all(self.line.as_bytes())
         } else {
             let mut out = std::io::stdout().lock();
-            out.write_all(self.line.as_bytes()).and_then(|_| out.flush())
+            out.write_all(self.line.as_bytes())
+                .and_then(|_| out.flush())
         };
-        written.with_context(|| format!("could not print to {}", if self.to_stderr { "stderr" } else { "stdout" }))
+        written.with_context(|| {
+            format!(
+                "could not print to {}",
+                if self.to_stderr { "stderr" } else { "stdout" }
+            )
+        })
     }
 }

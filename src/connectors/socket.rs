@@ -29,7 +29,11 @@ impl SocketTextSource {
         SocketTextSource {
             host: host.to_string(),
             port,
-            delimiter: if delimiter.is_empty() { "\n".into() } else { delimiter.to_string() },
+            delimiter: if delimiter.is_empty() {
+                "\n".into()
+            } else {
+                delimiter.to_string()
+            },
             max_retry,
         }
     }
@@ -45,7 +49,10 @@ impl Source<String> for SocketTextSource {
     fn is_parallel(&self) -> bool {
         false
     }
-    fn create_reader(&self, _ctx: &RuntimeContext) -> anyhow::Result<Box<dyn SourceReader<String>>> {
+    fn create_reader(
+        &self,
+        _ctx: &RuntimeContext,
+    ) -> anyhow::Result<Box<dyn SourceReader<String>>> {
         Ok(Box::new(SocketReader {
             address: format!("{}:{}", self.host, self.port),
             delimiter: self.delimiter.as_bytes().to_vec(),
@@ -74,9 +81,14 @@ impl SocketReader {
             .to_socket_addrs()
             .with_context(|| format!("could not resolve the socket address '{}'", self.address))?
             .next()
-            .with_context(|| format!("the socket address '{}' resolved to nothing", self.address))?;
-        let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT).with_context(|| format!("could not connect to socket {}", self.address))?;
-        stream.set_read_timeout(Some(POLL_TIMEOUT)).context("could not set the socket read timeout")?;
+            .with_context(|| {
+                format!("the socket address '{}' resolved to nothing", self.address)
+            })?;
+        let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)
+            .with_context(|| format!("could not connect to socket {}", self.address))?;
+        stream
+            .set_read_timeout(Some(POLL_TIMEOUT))
+            .context("could not set the socket read timeout")?;
         Ok(stream)
     }
 
@@ -149,8 +161,17 @@ impl SourceReader<String> for SocketReader {
                 self.emit_records(output);
                 Ok(InputStatus::MoreAvailable)
             }
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted) => Ok(InputStatus::NothingAvailable),
-            Err(e) => Err(e).with_context(|| format!("could not read from socket {}", self.address)),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) =>
+            {
+                Ok(InputStatus::NothingAvailable)
+            }
+            Err(e) => {
+                Err(e).with_context(|| format!("could not read from socket {}", self.address))
+            }
         }
     }
 }

@@ -23,7 +23,9 @@ pub struct TextFileSource {
 
 impl TextFileSource {
     pub fn new(path: &Path) -> Self {
-        TextFileSource { path: path.to_path_buf() }
+        TextFileSource {
+            path: path.to_path_buf(),
+        }
     }
 }
 
@@ -38,19 +40,29 @@ pub struct FileSplit {
 /// The files a path stands for: itself, or the visible regular files of a directory (names
 /// starting with `.` or `_` are skipped, as Flink does), sorted by name.
 pub fn list_input_files(path: &Path) -> anyhow::Result<Vec<(PathBuf, u64)>> {
-    let meta = std::fs::metadata(path).with_context(|| format!("the input path '{}' does not exist or cannot be read", path.display()))?;
+    let meta = std::fs::metadata(path).with_context(|| {
+        format!(
+            "the input path '{}' does not exist or cannot be read",
+            path.display()
+        )
+    })?;
     if meta.is_file() {
         return Ok(vec![(path.to_path_buf(), meta.len())]);
     }
     let mut files = Vec::new();
-    for entry in std::fs::read_dir(path).with_context(|| format!("could not list the input directory '{}'", path.display()))? {
-        let entry = entry.with_context(|| format!("could not list the input directory '{}'", path.display()))?;
+    for entry in std::fs::read_dir(path)
+        .with_context(|| format!("could not list the input directory '{}'", path.display()))?
+    {
+        let entry = entry
+            .with_context(|| format!("could not list the input directory '{}'", path.display()))?;
         let name = entry.file_name();
         let name = name.to_string_lossy();
         if name.starts_with('.') || name.starts_with('_') {
             continue;
         }
-        let meta = entry.metadata().with_context(|| format!("could not read '{}'", entry.path().display()))?;
+        let meta = entry
+            .metadata()
+            .with_context(|| format!("could not read '{}'", entry.path().display()))?;
         if meta.is_file() {
             files.push((entry.path(), meta.len()));
         }
@@ -85,7 +97,10 @@ impl Source<String> for TextFileSource {
         Boundedness::Bounded
     }
     fn create_reader(&self, ctx: &RuntimeContext) -> anyhow::Result<Box<dyn SourceReader<String>>> {
-        let (index, parallelism) = (ctx.index_of_this_subtask(), ctx.number_of_parallel_subtasks());
+        let (index, parallelism) = (
+            ctx.index_of_this_subtask(),
+            ctx.number_of_parallel_subtasks(),
+        );
         let files = list_input_files(&self.path)?;
         let mine = create_splits(&files, parallelism)
             .into_iter()
@@ -93,7 +108,11 @@ impl Source<String> for TextFileSource {
             .filter(|(i, _)| i % parallelism == index)
             .map(|(_, s)| s)
             .collect::<Vec<_>>();
-        Ok(Box::new(TextFileReader { splits: mine.into_iter().rev().collect(), current: None, line: Vec::new() }))
+        Ok(Box::new(TextFileReader {
+            splits: mine.into_iter().rev().collect(),
+            current: None,
+            line: Vec::new(),
+        }))
     }
 }
 
@@ -112,17 +131,26 @@ struct TextFileReader {
 }
 
 fn open_split(split: FileSplit) -> anyhow::Result<OpenSplit> {
-    let file = File::open(&split.path).with_context(|| format!("could not open '{}'", split.path.display()))?;
+    let file = File::open(&split.path)
+        .with_context(|| format!("could not open '{}'", split.path.display()))?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut position = split.start;
     if split.start > 0 {
         // Start one byte early: if that byte ends a line, our first line starts exactly at `start`.
-        reader.seek(SeekFrom::Start(split.start - 1)).with_context(|| format!("could not seek in '{}'", split.path.display()))?;
+        reader
+            .seek(SeekFrom::Start(split.start - 1))
+            .with_context(|| format!("could not seek in '{}'", split.path.display()))?;
         let mut skipped = Vec::new();
-        let n = reader.read_until(b'\n', &mut skipped).with_context(|| format!("could not read '{}'", split.path.display()))?;
+        let n = reader
+            .read_until(b'\n', &mut skipped)
+            .with_context(|| format!("could not read '{}'", split.path.display()))?;
         position = split.start - 1 + n as u64;
     }
-    Ok(OpenSplit { reader, position, split })
+    Ok(OpenSplit {
+        reader,
+        position,
+        split,
+    })
 }
 
 impl SourceReader<String> for TextFileReader {
@@ -144,7 +172,13 @@ impl SourceReader<String> for TextFileReader {
                 .reader
                 .by_ref()
                 .read_until(b'\n', &mut self.line)
-                .with_context(|| format!("could not read '{}' at byte {}", open.split.path.display(), open.position))?;
+                .with_context(|| {
+                    format!(
+                        "could not read '{}' at byte {}",
+                        open.split.path.display(),
+                        open.position
+                    )
+                })?;
             if n == 0 {
                 self.current = None;
                 continue;
@@ -175,10 +209,14 @@ mod tests {
         let source = TextFileSource::new(path);
         let mut lines = Vec::new();
         for i in 0..parallelism {
-            let mut reader = source.create_reader(&RuntimeContext::for_test(i, parallelism)).unwrap();
+            let mut reader = source
+                .create_reader(&RuntimeContext::for_test(i, parallelism))
+                .unwrap();
             let mut batch = Vec::new();
             loop {
-                let status = reader.poll_next(&mut SourceOutput { batch: &mut batch }).unwrap();
+                let status = reader
+                    .poll_next(&mut SourceOutput { batch: &mut batch })
+                    .unwrap();
                 lines.append(&mut batch);
                 if status == InputStatus::EndOfInput {
                     break;
@@ -224,7 +262,10 @@ mod tests {
     #[test]
     fn a_missing_path_is_an_error_naming_it() {
         let source = TextFileSource::new(Path::new("/no/such/input.txt"));
-        let err = source.create_reader(&RuntimeContext::for_test(0, 1)).err().unwrap();
+        let err = source
+            .create_reader(&RuntimeContext::for_test(0, 1))
+            .err()
+            .unwrap();
         assert!(format!("{err:#}").contains("/no/such/input.txt"), "{err:#}");
     }
 }

@@ -111,9 +111,26 @@ impl JobGraph {
         let mut chain_of = vec![usize::MAX; graph.nodes.len()];
         let mut chains: Vec<Vec<usize>> = Vec::new();
         for node in &graph.nodes {
-            let inputs: Vec<_> = graph.edges.iter().enumerate().filter(|(_, e)| e.target == node.id).collect();
+            let inputs: Vec<_> = graph
+                .edges
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| e.target == node.id)
+                .collect();
             let chained_to = match inputs.as_slice() {
-                [(i, edge)] if settings.chaining_enabled && is_chainable(graph, edge.source, node.id, partitioners[*i], &parallelism, &groups) => Some(edge.source),
+                [(i, edge)]
+                    if settings.chaining_enabled
+                        && is_chainable(
+                            graph,
+                            edge.source,
+                            node.id,
+                            partitioners[*i],
+                            &parallelism,
+                            &groups,
+                        ) =>
+                {
+                    Some(edge.source)
+                }
                 _ => None,
             };
             match chained_to {
@@ -149,7 +166,11 @@ impl JobGraph {
                     .collect();
                 JobVertex {
                     id,
-                    name: operators.iter().map(|o| o.name.as_str()).collect::<Vec<_>>().join(" -> "),
+                    name: operators
+                        .iter()
+                        .map(|o| o.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" -> "),
                     operators,
                     parallelism: parallelism[head.id],
                     max_parallelism: max_parallelism[head.id],
@@ -195,7 +216,9 @@ impl JobGraph {
 
     /// The vertex that runs a StreamGraph node.
     pub fn vertex_of_node(&self, node: usize) -> Option<&JobVertex> {
-        self.vertices.iter().find(|v| v.operators.iter().any(|o| o.node == node))
+        self.vertices
+            .iter()
+            .find(|v| v.operators.iter().any(|o| o.node == node))
     }
 
     /// Slots needed with slot sharing: per sharing group, the highest parallelism in it.
@@ -209,7 +232,10 @@ impl JobGraph {
     }
 }
 
-fn resolve_parallelism(graph: &StreamGraph, settings: &TranslationSettings) -> Result<Vec<usize>, String> {
+fn resolve_parallelism(
+    graph: &StreamGraph,
+    settings: &TranslationSettings,
+) -> Result<Vec<usize>, String> {
     graph
         .nodes
         .iter()
@@ -233,7 +259,11 @@ fn resolve_parallelism(graph: &StreamGraph, settings: &TranslationSettings) -> R
         .collect()
 }
 
-fn resolve_max_parallelism(graph: &StreamGraph, settings: &TranslationSettings, parallelism: &[usize]) -> Result<Vec<usize>, String> {
+fn resolve_max_parallelism(
+    graph: &StreamGraph,
+    settings: &TranslationSettings,
+    parallelism: &[usize],
+) -> Result<Vec<usize>, String> {
     graph
         .nodes
         .iter()
@@ -259,7 +289,10 @@ fn resolve_max_parallelism(graph: &StreamGraph, settings: &TranslationSettings, 
         .collect()
 }
 
-fn resolve_partitioners(graph: &StreamGraph, parallelism: &[usize]) -> Result<Vec<PartitionerKind>, String> {
+fn resolve_partitioners(
+    graph: &StreamGraph,
+    parallelism: &[usize],
+) -> Result<Vec<PartitionerKind>, String> {
     graph
         .edges
         .iter()
@@ -310,7 +343,14 @@ fn resolve_slot_sharing_groups(graph: &StreamGraph) -> Vec<String> {
     groups
 }
 
-fn is_chainable(graph: &StreamGraph, up: usize, down: usize, partitioner: PartitionerKind, parallelism: &[usize], groups: &[String]) -> bool {
+fn is_chainable(
+    graph: &StreamGraph,
+    up: usize,
+    down: usize,
+    partitioner: PartitionerKind,
+    parallelism: &[usize],
+    groups: &[String],
+) -> bool {
     let (u, d) = (&graph.nodes[up], &graph.nodes[down]);
     partitioner == PartitionerKind::Forward
         && parallelism[up] == parallelism[down]
@@ -331,7 +371,11 @@ fn operator_id(graph: &StreamGraph, node: usize) -> String {
             format!("node:{node}:{}:{inputs:?}", n.name)
         }
     };
-    format!("{:016x}{:016x}", stable_hash(&seed), stable_hash(&(seed, 1u8)))
+    format!(
+        "{:016x}{:016x}",
+        stable_hash(&seed),
+        stable_hash(&(seed, 1u8))
+    )
 }
 
 /// Hash over the graph's structure: operators, their types and settings, and the edges.
@@ -340,11 +384,23 @@ pub fn fingerprint(graph: &StreamGraph) -> String {
     for n in &graph.nodes {
         text.push_str(&format!(
             "n{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{};",
-            n.id, n.name, n.kind, n.uid, n.parallelism, n.max_parallelism, n.slot_sharing_group, n.chaining, n.non_parallel, n.type_signature
+            n.id,
+            n.name,
+            n.kind,
+            n.uid,
+            n.parallelism,
+            n.max_parallelism,
+            n.slot_sharing_group,
+            n.chaining,
+            n.non_parallel,
+            n.type_signature
         ));
     }
     for e in &graph.edges {
-        text.push_str(&format!("e{}>{}#{}|{:?};", e.source, e.target, e.input, e.partitioner));
+        text.push_str(&format!(
+            "e{}>{}#{}|{:?};",
+            e.source, e.target, e.input, e.partitioner
+        ));
     }
     format!("{:016x}", stable_hash(&text))
 }

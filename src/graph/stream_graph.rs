@@ -68,7 +68,8 @@ pub trait HeadInput: Send {
 
 /// A source operator.
 pub trait SourceFactory: NodeOutputs {
-    fn create(&self, output: AnyBox, ctx: &RuntimeContext) -> Result<Box<dyn SourceDriver>, String>;
+    fn create(&self, output: AnyBox, ctx: &RuntimeContext)
+        -> Result<Box<dyn SourceDriver>, String>;
 }
 
 /// A one-input operator (map, reduce, sink, ...).

@@ -33,7 +33,10 @@ pub enum JobStatus {
 
 impl JobStatus {
     pub fn is_globally_terminal(self) -> bool {
-        matches!(self, JobStatus::Failed | JobStatus::Canceled | JobStatus::Finished)
+        matches!(
+            self,
+            JobStatus::Failed | JobStatus::Canceled | JobStatus::Finished
+        )
     }
 }
 
@@ -86,8 +89,12 @@ impl JobMaster {
                 ),
             });
         }
-        *self.states.lock().unwrap_or_else(|e| e.into_inner()) =
-            self.job.vertices.iter().map(|v| vec![ExecutionState::Deploying; v.parallelism]).collect();
+        *self.states.lock().unwrap_or_else(|e| e.into_inner()) = self
+            .job
+            .vertices
+            .iter()
+            .map(|v| vec![ExecutionState::Deploying; v.parallelism])
+            .collect();
         self.set_status(JobStatus::Running);
 
         let (reports, updates) = unbounded();
@@ -181,7 +188,10 @@ impl JobMaster {
     /// Records a state update; true when the task reached a terminal state.
     fn record(&self, update: &TaskStateUpdate) -> bool {
         let mut states = self.states.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(s) = states.get_mut(update.vertex).and_then(|v| v.get_mut(update.subtask)) {
+        if let Some(s) = states
+            .get_mut(update.vertex)
+            .and_then(|v| v.get_mut(update.subtask))
+        {
             *s = update.state;
         }
         update.state.is_terminal()

@@ -83,9 +83,10 @@ pub fn assign_key_to_operator<K: Hash + ?Sized>(
 /// Flink's default max parallelism for an operator of the given parallelism:
 /// `roundUpToPowerOfTwo(p + p/2)` clamped to [128, 32768].
 pub fn default_max_parallelism(parallelism: usize) -> usize {
-    (parallelism + parallelism / 2)
-        .next_power_of_two()
-        .clamp(DEFAULT_LOWER_BOUND_MAX_PARALLELISM, UPPER_BOUND_MAX_PARALLELISM)
+    (parallelism + parallelism / 2).next_power_of_two().clamp(
+        DEFAULT_LOWER_BOUND_MAX_PARALLELISM,
+        UPPER_BOUND_MAX_PARALLELISM,
+    )
 }
 
 /// An inclusive range of key groups owned by one subtask.

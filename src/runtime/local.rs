@@ -47,6 +47,10 @@ pub fn submit(job: JobGraph, user_code: StreamGraph, settings: TaskSettings) -> 
             };
             let _ = result_tx.send(result);
         })
-        .map_err(|e| Error::Other(anyhow::anyhow!("could not start the job master thread: {e}")))?;
+        .map_err(|e| {
+            Error::Other(anyhow::anyhow!(
+                "could not start the job master thread: {e}"
+            ))
+        })?;
     Ok(JobClient::new(job_id, status, control_tx, result_rx))
 }

@@ -45,7 +45,10 @@ pub enum ExecutionState {
 
 impl ExecutionState {
     pub fn is_terminal(self) -> bool {
-        matches!(self, ExecutionState::Finished | ExecutionState::Canceled | ExecutionState::Failed)
+        matches!(
+            self,
+            ExecutionState::Finished | ExecutionState::Canceled | ExecutionState::Failed
+        )
     }
 }
 
@@ -84,7 +87,12 @@ pub struct TaskDeployment {
 
 /// Which consumer subtasks producer `producer` feeds on an edge (and vice versa), following
 /// Flink's ALL_TO_ALL and POINTWISE distribution patterns.
-pub fn connected_consumers(producer: usize, producers: usize, consumers: usize, pointwise: bool) -> std::ops::Range<usize> {
+pub fn connected_consumers(
+    producer: usize,
+    producers: usize,
+    consumers: usize,
+    pointwise: bool,
+) -> std::ops::Range<usize> {
     if !pointwise {
         return 0..consumers;
     }
@@ -104,7 +112,12 @@ pub fn connected_consumers(producer: usize, producers: usize, consumers: usize, 
 }
 
 /// The producers a consumer reads on an edge.
-pub fn connected_producers(consumer: usize, producers: usize, consumers: usize, pointwise: bool) -> Vec<usize> {
+pub fn connected_producers(
+    consumer: usize,
+    producers: usize,
+    consumers: usize,
+    pointwise: bool,
+) -> Vec<usize> {
     (0..producers)
         .filter(|&p| connected_consumers(p, producers, consumers, pointwise).contains(&consumer))
         .collect()
@@ -116,7 +129,12 @@ enum Head {
 }
 
 /// Runs one task to completion on the calling thread, reporting its states.
-pub fn run_task(deployment: TaskDeployment, control: Receiver<TaskControl>, cancelled: Arc<AtomicBool>, reports: Sender<TaskStateUpdate>) {
+pub fn run_task(
+    deployment: TaskDeployment,
+    control: Receiver<TaskControl>,
+    cancelled: Arc<AtomicBool>,
+    reports: Sender<TaskStateUpdate>,
+) {
     let vertex = &deployment.job.vertices[deployment.vertex];
     let accumulators = Accumulators::default();
     let ctx = RuntimeContext {
@@ -135,16 +153,24 @@ pub fn run_task(deployment: TaskDeployment, control: Receiver<TaskControl>, canc
             subtask: deployment.subtask,
             state,
             failure,
-            accumulators: if state == ExecutionState::Finished { accumulators.snapshot() } else { Default::default() },
+            accumulators: if state == ExecutionState::Finished {
+                accumulators.snapshot()
+            } else {
+                Default::default()
+            },
         });
     };
     report(ExecutionState::Running, None);
-    let result = build_head(&deployment, vertex, &ctx, control, &cancelled).and_then(|head| run_head(head, &ctx, &deployment.settings, &cancelled));
+    let result = build_head(&deployment, vertex, &ctx, control, &cancelled)
+        .and_then(|head| run_head(head, &ctx, &deployment.settings, &cancelled));
     match result {
         Ok(()) => report(ExecutionState::Finished, None),
         Err(TaskError::Cancelled) => report(ExecutionState::Canceled, None),
         Err(TaskError::Operator { operator, message }) => {
-            tracing::error!("{} failed in operator '{operator}': {message}", ctx.task_name_with_subtasks());
+            tracing::error!(
+                "{} failed in operator '{operator}': {message}",
+                ctx.task_name_with_subtasks()
+            );
             report(
                 ExecutionState::Failed,
                 Some(TaskFailure {
@@ -159,13 +185,21 @@ pub fn run_task(deployment: TaskDeployment, control: Receiver<TaskControl>, canc
     }
 }
 
-fn build_head(d: &TaskDeployment, vertex: &JobVertex, ctx: &RuntimeContext, control: Receiver<TaskControl>, cancelled: &Arc<AtomicBool>) -> Result<Head, TaskError> {
+fn build_head(
+    d: &TaskDeployment,
+    vertex: &JobVertex,
+    ctx: &RuntimeContext,
+    control: Receiver<TaskControl>,
+    cancelled: &Arc<AtomicBool>,
+) -> Result<Head, TaskError> {
     let graph = &d.user_code;
     let head_node = vertex.head_node();
     let setup_error = |message: String| TaskError::operator(&graph.nodes[head_node].name, message);
     let output = build_output(d, vertex, head_node, cancelled).map_err(setup_error)?;
     match &graph.nodes[head_node].invokable {
-        Invokable::Source(factory) => Ok(Head::Source(factory.create(output, ctx).map_err(setup_error)?)),
+        Invokable::Source(factory) => Ok(Head::Source(
+            factory.create(output, ctx).map_err(setup_error)?,
+        )),
         Invokable::OneInput(factory) => {
             let operator = factory.create(output).map_err(setup_error)?;
             let head = factory.head(operator).map_err(setup_error)?;
@@ -179,15 +213,30 @@ fn build_head(d: &TaskDeployment, vertex: &JobVertex, ctx: &RuntimeContext, cont
 }
 
 /// The output of `node`: its chained successors and the record writers of its job edges.
-fn build_output(d: &TaskDeployment, vertex: &JobVertex, node: usize, cancelled: &Arc<AtomicBool>) -> Result<AnyBox, String> {
+fn build_output(
+    d: &TaskDeployment,
+    vertex: &JobVertex,
+    node: usize,
+    cancelled: &Arc<AtomicBool>,
+) -> Result<AnyBox, String> {
     let graph = &d.user_code;
     let mut outputs = Vec::new();
-    for (i, edge) in graph.edges.iter().enumerate().filter(|(_, e)| e.source == node) {
+    for (i, edge) in graph
+        .edges
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.source == node)
+    {
         if vertex.operators.iter().any(|o| o.node == edge.target) {
             let successor = build_output(d, vertex, edge.target, cancelled)?;
             match &graph.nodes[edge.target].invokable {
                 Invokable::OneInput(factory) => outputs.push(factory.create(successor)?),
-                _ => return Err(format!("internal error: operator '{}' cannot be chained", graph.nodes[edge.target].name)),
+                _ => {
+                    return Err(format!(
+                        "internal error: operator '{}' cannot be chained",
+                        graph.nodes[edge.target].name
+                    ))
+                }
             }
             continue;
         }
@@ -198,10 +247,19 @@ fn build_output(d: &TaskDeployment, vertex: &JobVertex, node: usize, cancelled: 
             .find(|je| je.stream_edge == i)
             .ok_or_else(|| format!("internal error: stream edge {i} has no job edge"))?;
         let target = &d.job.vertices[job_edge.target_vertex];
-        let consumers = connected_consumers(d.subtask, vertex.parallelism, target.parallelism, job_edge.partitioner.is_pointwise());
+        let consumers = connected_consumers(
+            d.subtask,
+            vertex.parallelism,
+            target.parallelism,
+            job_edge.partitioner.is_pointwise(),
+        );
         let channels = consumers
             .map(|consumer| {
-                let id = ChannelId { edge: job_edge.id, producer: d.subtask, consumer };
+                let id = ChannelId {
+                    edge: job_edge.id,
+                    producer: d.subtask,
+                    consumer,
+                };
                 d.channels
                     .take_sender(id)
                     .map(|s| ChannelSender::new(s, cancelled.clone()))
@@ -209,47 +267,84 @@ fn build_output(d: &TaskDeployment, vertex: &JobVertex, node: usize, cancelled: 
             })
             .collect::<Result<Vec<_>, _>>()?;
         let name = format!("{} -> {}", graph.nodes[node].name, target.name);
-        outputs.push(edge.writer.create(name, channels, job_edge.partitioner, d.subtask, target.max_parallelism));
+        outputs.push(edge.writer.create(
+            name,
+            channels,
+            job_edge.partitioner,
+            d.subtask,
+            target.max_parallelism,
+        ));
     }
     graph.nodes[node].invokable.outputs().fan_out(outputs)
 }
 
-fn build_gate(d: &TaskDeployment, vertex: &JobVertex, control: Receiver<TaskControl>) -> Result<InputGate, TaskError> {
+fn build_gate(
+    d: &TaskDeployment,
+    vertex: &JobVertex,
+    control: Receiver<TaskControl>,
+) -> Result<InputGate, TaskError> {
     let mut channels = Vec::new();
     for edge in d.job.edges.iter().filter(|e| e.target_vertex == vertex.id) {
         let producers = d.job.vertices[edge.source_vertex].parallelism;
-        for producer in connected_producers(d.subtask, producers, vertex.parallelism, edge.partitioner.is_pointwise()) {
-            let id = ChannelId { edge: edge.id, producer, consumer: d.subtask };
-            let receiver = d
-                .channels
-                .take_receiver(id)
-                .ok_or_else(|| TaskError::operator(&vertex.name, format!("internal error: channel {id:?} was already connected")))?;
-            channels.push(InputChannel { input: edge.input, receiver });
+        for producer in connected_producers(
+            d.subtask,
+            producers,
+            vertex.parallelism,
+            edge.partitioner.is_pointwise(),
+        ) {
+            let id = ChannelId {
+                edge: edge.id,
+                producer,
+                consumer: d.subtask,
+            };
+            let receiver = d.channels.take_receiver(id).ok_or_else(|| {
+                TaskError::operator(
+                    &vertex.name,
+                    format!("internal error: channel {id:?} was already connected"),
+                )
+            })?;
+            channels.push(InputChannel {
+                input: edge.input,
+                receiver,
+            });
         }
     }
     Ok(InputGate::new(channels, vertex.num_inputs, control))
 }
 
-fn run_head(head: Head, ctx: &RuntimeContext, settings: &TaskSettings, cancelled: &AtomicBool) -> Result<(), TaskError> {
+fn run_head(
+    head: Head,
+    ctx: &RuntimeContext,
+    settings: &TaskSettings,
+    cancelled: &AtomicBool,
+) -> Result<(), TaskError> {
     let flush_every = match settings.runtime_mode {
         RuntimeExecutionMode::Batch => None,
         _ => settings.buffer_timeout,
     };
     match head {
         Head::Source(mut driver) => {
-            let result = driver.open(ctx).and_then(|_| run_source(driver.as_mut(), flush_every, cancelled));
+            let result = driver
+                .open(ctx)
+                .and_then(|_| run_source(driver.as_mut(), flush_every, cancelled));
             let closed = driver.close();
             result.and(closed)
         }
         Head::Input(mut head, mut gate) => {
-            let result = head.open(ctx).and_then(|_| run_input(head.as_mut(), &mut gate, flush_every));
+            let result = head
+                .open(ctx)
+                .and_then(|_| run_input(head.as_mut(), &mut gate, flush_every));
             let closed = head.close();
             result.and(closed)
         }
     }
 }
 
-fn run_source(driver: &mut dyn SourceDriver, flush_every: Option<Duration>, cancelled: &AtomicBool) -> Result<(), TaskError> {
+fn run_source(
+    driver: &mut dyn SourceDriver,
+    flush_every: Option<Duration>,
+    cancelled: &AtomicBool,
+) -> Result<(), TaskError> {
     let mut last_flush = Instant::now();
     loop {
         if cancelled.load(Ordering::Relaxed) {
@@ -273,11 +368,17 @@ fn run_source(driver: &mut dyn SourceDriver, flush_every: Option<Duration>, canc
     driver.end_input()
 }
 
-fn run_input(head: &mut dyn HeadInput, gate: &mut InputGate, flush_every: Option<Duration>) -> Result<(), TaskError> {
+fn run_input(
+    head: &mut dyn HeadInput,
+    gate: &mut InputGate,
+    flush_every: Option<Duration>,
+) -> Result<(), TaskError> {
     for input in gate.inputs_without_channels() {
         head.end_input(input)?;
     }
-    let wait = flush_every.unwrap_or(Duration::from_millis(200)).max(Duration::from_millis(1));
+    let wait = flush_every
+        .unwrap_or(Duration::from_millis(200))
+        .max(Duration::from_millis(1));
     let mut last_flush = Instant::now();
     while !gate.is_finished() {
         match gate.next(wait)? {
@@ -322,7 +423,10 @@ mod tests {
         for p in 1..7 {
             for c in 1..7 {
                 for consumer in 0..c {
-                    assert!(!connected_producers(consumer, p, c, true).is_empty(), "{p} -> {c}: consumer {consumer}");
+                    assert!(
+                        !connected_producers(consumer, p, c, true).is_empty(),
+                        "{p} -> {c}: consumer {consumer}"
+                    );
                 }
             }
         }

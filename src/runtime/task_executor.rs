@@ -37,10 +37,19 @@ impl TaskExecutor {
     }
 
     /// Starts a task thread; its state updates go to `reports`.
-    pub fn submit_task(&self, deployment: TaskDeployment, reports: Sender<TaskStateUpdate>) -> std::io::Result<()> {
+    pub fn submit_task(
+        &self,
+        deployment: TaskDeployment,
+        reports: Sender<TaskStateUpdate>,
+    ) -> std::io::Result<()> {
         let key = (deployment.job_id, deployment.vertex, deployment.subtask);
         let vertex = &deployment.job.vertices[deployment.vertex];
-        let thread_name = format!("{} ({}/{})", vertex.name, deployment.subtask + 1, vertex.parallelism);
+        let thread_name = format!(
+            "{} ({}/{})",
+            vertex.name,
+            deployment.subtask + 1,
+            vertex.parallelism
+        );
         let (control, control_rx) = unbounded();
         let cancelled = Arc::new(AtomicBool::new(false));
         let flag = cancelled.clone();
@@ -70,8 +79,15 @@ impl TaskExecutor {
     pub fn release_job(&self, job: JobId) {
         let threads: Vec<_> = {
             let mut tasks = self.lock();
-            let keys: Vec<_> = tasks.keys().filter(|(j, _, _)| *j == job).copied().collect();
-            keys.into_iter().filter_map(|k| tasks.remove(&k)).filter_map(|mut t| t.thread.take()).collect()
+            let keys: Vec<_> = tasks
+                .keys()
+                .filter(|(j, _, _)| *j == job)
+                .copied()
+                .collect();
+            keys.into_iter()
+                .filter_map(|k| tasks.remove(&k))
+                .filter_map(|mut t| t.thread.take())
+                .collect()
         };
         for t in threads {
             let _ = t.join();

@@ -103,10 +103,18 @@ mod tests {
         assert_eq!(stable_hash("hello"), stable_hash(&"hello".to_string()));
         assert_eq!(stable_hash(&42u64), stable_hash(&42u64));
         assert_ne!(stable_hash("hello"), stable_hash("hellp"));
-        let pinned = [stable_hash("hello"), stable_hash(&7i64), stable_hash(&("a", 1u32))];
+        let pinned = [
+            stable_hash("hello"),
+            stable_hash(&7i64),
+            stable_hash(&("a", 1u32)),
+        ];
         assert_eq!(
             pinned,
-            [0x8d43_1e9f_d7cb_e4e0, 0x3dcd_ba0f_2b6b_bd3b, 0x1d9f_6c57_2eae_e03c],
+            [
+                0x8d43_1e9f_d7cb_e4e0,
+                0x3dcd_ba0f_2b6b_bd3b,
+                0x1d9f_6c57_2eae_e03c
+            ],
             "{pinned:x?}"
         );
     }

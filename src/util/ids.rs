@@ -16,7 +16,9 @@ impl JobId {
     /// Parses the 32-hex-digit form users copy from `strato list` output.
     pub fn parse(text: &str) -> Result<Self, String> {
         if text.len() != 32 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(format!("'{text}' is not a job id (expected 32 hexadecimal characters)"));
+            return Err(format!(
+                "'{text}' is not a job id (expected 32 hexadecimal characters)"
+            ));
         }
         u128::from_str_radix(text, 16)
             .map(JobId)

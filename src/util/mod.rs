@@ -3,5 +3,6 @@
 
 pub mod hash;
 pub mod ids;
+pub mod logging;
 pub mod memory;
 pub mod textgen;

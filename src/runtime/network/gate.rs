@@ -36,7 +36,11 @@ pub struct InputGate {
 }
 
 impl InputGate {
-    pub fn new(channels: Vec<InputChannel>, num_inputs: usize, control: Receiver<TaskControl>) -> Self {
+    pub fn new(
+        channels: Vec<InputChannel>,
+        num_inputs: usize,
+        control: Receiver<TaskControl>,
+    ) -> Self {
         let mut open_per_input = vec![0; num_inputs];
         for c in &channels {
             open_per_input[c.input] += 1;
@@ -85,7 +89,9 @@ impl InputGate {
             let channel = self.active[index];
             let input = self.channels[channel].input;
             match op.recv(&self.channels[channel].receiver) {
-                Ok(NetworkEvent::Records(buffer)) => return Ok(GateEvent::Records { input, buffer }),
+                Ok(NetworkEvent::Records(buffer)) => {
+                    return Ok(GateEvent::Records { input, buffer })
+                }
                 Ok(NetworkEvent::EndOfPartition) => {
                     self.active.remove(index);
                     self.open_per_input[input] -= 1;

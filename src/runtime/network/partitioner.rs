@@ -66,7 +66,11 @@ impl StandardSelector {
     pub fn new(kind: PartitionerKind, subtask_index: usize, n: usize) -> Self {
         let mut rng = crate::util::textgen::SplitMix64::new(rand::random());
         // Flink starts round-robin at a random channel so producers do not all hit channel 0.
-        let next = if n > 0 { rng.below(n as u64) as usize } else { 0 };
+        let next = if n > 0 {
+            rng.below(n as u64) as usize
+        } else {
+            0
+        };
         let _ = subtask_index;
         StandardSelector { kind, next, rng }
     }

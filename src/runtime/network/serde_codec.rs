@@ -14,7 +14,12 @@ fn config() -> bincode::config::Configuration {
 pub fn encode_into<T: Serialize>(record: &T, buffer: &mut Vec<u8>) -> Result<(), String> {
     bincode::serde::encode_into_std_write(record, buffer, config())
         .map(|_| ())
-        .map_err(|e| format!("could not serialise a record of type {}: {e}", std::any::type_name::<T>()))
+        .map_err(|e| {
+            format!(
+                "could not serialise a record of type {}: {e}",
+                std::any::type_name::<T>()
+            )
+        })
 }
 
 /// Decodes every record in `buffer`, appending them to `out`.
@@ -61,6 +66,8 @@ mod tests {
         buf.truncate(buf.len() - 2);
         let mut out: Vec<(String, i64)> = Vec::new();
         let err = decode_all(&buf, &mut out).unwrap_err();
-        assert!(matches!(err, TaskError::Operator { message, .. } if message.contains("could not deserialise")));
+        assert!(
+            matches!(err, TaskError::Operator { message, .. } if message.contains("could not deserialise"))
+        );
     }
 }

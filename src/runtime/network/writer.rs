@@ -64,7 +64,10 @@ impl<T, S> RecordWriter<T, S> {
     }
 
     fn send_buffer(&mut self, channel: usize) -> Result<(), TaskError> {
-        let full = std::mem::replace(&mut self.buffers[channel], Vec::with_capacity(BUFFER_SIZE + 256));
+        let full = std::mem::replace(
+            &mut self.buffers[channel],
+            Vec::with_capacity(BUFFER_SIZE + 256),
+        );
         self.channels[channel].send(NetworkEvent::Records(full))
     }
 
@@ -89,7 +92,7 @@ impl<T: Serialize + Send, S: ChannelSelector<T>> Output<T> for RecordWriter<T, S
                         )));
                     }
                     let buffer = &mut self.buffers[channel];
-                    encode_into(&record, buffer).map_err(|m| self.encode_error(m))?;
+                    encode_into(&record, buffer).map_err(|m| TaskError::operator(&self.name, m))?;
                     if buffer.len() >= BUFFER_SIZE {
                         self.send_buffer(channel)?;
                     }
@@ -98,7 +101,8 @@ impl<T: Serialize + Send, S: ChannelSelector<T>> Output<T> for RecordWriter<T, S
                     // Serialise once, copy the bytes to every channel.
                     let (first, rest) = self.buffers.split_at_mut(1);
                     let start = first[0].len();
-                    encode_into(&record, &mut first[0]).map_err(|m| self.encode_error(m))?;
+                    encode_into(&record, &mut first[0])
+                        .map_err(|m| TaskError::operator(&self.name, m))?;
                     for buffer in rest {
                         buffer.extend_from_slice(&first[0][start..]);
                     }

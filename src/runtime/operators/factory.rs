@@ -10,9 +10,14 @@ use super::co::CoFlatMapOperator;
 use super::source::ReaderDriver;
 use crate::api::functions::{CoFlatMapFunction, Partitioner, RuntimeContext};
 use crate::api::source::Source;
-use crate::graph::stream_graph::{AnyBox, HeadInput, NodeOutputs, OneInputFactory, SourceDriver, SourceFactory, TwoInputFactory, WriterFactory};
+use crate::graph::stream_graph::{
+    AnyBox, HeadInput, NodeOutputs, OneInputFactory, SourceDriver, SourceFactory, TwoInputFactory,
+    WriterFactory,
+};
 use crate::runtime::chain::{BoxOutput, Discard, FanOut, Output, TaskError};
-use crate::runtime::network::partitioner::{CustomSelector, KeyGroupSelector, PartitionerKind, StandardSelector};
+use crate::runtime::network::partitioner::{
+    CustomSelector, KeyGroupSelector, PartitionerKind, StandardSelector,
+};
 use crate::runtime::network::serde_codec::decode_all;
 use crate::runtime::network::writer::{ChannelSender, RecordWriter};
 
@@ -22,10 +27,12 @@ pub trait Record: Clone + Send + Serialize + DeserializeOwned + 'static {}
 impl<T: Clone + Send + Serialize + DeserializeOwned + 'static> Record for T {}
 
 fn downcast<T: 'static>(value: AnyBox, what: &str) -> Result<T, String> {
-    value
-        .downcast::<T>()
-        .map(|b| *b)
-        .map_err(|_| format!("internal error: {what} does not carry {}", std::any::type_name::<T>()))
+    value.downcast::<T>().map(|b| *b).map_err(|_| {
+        format!(
+            "internal error: {what} does not carry {}",
+            std::any::type_name::<T>()
+        )
+    })
 }
 
 /// Fan-out and discard for outputs of record type `O`.
@@ -83,7 +90,9 @@ pub struct OneInputOperatorFactory<I, O> {
 
 impl<I, O> OneInputOperatorFactory<I, O> {
     pub fn new(make: impl Fn(BoxOutput<O>) -> BoxOutput<I> + Send + Sync + 'static) -> Self {
-        OneInputOperatorFactory { make: Box::new(make) }
+        OneInputOperatorFactory {
+            make: Box::new(make),
+        }
     }
 }
 
@@ -97,7 +106,10 @@ impl<I: Record, O: Clone + Send + 'static> OneInputFactory for OneInputOperatorF
 
     fn head(&self, operator: AnyBox) -> Result<Box<dyn HeadInput>, String> {
         let operator = downcast::<BoxOutput<I>>(operator, "the chain head")?;
-        Ok(Box::new(OneInputHead { operator, batch: Vec::new() }))
+        Ok(Box::new(OneInputHead {
+            operator,
+            batch: Vec::new(),
+        }))
     }
 }
 
@@ -135,7 +147,11 @@ pub struct SourceOperatorFactory<T> {
 delegate_outputs!(SourceOperatorFactory<T>, T);
 
 impl<T: Clone + Send + 'static> SourceFactory for SourceOperatorFactory<T> {
-    fn create(&self, output: AnyBox, ctx: &RuntimeContext) -> Result<Box<dyn SourceDriver>, String> {
+    fn create(
+        &self,
+        output: AnyBox,
+        ctx: &RuntimeContext,
+    ) -> Result<Box<dyn SourceDriver>, String> {
         let next = downcast::<BoxOutput<T>>(output, "the source's output")?;
         let reader = self
             .source
@@ -159,7 +175,9 @@ pub struct CoFlatMapFactory<A, B, O, F> {
 
 delegate_outputs!(CoFlatMapFactory<A, B, O, F>, O);
 
-impl<A: Record, B: Record, O: Clone + Send + 'static, F: CoFlatMapFunction<A, B, O> + Sync> TwoInputFactory for CoFlatMapFactory<A, B, O, F> {
+impl<A: Record, B: Record, O: Clone + Send + 'static, F: CoFlatMapFunction<A, B, O> + Sync>
+    TwoInputFactory for CoFlatMapFactory<A, B, O, F>
+{
     fn create_head(&self, output: AnyBox) -> Result<Box<dyn HeadInput>, String> {
         let next = downcast::<BoxOutput<O>>(output, "the co-operator's output")?;
         Ok(Box::new(CoFlatMapOperator {
@@ -189,7 +207,14 @@ impl<T> Default for StandardWriterFactory<T> {
 }
 
 impl<T: Record> WriterFactory for StandardWriterFactory<T> {
-    fn create(&self, name: String, channels: Vec<ChannelSender>, kind: PartitionerKind, subtask_index: usize, _max_parallelism: usize) -> AnyBox {
+    fn create(
+        &self,
+        name: String,
+        channels: Vec<ChannelSender>,
+        kind: PartitionerKind,
+        subtask_index: usize,
+        _max_parallelism: usize,
+    ) -> AnyBox {
         let selector = StandardSelector::new(kind, subtask_index, channels.len());
         boxed_writer::<T>(RecordWriter::new(name, channels, selector))
     }
@@ -201,7 +226,14 @@ pub struct KeyedWriterFactory<T, K> {
 }
 
 impl<T: Record, K: std::hash::Hash + 'static> WriterFactory for KeyedWriterFactory<T, K> {
-    fn create(&self, name: String, channels: Vec<ChannelSender>, _kind: PartitionerKind, _subtask_index: usize, max_parallelism: usize) -> AnyBox {
+    fn create(
+        &self,
+        name: String,
+        channels: Vec<ChannelSender>,
+        _kind: PartitionerKind,
+        _subtask_index: usize,
+        max_parallelism: usize,
+    ) -> AnyBox {
         let selector = KeyGroupSelector::new(self.key_selector.clone(), max_parallelism);
         boxed_writer::<T>(RecordWriter::new(name, channels, selector))
     }
@@ -213,8 +245,17 @@ pub struct CustomWriterFactory<T, K, P> {
     pub partitioner: P,
 }
 
-impl<T: Record, K: 'static, P: Partitioner<K> + Sync> WriterFactory for CustomWriterFactory<T, K, P> {
-    fn create(&self, name: String, channels: Vec<ChannelSender>, _kind: PartitionerKind, _subtask_index: usize, _max_parallelism: usize) -> AnyBox {
+impl<T: Record, K: 'static, P: Partitioner<K> + Sync> WriterFactory
+    for CustomWriterFactory<T, K, P>
+{
+    fn create(
+        &self,
+        name: String,
+        channels: Vec<ChannelSender>,
+        _kind: PartitionerKind,
+        _subtask_index: usize,
+        _max_parallelism: usize,
+    ) -> AnyBox {
         let selector = CustomSelector::new(self.key_selector.clone(), self.partitioner.clone());
         boxed_writer::<T>(RecordWriter::new(name, channels, selector))
     }

@@ -24,7 +24,12 @@ pub struct KeyedReduceOperator<T, K, R> {
 }
 
 impl<T, K, R> KeyedReduceOperator<T, K, R> {
-    pub fn new(name: String, key_selector: Arc<dyn Fn(&T) -> K + Send + Sync>, f: R, next: BoxOutput<T>) -> Self {
+    pub fn new(
+        name: String,
+        key_selector: Arc<dyn Fn(&T) -> K + Send + Sync>,
+        f: R,
+        next: BoxOutput<T>,
+    ) -> Self {
         KeyedReduceOperator {
             name,
             key_selector,
@@ -49,7 +54,12 @@ where
     }
 
     fn push(&mut self, batch: &mut Vec<T>) -> Result<(), TaskError> {
-        let (f, out, state, selector) = (&mut self.f, &mut self.out, &mut self.state, &self.key_selector);
+        let (f, out, state, selector) = (
+            &mut self.f,
+            &mut self.out,
+            &mut self.state,
+            &self.key_selector,
+        );
         let emit = self.emit_every_update;
         guarded(&self.name, || {
             for record in batch.drain(..) {
