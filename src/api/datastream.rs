@@ -92,8 +92,7 @@ impl<T: Record> DataStream<T> {
         non_parallel: bool,
         make: impl Fn(String, BoxOutput<O>) -> BoxOutput<T> + Send + Sync + 'static,
     ) -> usize {
-        let op_name = name.to_string();
-        let factory = OneInputOperatorFactory::new(move |next| make(op_name.clone(), next));
+        let factory = OneInputOperatorFactory::new(make);
         let signature = format!(
             "{} -> {}",
             std::any::type_name::<T>(),
@@ -286,8 +285,13 @@ impl<T: Record> DataStream<T> {
 
     // ---- sinks ------------------------------------------------------------------------------
 
-    /// Adds a sink.
-    pub fn add_sink<F: SinkFunction<T> + Sync>(&self, sink: F) -> DataStreamSink {
+    /// Adds a sink calling `f` for every record.
+    pub fn add_sink<F: FnMut(T) + Clone + Send + Sync + 'static>(&self, f: F) -> DataStreamSink {
+        self.add_sink_rich(Closure(f))
+    }
+
+    /// Adds a [`SinkFunction`] (with `open`/`finish`/`close`).
+    pub fn add_sink_rich<F: SinkFunction<T> + Sync>(&self, sink: F) -> DataStreamSink {
         self.add_sink_named("Sink: Unnamed", sink)
     }
 
@@ -336,6 +340,20 @@ impl<T: Record> DataStream<T> {
             "Sink: Unnamed",
             FileSink::new(path.as_ref(), mode, FileFormat::Csv),
         )
+    }
+
+    /// Runs the job and returns every record of this stream (Flink's `executeAndCollect`):
+    /// for bounded jobs on the embedded executor, e.g. in tests.
+    pub fn execute_and_collect(&self, job_name: &str) -> crate::Result<Vec<T>>
+    where
+        T: Sync,
+    {
+        let collected = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = collected.clone();
+        self.add_sink_named("Sink: Collect", Closure(move |record: T| sink.lock().unwrap_or_else(|e| e.into_inner()).push(record)));
+        self.env.execute(job_name)?;
+        let mut records = collected.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(std::mem::take(&mut *records))
     }
 
     // ---- operator settings ------------------------------------------------------------------
@@ -554,7 +572,6 @@ impl<A: Record, B: Record> ConnectedStreams<A, B> {
     ) -> DataStream<O> {
         let env = self.first.env.clone();
         let factory = CoFlatMapFactory {
-            name: name.to_string(),
             f,
             _types: PhantomData,
         };

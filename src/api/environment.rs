@@ -158,7 +158,6 @@ impl StreamExecutionEnvironment {
         let non_parallel = !source.is_parallel();
         let bounded = source.boundedness() == Boundedness::Bounded;
         let factory = SourceOperatorFactory {
-            name: name.clone(),
             source: Arc::new(source),
         };
         let node = self.add_node(
@@ -267,6 +266,12 @@ impl StreamExecutionEnvironment {
     pub fn get_execution_plan(&self) -> Result<String> {
         let (graph, job) = self.translate(JobId(0), DEFAULT_JOB_NAME, false)?;
         Ok(plan::execution_plan(&graph, &job).to_string())
+    }
+
+    /// The JobGraph the current operators translate to (operators chained into vertices),
+    /// without running anything.
+    pub fn get_job_graph(&self) -> Result<JobGraph> {
+        Ok(self.translate(JobId(0), DEFAULT_JOB_NAME, false)?.1)
     }
 
     /// Runs the job and waits for it to end. An empty name uses `pipeline.name`, else

@@ -68,21 +68,21 @@ pub trait HeadInput: Send {
 
 /// A source operator.
 pub trait SourceFactory: NodeOutputs {
-    fn create(&self, output: AnyBox, ctx: &RuntimeContext)
+    fn create(&self, name: &str, output: AnyBox, ctx: &RuntimeContext)
         -> Result<Box<dyn SourceDriver>, String>;
 }
 
 /// A one-input operator (map, reduce, sink, ...).
 pub trait OneInputFactory: NodeOutputs {
-    /// The operator as a chained `BoxOutput<IN>` emitting into `output`.
-    fn create(&self, output: AnyBox) -> Result<AnyBox, String>;
+    /// The operator (named `name`) as a chained `BoxOutput<IN>` emitting into `output`.
+    fn create(&self, name: &str, output: AnyBox) -> Result<AnyBox, String>;
     /// Wraps a chained operator (from `create`) as a chain head reading serialised input.
     fn head(&self, operator: AnyBox) -> Result<Box<dyn HeadInput>, String>;
 }
 
 /// A two-input operator (connect + co-map); always a chain head.
 pub trait TwoInputFactory: NodeOutputs {
-    fn create_head(&self, output: AnyBox) -> Result<Box<dyn HeadInput>, String>;
+    fn create_head(&self, name: &str, output: AnyBox) -> Result<Box<dyn HeadInput>, String>;
 }
 
 /// Creates the record writer of an edge, for the producing node's record type.

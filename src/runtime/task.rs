@@ -194,19 +194,20 @@ fn build_head(
 ) -> Result<Head, TaskError> {
     let graph = &d.user_code;
     let head_node = vertex.head_node();
-    let setup_error = |message: String| TaskError::operator(&graph.nodes[head_node].name, message);
+    let head_name = graph.nodes[head_node].name.as_str();
+    let setup_error = |message: String| TaskError::operator(head_name, message);
     let output = build_output(d, vertex, head_node, cancelled).map_err(setup_error)?;
     match &graph.nodes[head_node].invokable {
         Invokable::Source(factory) => Ok(Head::Source(
-            factory.create(output, ctx).map_err(setup_error)?,
+            factory.create(head_name, output, ctx).map_err(setup_error)?,
         )),
         Invokable::OneInput(factory) => {
-            let operator = factory.create(output).map_err(setup_error)?;
+            let operator = factory.create(head_name, output).map_err(setup_error)?;
             let head = factory.head(operator).map_err(setup_error)?;
             Ok(Head::Input(head, build_gate(d, vertex, control)?))
         }
         Invokable::TwoInput(factory) => {
-            let head = factory.create_head(output).map_err(setup_error)?;
+            let head = factory.create_head(head_name, output).map_err(setup_error)?;
             Ok(Head::Input(head, build_gate(d, vertex, control)?))
         }
     }
@@ -230,7 +231,7 @@ fn build_output(
         if vertex.operators.iter().any(|o| o.node == edge.target) {
             let successor = build_output(d, vertex, edge.target, cancelled)?;
             match &graph.nodes[edge.target].invokable {
-                Invokable::OneInput(factory) => outputs.push(factory.create(successor)?),
+                Invokable::OneInput(factory) => outputs.push(factory.create(&graph.nodes[edge.target].name, successor)?),
                 _ => {
                     return Err(format!(
                         "internal error: operator '{}' cannot be chained",

@@ -82,14 +82,14 @@ macro_rules! delegate_outputs {
 }
 
 /// Builds a chained one-input operator from its downstream output.
-type MakeOperator<I, O> = dyn Fn(BoxOutput<O>) -> BoxOutput<I> + Send + Sync;
+type MakeOperator<I, O> = dyn Fn(String, BoxOutput<O>) -> BoxOutput<I> + Send + Sync;
 
 pub struct OneInputOperatorFactory<I, O> {
     make: Box<MakeOperator<I, O>>,
 }
 
 impl<I, O> OneInputOperatorFactory<I, O> {
-    pub fn new(make: impl Fn(BoxOutput<O>) -> BoxOutput<I> + Send + Sync + 'static) -> Self {
+    pub fn new(make: impl Fn(String, BoxOutput<O>) -> BoxOutput<I> + Send + Sync + 'static) -> Self {
         OneInputOperatorFactory {
             make: Box::new(make),
         }
@@ -99,9 +99,9 @@ impl<I, O> OneInputOperatorFactory<I, O> {
 delegate_outputs!(OneInputOperatorFactory<I, O>, O);
 
 impl<I: Record, O: Clone + Send + 'static> OneInputFactory for OneInputOperatorFactory<I, O> {
-    fn create(&self, output: AnyBox) -> Result<AnyBox, String> {
+    fn create(&self, name: &str, output: AnyBox) -> Result<AnyBox, String> {
         let output = downcast::<BoxOutput<O>>(output, "the operator's output")?;
-        Ok(Box::new((self.make)(output)))
+        Ok(Box::new((self.make)(name.to_string(), output)))
     }
 
     fn head(&self, operator: AnyBox) -> Result<Box<dyn HeadInput>, String> {
@@ -140,25 +140,20 @@ impl<I: Record> HeadInput for OneInputHead<I> {
 
 /// A source node.
 pub struct SourceOperatorFactory<T> {
-    pub name: String,
     pub source: Arc<dyn Source<T>>,
 }
 
 delegate_outputs!(SourceOperatorFactory<T>, T);
 
 impl<T: Clone + Send + 'static> SourceFactory for SourceOperatorFactory<T> {
-    fn create(
-        &self,
-        output: AnyBox,
-        ctx: &RuntimeContext,
-    ) -> Result<Box<dyn SourceDriver>, String> {
+    fn create(&self, name: &str, output: AnyBox, ctx: &RuntimeContext) -> Result<Box<dyn SourceDriver>, String> {
         let next = downcast::<BoxOutput<T>>(output, "the source's output")?;
         let reader = self
             .source
             .create_reader(ctx)
-            .map_err(|e| format!("could not create the reader of '{}': {e:#}", self.name))?;
+            .map_err(|e| format!("could not create the reader of '{name}': {e:#}"))?;
         Ok(Box::new(ReaderDriver {
-            name: self.name.clone(),
+            name: name.to_string(),
             reader,
             next,
             batch: Vec::new(),
@@ -168,7 +163,6 @@ impl<T: Clone + Send + 'static> SourceFactory for SourceOperatorFactory<T> {
 
 /// A connected-streams flat map (co-map is expressed as a co-flat-map).
 pub struct CoFlatMapFactory<A, B, O, F> {
-    pub name: String,
     pub f: F,
     pub _types: PhantomData<fn(A, B) -> O>,
 }
@@ -178,10 +172,10 @@ delegate_outputs!(CoFlatMapFactory<A, B, O, F>, O);
 impl<A: Record, B: Record, O: Clone + Send + 'static, F: CoFlatMapFunction<A, B, O> + Sync>
     TwoInputFactory for CoFlatMapFactory<A, B, O, F>
 {
-    fn create_head(&self, output: AnyBox) -> Result<Box<dyn HeadInput>, String> {
+    fn create_head(&self, name: &str, output: AnyBox) -> Result<Box<dyn HeadInput>, String> {
         let next = downcast::<BoxOutput<O>>(output, "the co-operator's output")?;
         Ok(Box::new(CoFlatMapOperator {
-            name: self.name.clone(),
+            name: name.to_string(),
             f: self.f.clone(),
             next,
             out: Vec::new(),
