@@ -132,12 +132,22 @@ mod tests {
 
     #[test]
     fn murmur_hash_matches_flinks_math_utils() {
-        // Reference values computed with Flink's MathUtils.murmurHash(int).
-        assert_eq!(murmur_hash(0), 1_364_076_727);
-        assert!(murmur_hash(i32::MIN) >= 0);
-        for code in [-5, -1, 1, 42, 1 << 30, i32::MAX] {
-            assert!(murmur_hash(code) >= 0);
+        // Reference values from running Flink's MathUtils.murmurHash(int) algorithm on a JVM.
+        let vectors = [
+            (0, 593_689_054),
+            (1, 68_075_478),
+            (2, 1_085_422_463),
+            (-1, 1_982_413_648),
+            (42, 1_134_849_565),
+            (i32::MAX, 1_653_689_534),
+            (i32::MIN, 1_718_298_732),
+            (99_162_322, 1_715_862_179), // "hello".hashCode()
+        ];
+        for (code, expected) in vectors {
+            assert_eq!(murmur_hash(code), expected, "murmurHash({code})");
         }
+        // Key group of Java's "hello" at the default max parallelism, as Flink computes it.
+        assert_eq!(key_group_for_hash(99_162_322, 128), 35);
     }
 
     #[test]

@@ -111,9 +111,9 @@ mod tests {
         assert_eq!(
             pinned,
             [
-                0x8d43_1e9f_d7cb_e4e0,
-                0x3dcd_ba0f_2b6b_bd3b,
-                0x1d9f_6c57_2eae_e03c
+                0x20e3_81bb_7cb0_b91c,
+                0x3e27_8dca_8801_4e2a,
+                0x3604_1351_bc93_d21b
             ],
             "{pinned:x?}"
         );
