@@ -26,11 +26,17 @@ fn a_panicking_user_function_fails_the_job_naming_operator_subtask_and_message()
         .name("fragile")
         .add_sink(|_: i64| {});
     let err = env.execute("panics").unwrap_err();
-    let Error::JobFailed { cause, .. } = &err else { panic!("expected a job failure, got {err}") };
+    let Error::JobFailed { cause, .. } = &err else {
+        panic!("expected a job failure, got {err}")
+    };
     assert_eq!(cause.operator, "fragile");
     assert_eq!(cause.task, "fragile -> Sink: Unnamed");
     assert!(cause.subtask < 2 && cause.parallelism == 2);
-    assert!(cause.message.contains("bad record 4242"), "{}", cause.message);
+    assert!(
+        cause.message.contains("bad record 4242"),
+        "{}",
+        cause.message
+    );
     assert!(err.to_string().contains("operator 'fragile'"), "{err}");
 }
 
@@ -48,17 +54,26 @@ impl MapFunction<i64, i64> for FailsOnOpen {
 #[test]
 fn an_error_returned_from_open_fails_the_job() {
     let env = local_env(1);
-    env.from_sequence(1, 10).map_rich(FailsOnOpen).name("lookup").print();
+    env.from_sequence(1, 10)
+        .map_rich(FailsOnOpen)
+        .name("lookup")
+        .print();
     let err = env.execute("open fails").unwrap_err().to_string();
-    assert!(err.contains("operator 'lookup'") && err.contains("cannot reach the lookup service"), "{err}");
+    assert!(
+        err.contains("operator 'lookup'") && err.contains("cannot reach the lookup service"),
+        "{err}"
+    );
 }
 
 #[test]
 fn a_failure_stops_every_task_including_unbounded_sources() {
     let env = local_env(2);
     // An unbounded source on another branch would run forever if the failure did not stop it.
-    env.from_source(DataGeneratorSource::new(|i| i as i64, None)).add_sink(|_: i64| {});
-    env.from_sequence(1, 100).map(|x: i64| if x == 50 { panic!("boom") } else { x }).add_sink(|_: i64| {});
+    env.from_source(DataGeneratorSource::new(|i| i as i64, None))
+        .add_sink(|_: i64| {});
+    env.from_sequence(1, 100)
+        .map(|x: i64| if x == 50 { panic!("boom") } else { x })
+        .add_sink(|_: i64| {});
     let started = Instant::now();
     let err = env.execute("stop everything").unwrap_err();
     assert!(err.to_string().contains("boom"), "{err}");
@@ -85,7 +100,8 @@ fn a_failure_downstream_of_a_backpressured_producer_still_ends_the_job() {
 #[test]
 fn cancelling_a_running_job_ends_it_canceled() {
     let env = local_env(2);
-    env.from_source(DataGeneratorSource::new(|i| i as i64, None).with_rows_per_second(1000.0)).add_sink(|_: i64| {});
+    env.from_source(DataGeneratorSource::new(|i| i as i64, None).with_rows_per_second(1000.0))
+        .add_sink(|_: i64| {});
     let client = env.execute_async("cancel me").unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while client.get_job_status() != JobStatus::Running && Instant::now() < deadline {
@@ -95,7 +111,10 @@ fn cancelling_a_running_job_ends_it_canceled() {
     client.cancel();
     let job_id = client.job_id();
     let err = client.get_job_execution_result().unwrap_err();
-    assert!(matches!(err, Error::JobCancelled { job_id: id } if id == job_id), "{err}");
+    assert!(
+        matches!(err, Error::JobCancelled { job_id: id } if id == job_id),
+        "{err}"
+    );
 }
 
 #[test]

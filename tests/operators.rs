@@ -4,7 +4,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use strato::{
-    CoMapFunction, Collector, Error, MapFunction, ReduceFunction, RuntimeContext, RuntimeExecutionMode, StreamExecutionEnvironment,
+    CoMapFunction, Collector, Error, MapFunction, ReduceFunction, RuntimeContext,
+    RuntimeExecutionMode, StreamExecutionEnvironment,
 };
 
 fn local_env(parallelism: usize) -> StreamExecutionEnvironment {
@@ -32,7 +33,11 @@ fn map_flat_map_and_filter_transform_every_record() {
             })
             .execute_and_collect("ops")
             .unwrap();
-        let expected: Vec<i64> = (1..=1000).map(|x| x * 2).filter(|x| x % 3 != 0).flat_map(|x| [x, -x]).collect();
+        let expected: Vec<i64> = (1..=1000)
+            .map(|x| x * 2)
+            .filter(|x| x % 3 != 0)
+            .flat_map(|x| [x, -x])
+            .collect();
         assert_eq!(sorted(out), sorted(expected), "parallelism {p}");
     }
 }
@@ -60,11 +65,18 @@ fn rich_functions_are_opened_with_their_runtime_context_before_the_first_record(
     let env = local_env(2);
     let out = env
         .from_sequence(0, 9)
-        .map_rich(TagWithSubtask { tag: "t".into(), opened: false })
+        .map_rich(TagWithSubtask {
+            tag: "t".into(),
+            opened: false,
+        })
         .execute_and_collect("rich")
         .unwrap();
     assert_eq!(out.len(), 10);
-    assert!(out.iter().all(|(tag, ..)| tag.starts_with("t:Source: Sequence Source -> Map")), "{out:?}");
+    assert!(
+        out.iter()
+            .all(|(tag, ..)| tag.starts_with("t:Source: Sequence Source -> Map")),
+        "{out:?}"
+    );
 }
 
 /// Records which subtask saw each record.
@@ -91,7 +103,13 @@ fn subtask_counts(out: &[(usize, i64)]) -> BTreeMap<usize, usize> {
 #[test]
 fn rebalance_spreads_records_round_robin_over_every_subtask() {
     let env = local_env(1);
-    let out = env.from_sequence(0, 999).rebalance().map_rich(WhereAmI::default()).set_parallelism(4).execute_and_collect("rebalance").unwrap();
+    let out = env
+        .from_sequence(0, 999)
+        .rebalance()
+        .map_rich(WhereAmI::default())
+        .set_parallelism(4)
+        .execute_and_collect("rebalance")
+        .unwrap();
     let counts = subtask_counts(&out);
     assert_eq!(counts.len(), 4);
     assert!(counts.values().all(|&c| c == 250), "{counts:?}");
@@ -100,7 +118,13 @@ fn rebalance_spreads_records_round_robin_over_every_subtask() {
 #[test]
 fn shuffle_reaches_every_subtask_and_loses_nothing() {
     let env = local_env(1);
-    let out = env.from_sequence(0, 9999).shuffle().map_rich(WhereAmI::default()).set_parallelism(3).execute_and_collect("shuffle").unwrap();
+    let out = env
+        .from_sequence(0, 9999)
+        .shuffle()
+        .map_rich(WhereAmI::default())
+        .set_parallelism(3)
+        .execute_and_collect("shuffle")
+        .unwrap();
     assert_eq!(out.len(), 10_000);
     assert_eq!(subtask_counts(&out).len(), 3);
 }
@@ -108,10 +132,21 @@ fn shuffle_reaches_every_subtask_and_loses_nothing() {
 #[test]
 fn broadcast_sends_every_record_to_every_subtask() {
     let env = local_env(1);
-    let out = env.from_sequence(1, 100).broadcast().map_rich(WhereAmI::default()).set_parallelism(3).execute_and_collect("broadcast").unwrap();
+    let out = env
+        .from_sequence(1, 100)
+        .broadcast()
+        .map_rich(WhereAmI::default())
+        .set_parallelism(3)
+        .execute_and_collect("broadcast")
+        .unwrap();
     assert_eq!(out.len(), 300);
     for s in 0..3 {
-        let mine: Vec<i64> = sorted(out.iter().filter(|(i, _)| *i == s).map(|(_, v)| *v).collect());
+        let mine: Vec<i64> = sorted(
+            out.iter()
+                .filter(|(i, _)| *i == s)
+                .map(|(_, v)| *v)
+                .collect(),
+        );
         assert_eq!(mine, (1..=100).collect::<Vec<_>>());
     }
 }
@@ -119,7 +154,12 @@ fn broadcast_sends_every_record_to_every_subtask() {
 #[test]
 fn global_sends_everything_to_the_first_subtask() {
     let env = local_env(3);
-    let out = env.from_sequence(1, 100).global().map_rich(WhereAmI::default()).execute_and_collect("global").unwrap();
+    let out = env
+        .from_sequence(1, 100)
+        .global()
+        .map_rich(WhereAmI::default())
+        .execute_and_collect("global")
+        .unwrap();
     assert_eq!(out.len(), 100);
     assert!(out.iter().all(|(s, _)| *s == 0));
 }
@@ -128,12 +168,25 @@ fn global_sends_everything_to_the_first_subtask() {
 fn forward_keeps_records_on_the_subtask_of_the_same_index() {
     let env = local_env(2);
     let source = env.from_sequence(0, 99).map_rich(WhereAmI::default());
-    let out = source.forward().map(|(s, v): (usize, i64)| (s, v)).disable_chaining().execute_and_collect("forward").unwrap();
+    let out = source
+        .forward()
+        .map(|(s, v): (usize, i64)| (s, v))
+        .disable_chaining()
+        .execute_and_collect("forward")
+        .unwrap();
     assert_eq!(out.len(), 100);
     let env = local_env(2);
     let first = env.from_sequence(0, 99).map_rich(WhereAmI::default());
-    let both = first.forward().map_rich(SecondStage::default()).disable_chaining().execute_and_collect("forward2").unwrap();
-    assert!(both.iter().all(|(a, b, _)| a == b), "forward moved a record to another subtask");
+    let both = first
+        .forward()
+        .map_rich(SecondStage::default())
+        .disable_chaining()
+        .execute_and_collect("forward2")
+        .unwrap();
+    assert!(
+        both.iter().all(|(a, b, _)| a == b),
+        "forward moved a record to another subtask"
+    );
 }
 
 #[derive(Clone, Default)]
@@ -162,9 +215,16 @@ fn rescale_feeds_each_consumer_from_one_local_producer() {
     assert_eq!(out.len(), 1000);
     // Producer 0 feeds consumers 0 and 1, producer 1 feeds consumers 2 and 3.
     for (producer, consumer, _) in &out {
-        assert_eq!(*producer, consumer / 2, "producer {producer} reached consumer {consumer}");
+        assert_eq!(
+            *producer,
+            consumer / 2,
+            "producer {producer} reached consumer {consumer}"
+        );
     }
-    assert_eq!(subtask_counts(&out.iter().map(|(_, c, v)| (*c, *v)).collect::<Vec<_>>()).len(), 4);
+    assert_eq!(
+        subtask_counts(&out.iter().map(|(_, c, v)| (*c, *v)).collect::<Vec<_>>()).len(),
+        4
+    );
 }
 
 #[test]
@@ -191,7 +251,11 @@ fn a_custom_partitioner_choosing_a_missing_channel_fails_the_job() {
         .set_parallelism(2)
         .execute_and_collect("bad custom")
         .unwrap_err();
-    assert!(err.to_string().contains("partitioner chose channel 7, but there are only 2 channels"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("partitioner chose channel 7, but there are only 2 channels"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -207,7 +271,11 @@ fn key_by_sends_every_key_to_exactly_one_subtask() {
     let mut owner: HashMap<i64, usize> = HashMap::new();
     for (subtask, v) in out {
         let prev = owner.insert(v % 17, subtask);
-        assert!(prev.is_none() || prev == Some(subtask), "key {} seen on two subtasks", v % 17);
+        assert!(
+            prev.is_none() || prev == Some(subtask),
+            "key {} seen on two subtasks",
+            v % 17
+        );
     }
     assert_eq!(owner.len(), 17);
 }
@@ -222,7 +290,13 @@ fn reduce_emits_every_update_in_streaming_and_one_final_value_in_batch() {
         .execute_and_collect("streaming")
         .unwrap();
     let expected = vec![("a", 1), ("a", 2), ("a", 3), ("b", 1), ("b", 2), ("c", 1)];
-    assert_eq!(sorted(streaming), expected.iter().map(|(w, c)| (w.to_string(), *c as i64)).collect::<Vec<_>>());
+    assert_eq!(
+        sorted(streaming),
+        expected
+            .iter()
+            .map(|(w, c)| (w.to_string(), *c as i64))
+            .collect::<Vec<_>>()
+    );
 
     let batch_env = local_env(2);
     batch_env.set_runtime_mode(RuntimeExecutionMode::Batch);
@@ -232,16 +306,34 @@ fn reduce_emits_every_update_in_streaming_and_one_final_value_in_batch() {
         .sum(|t: &mut (String, i64)| &mut t.1)
         .execute_and_collect("batch")
         .unwrap();
-    assert_eq!(sorted(batch), vec![("a".to_string(), 3), ("b".to_string(), 2), ("c".to_string(), 1)]);
+    assert_eq!(
+        sorted(batch),
+        vec![
+            ("a".to_string(), 3),
+            ("b".to_string(), 2),
+            ("c".to_string(), 1)
+        ]
+    );
 }
 
 #[test]
 fn min_and_max_keep_the_first_records_other_fields_while_min_by_and_max_by_keep_whole_records() {
-    let readings = vec![("k", 5, "first"), ("k", 3, "second"), ("k", 9, "third"), ("k", 3, "fourth")];
+    let readings = vec![
+        ("k", 5, "first"),
+        ("k", 3, "second"),
+        ("k", 9, "third"),
+        ("k", 3, "fourth"),
+    ];
     let run = |op: &str| {
         let env = local_env(1);
         env.set_runtime_mode(RuntimeExecutionMode::Batch);
-        let keyed = env.from_collection(readings.iter().map(|(k, v, t)| (k.to_string(), *v as i64, t.to_string()))).key_by(|r: &(String, i64, String)| r.0.clone());
+        let keyed = env
+            .from_collection(
+                readings
+                    .iter()
+                    .map(|(k, v, t)| (k.to_string(), *v as i64, t.to_string())),
+            )
+            .key_by(|r: &(String, i64, String)| r.0.clone());
         let stream = match op {
             "min" => keyed.min(|r: &mut (String, i64, String)| &mut r.1),
             "max" => keyed.max(|r: &mut (String, i64, String)| &mut r.1),
@@ -254,7 +346,11 @@ fn min_and_max_keep_the_first_records_other_fields_while_min_by_and_max_by_keep_
     };
     assert_eq!(run("min"), (3, "first".to_string()));
     assert_eq!(run("max"), (9, "first".to_string()));
-    assert_eq!(run("min_by"), (3, "second".to_string()), "ties keep the earlier record");
+    assert_eq!(
+        run("min_by"),
+        (3, "second".to_string()),
+        "ties keep the earlier record"
+    );
     assert_eq!(run("max_by"), (9, "third".to_string()));
 }
 
@@ -270,7 +366,12 @@ impl ReduceFunction<String> for Concat {
 fn reduce_rich_accepts_a_reduce_function() {
     let env = local_env(1);
     env.set_runtime_mode(RuntimeExecutionMode::Batch);
-    let out = env.from_collection(["x", "y", "z"].map(String::from)).key_by(|_: &String| 0u8).reduce_rich(Concat).execute_and_collect("concat").unwrap();
+    let out = env
+        .from_collection(["x", "y", "z"].map(String::from))
+        .key_by(|_: &String| 0u8)
+        .reduce_rich(Concat)
+        .execute_and_collect("concat")
+        .unwrap();
     assert_eq!(out, vec!["xyz".to_string()]);
 }
 
@@ -280,7 +381,12 @@ fn union_merges_streams_of_one_type() {
     let a = env.from_sequence(0, 9);
     let b = env.from_sequence(100, 109);
     let c = env.from_elements(vec![1000i64]);
-    let out = a.union(&b).union(&c).map(|x: i64| x + 1).execute_and_collect("union").unwrap();
+    let out = a
+        .union(&b)
+        .union(&c)
+        .map(|x: i64| x + 1)
+        .execute_and_collect("union")
+        .unwrap();
     let mut expected: Vec<i64> = (1..=10).chain(101..=110).collect();
     expected.push(1001);
     assert_eq!(sorted(out), sorted(expected));
@@ -302,13 +408,21 @@ fn connect_applies_one_function_per_input_type() {
     let env = local_env(2);
     let numbers = env.from_sequence(1, 3);
     let words = env.from_elements(vec!["a".to_string(), "b".to_string()]);
-    let mapped = numbers.connect(&words).map(|n: i64| n.to_string(), |w: String| w.to_uppercase()).execute_and_collect("co-map").unwrap();
+    let mapped = numbers
+        .connect(&words)
+        .map(|n: i64| n.to_string(), |w: String| w.to_uppercase())
+        .execute_and_collect("co-map")
+        .unwrap();
     assert_eq!(sorted(mapped), vec!["1", "2", "3", "A", "B"]);
 
     let env = local_env(2);
     let numbers = env.from_sequence(1, 2);
     let words = env.from_elements(vec!["x".to_string()]);
-    let rich = numbers.connect(&words).map_rich(Describe).execute_and_collect("co-map rich").unwrap();
+    let rich = numbers
+        .connect(&words)
+        .map_rich(Describe)
+        .execute_and_collect("co-map rich")
+        .unwrap();
     assert_eq!(sorted(rich), vec!["number 1", "number 2", "word x"]);
 
     let env = local_env(1);
@@ -317,8 +431,12 @@ fn connect_applies_one_function_per_input_type() {
     let flat = numbers
         .connect(&words)
         .flat_map(
-            |n: i64, out: &mut Collector<String>| (0..n).for_each(|i| out.collect(format!("{n}.{i}"))),
-            |line: String, out: &mut Collector<String>| line.split(' ').for_each(|w| out.collect(w.to_string())),
+            |n: i64, out: &mut Collector<String>| {
+                (0..n).for_each(|i| out.collect(format!("{n}.{i}")))
+            },
+            |line: String, out: &mut Collector<String>| {
+                line.split(' ').for_each(|w| out.collect(w.to_string()))
+            },
         )
         .execute_and_collect("co-flat-map")
         .unwrap();
@@ -342,7 +460,9 @@ fn accumulators_are_summed_over_subtasks_into_the_job_result() {
         }
     }
     let env = local_env(3);
-    env.from_sequence(1, 500).map_rich(Count::default()).add_sink(|_: i64| {});
+    env.from_sequence(1, 500)
+        .map_rich(Count::default())
+        .add_sink(|_: i64| {});
     let result = env.execute("accumulators").unwrap();
     assert_eq!(result.get_accumulator_result("seen"), Some(500));
     assert_eq!(result.job_id().to_string().len(), 32);
@@ -354,14 +474,22 @@ fn a_stream_can_feed_several_operators() {
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
     let numbers = env.from_sequence(1, 5);
     let sink = seen.clone();
-    numbers.map(|x: i64| x * 10).add_sink(move |x: i64| sink.lock().unwrap().push(x));
+    numbers
+        .map(|x: i64| x * 10)
+        .add_sink(move |x: i64| sink.lock().unwrap().push(x));
     let out = numbers.execute_and_collect("fan-out").unwrap();
     assert_eq!(sorted(out), vec![1, 2, 3, 4, 5]);
-    assert_eq!(sorted(seen.lock().unwrap().clone()), vec![10, 20, 30, 40, 50]);
+    assert_eq!(
+        sorted(seen.lock().unwrap().clone()),
+        vec![10, 20, 30, 40, 50]
+    );
 }
 
 #[test]
 fn a_job_without_operators_cannot_execute() {
     let err = local_env(1).execute("empty").unwrap_err();
-    assert!(matches!(err, Error::InvalidGraph(ref m) if m.contains("No operators defined")), "{err}");
+    assert!(
+        matches!(err, Error::InvalidGraph(ref m) if m.contains("No operators defined")),
+        "{err}"
+    );
 }

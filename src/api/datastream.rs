@@ -350,7 +350,10 @@ impl<T: Record> DataStream<T> {
     {
         let collected = Arc::new(std::sync::Mutex::new(Vec::new()));
         let sink = collected.clone();
-        self.add_sink_named("Sink: Collect", Closure(move |record: T| sink.lock().unwrap_or_else(|e| e.into_inner()).push(record)));
+        self.add_sink_named(
+            "Sink: Collect",
+            Closure(move |record: T| sink.lock().unwrap_or_else(|e| e.into_inner()).push(record)),
+        );
         self.env.execute(job_name)?;
         let mut records = collected.lock().unwrap_or_else(|e| e.into_inner());
         Ok(std::mem::take(&mut *records))

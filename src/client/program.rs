@@ -149,8 +149,8 @@ pub fn run_local(
 }
 
 fn finish(status: std::process::ExitStatus, report: &Report) -> Result<(), ProgramError> {
-    if let Some((id, cause)) = report.failed.first() {
-        return Err(ProgramError::Program(format!("Job {id} failed.\n{cause}")));
+    if let Some((_, cause)) = report.failed.first() {
+        return Err(ProgramError::Program(cause.clone()));
     }
     if !status.success() {
         return Err(ProgramError::Program(format!(

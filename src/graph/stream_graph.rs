@@ -68,8 +68,12 @@ pub trait HeadInput: Send {
 
 /// A source operator.
 pub trait SourceFactory: NodeOutputs {
-    fn create(&self, name: &str, output: AnyBox, ctx: &RuntimeContext)
-        -> Result<Box<dyn SourceDriver>, String>;
+    fn create(
+        &self,
+        name: &str,
+        output: AnyBox,
+        ctx: &RuntimeContext,
+    ) -> Result<Box<dyn SourceDriver>, String>;
 }
 
 /// A one-input operator (map, reduce, sink, ...).

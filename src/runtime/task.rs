@@ -199,7 +199,9 @@ fn build_head(
     let output = build_output(d, vertex, head_node, cancelled).map_err(setup_error)?;
     match &graph.nodes[head_node].invokable {
         Invokable::Source(factory) => Ok(Head::Source(
-            factory.create(head_name, output, ctx).map_err(setup_error)?,
+            factory
+                .create(head_name, output, ctx)
+                .map_err(setup_error)?,
         )),
         Invokable::OneInput(factory) => {
             let operator = factory.create(head_name, output).map_err(setup_error)?;
@@ -207,7 +209,9 @@ fn build_head(
             Ok(Head::Input(head, build_gate(d, vertex, control)?))
         }
         Invokable::TwoInput(factory) => {
-            let head = factory.create_head(head_name, output).map_err(setup_error)?;
+            let head = factory
+                .create_head(head_name, output)
+                .map_err(setup_error)?;
             Ok(Head::Input(head, build_gate(d, vertex, control)?))
         }
     }
@@ -231,7 +235,9 @@ fn build_output(
         if vertex.operators.iter().any(|o| o.node == edge.target) {
             let successor = build_output(d, vertex, edge.target, cancelled)?;
             match &graph.nodes[edge.target].invokable {
-                Invokable::OneInput(factory) => outputs.push(factory.create(&graph.nodes[edge.target].name, successor)?),
+                Invokable::OneInput(factory) => {
+                    outputs.push(factory.create(&graph.nodes[edge.target].name, successor)?)
+                }
                 _ => {
                     return Err(format!(
                         "internal error: operator '{}' cannot be chained",

@@ -89,7 +89,9 @@ pub struct OneInputOperatorFactory<I, O> {
 }
 
 impl<I, O> OneInputOperatorFactory<I, O> {
-    pub fn new(make: impl Fn(String, BoxOutput<O>) -> BoxOutput<I> + Send + Sync + 'static) -> Self {
+    pub fn new(
+        make: impl Fn(String, BoxOutput<O>) -> BoxOutput<I> + Send + Sync + 'static,
+    ) -> Self {
         OneInputOperatorFactory {
             make: Box::new(make),
         }
@@ -146,7 +148,12 @@ pub struct SourceOperatorFactory<T> {
 delegate_outputs!(SourceOperatorFactory<T>, T);
 
 impl<T: Clone + Send + 'static> SourceFactory for SourceOperatorFactory<T> {
-    fn create(&self, name: &str, output: AnyBox, ctx: &RuntimeContext) -> Result<Box<dyn SourceDriver>, String> {
+    fn create(
+        &self,
+        name: &str,
+        output: AnyBox,
+        ctx: &RuntimeContext,
+    ) -> Result<Box<dyn SourceDriver>, String> {
         let next = downcast::<BoxOutput<T>>(output, "the source's output")?;
         let reader = self
             .source
