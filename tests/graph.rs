@@ -287,3 +287,21 @@ fn the_execution_plan_has_flinks_json_shape() {
     // Planning does not consume the operators.
     assert_eq!(env.get_job_graph().unwrap().vertices.len(), 2);
 }
+
+#[test]
+fn the_job_graph_serialises_and_round_trips_unchanged() {
+    let env = local_env(2);
+    env.from_sequence(0, 9)
+        .key_by(|x: &i64| *x)
+        .reduce(|a: i64, b: i64| a + b)
+        .name("sum")
+        .uid("sum-1")
+        .print();
+    let job = env.get_job_graph().unwrap();
+    let json = serde_json::to_string(&job).unwrap();
+    assert_eq!(serde_json::from_str::<JobGraph>(&json).unwrap(), job);
+    let bytes = bincode::serde::encode_to_vec(&job, bincode::config::standard()).unwrap();
+    let (decoded, _): (JobGraph, usize) =
+        bincode::serde::decode_from_slice(&bytes, bincode::config::standard()).unwrap();
+    assert_eq!(decoded, job);
+}

@@ -493,3 +493,74 @@ fn a_job_without_operators_cannot_execute() {
         "{err}"
     );
 }
+
+/// A user-defined source: each subtask counts down from its own start.
+struct Countdown {
+    from: u32,
+}
+
+struct CountdownReader {
+    next: u32,
+    subtask: u32,
+}
+
+impl strato::Source<(u32, u32)> for Countdown {
+    fn name(&self) -> String {
+        "Countdown".into()
+    }
+    fn boundedness(&self) -> strato::Boundedness {
+        strato::Boundedness::Bounded
+    }
+    fn create_reader(
+        &self,
+        ctx: &RuntimeContext,
+    ) -> anyhow::Result<Box<dyn strato::SourceReader<(u32, u32)>>> {
+        Ok(Box::new(CountdownReader {
+            next: self.from,
+            subtask: ctx.index_of_this_subtask() as u32,
+        }))
+    }
+}
+
+impl strato::SourceReader<(u32, u32)> for CountdownReader {
+    fn poll_next(
+        &mut self,
+        output: &mut strato::SourceOutput<(u32, u32)>,
+    ) -> anyhow::Result<strato::InputStatus> {
+        while self.next > 0 && !output.is_full() {
+            output.collect((self.subtask, self.next));
+            self.next -= 1;
+        }
+        Ok(if self.next == 0 {
+            strato::InputStatus::EndOfInput
+        } else {
+            strato::InputStatus::MoreAvailable
+        })
+    }
+}
+
+#[test]
+fn a_user_defined_source_runs_one_reader_per_subtask() {
+    let env = local_env(2);
+    let out = env
+        .from_source(Countdown { from: 3000 })
+        .execute_and_collect("custom source")
+        .unwrap();
+    assert_eq!(out.len(), 6000);
+    for subtask in 0..2 {
+        let mine: Vec<u32> = out
+            .iter()
+            .filter(|(s, _)| *s == subtask)
+            .map(|(_, v)| *v)
+            .collect();
+        assert_eq!(
+            mine,
+            (1..=3000).rev().collect::<Vec<_>>(),
+            "each reader's records arrive in order"
+        );
+    }
+    assert!(
+        env.get_execution_plan().is_err(),
+        "executing consumed the operators"
+    );
+}

@@ -32,6 +32,18 @@ impl PrintSink {
     }
 }
 
+impl PrintSink {
+    /// Renders a batch into `self.line`, one prefixed record per line.
+    fn render<T: Serialize>(&mut self, batch: &mut Vec<T>) {
+        self.line.clear();
+        for value in batch.drain(..) {
+            self.line.push_str(&self.prefix);
+            write_flink_string(&value, &mut self.line);
+            self.line.push('\n');
+        }
+    }
+}
+
 impl<T: Serialize> SinkFunction<T> for PrintSink {
     fn open(&mut self, ctx: &RuntimeContext) -> anyhow::Result<()> {
         if ctx.number_of_parallel_subtasks() > 1 {
@@ -45,12 +57,7 @@ impl<T: Serialize> SinkFunction<T> for PrintSink {
     }
 
     fn invoke_batch(&mut self, batch: &mut Vec<T>) -> anyhow::Result<()> {
-        self.line.clear();
-        for value in batch.drain(..) {
-            self.line.push_str(&self.prefix);
-            write_flink_string(&value, &mut self.line);
-            self.line.push('\n');
-        }
+        self.render(batch);
         let written = if self.to_stderr {
             std::io::stderr().lock().write_all(self.line.as_bytes())
         } else {
@@ -64,5 +71,32 @@ impl<T: Serialize> SinkFunction<T> for PrintSink {
                 if self.to_stderr { "stderr" } else { "stdout" }
             )
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rendered(sink: &PrintSink, subtask: usize, parallelism: usize) -> String {
+        let mut sink = sink.clone();
+        SinkFunction::<(String, i64)>::open(
+            &mut sink,
+            &RuntimeContext::for_test(subtask, parallelism),
+        )
+        .unwrap();
+        sink.render(&mut vec![
+            ("hello".to_string(), 1i64),
+            ("world".to_string(), 2),
+        ]);
+        sink.line
+    }
+
+    #[test]
+    fn parallel_print_prefixes_the_one_based_subtask_index() {
+        for sink in [PrintSink::stdout(), PrintSink::stderr()] {
+            assert_eq!(rendered(&sink, 3, 4), "4> (hello,1)\n4> (world,2)\n");
+            assert_eq!(rendered(&sink, 0, 1), "(hello,1)\n(world,2)\n");
+        }
     }
 }
