@@ -282,14 +282,14 @@ fn key_by_sends_every_key_to_exactly_one_subtask() {
 
 #[test]
 fn reduce_emits_every_update_in_streaming_and_one_final_value_in_batch() {
-    let words = vec!["a", "b", "a", "c", "a", "b"];
+    let words = ["a", "b", "a", "c", "a", "b"];
     let streaming = local_env(2)
         .from_collection(words.iter().map(|w| (w.to_string(), 1i64)))
         .key_by(|(w, _): &(String, i64)| w.clone())
         .sum(|t: &mut (String, i64)| &mut t.1)
         .execute_and_collect("streaming")
         .unwrap();
-    let expected = vec![("a", 1), ("a", 2), ("a", 3), ("b", 1), ("b", 2), ("c", 1)];
+    let expected = [("a", 1), ("a", 2), ("a", 3), ("b", 1), ("b", 2), ("c", 1)];
     assert_eq!(
         sorted(streaming),
         expected
@@ -318,12 +318,10 @@ fn reduce_emits_every_update_in_streaming_and_one_final_value_in_batch() {
 
 #[test]
 fn min_and_max_keep_the_first_records_other_fields_while_min_by_and_max_by_keep_whole_records() {
-    let readings = vec![
-        ("k", 5, "first"),
+    let readings = [("k", 5, "first"),
         ("k", 3, "second"),
         ("k", 9, "third"),
-        ("k", 3, "fourth"),
-    ];
+        ("k", 3, "fourth")];
     let run = |op: &str| {
         let env = local_env(1);
         env.set_runtime_mode(RuntimeExecutionMode::Batch);

@@ -478,17 +478,7 @@ impl<T: Record, K: Hash + Eq + Send + 'static> KeyedStream<T, K> {
         N: Copy + PartialOrd + 'static,
         F: Fn(&mut T) -> &mut N + Clone + Send + Sync + 'static,
     {
-        self.aggregate(
-            "Keyed Aggregation",
-            Closure(move |mut acc: T, mut value: T| {
-                let candidate = *field(&mut value);
-                let slot = field(&mut acc);
-                if candidate < *slot {
-                    *slot = candidate;
-                }
-                acc
-            }),
-        )
+        self.extremum(field, |candidate, current| candidate < current)
     }
 
     /// Rolling maximum of a field; other fields keep the key's first record's values.
@@ -497,12 +487,21 @@ impl<T: Record, K: Hash + Eq + Send + 'static> KeyedStream<T, K> {
         N: Copy + PartialOrd + 'static,
         F: Fn(&mut T) -> &mut N + Clone + Send + Sync + 'static,
     {
+        self.extremum(field, |candidate, current| candidate > current)
+    }
+
+    /// Keeps the accumulated record, replacing the field when `better(new, current)`.
+    fn extremum<N, F>(&self, field: F, better: fn(&N, &N) -> bool) -> DataStream<T>
+    where
+        N: Copy + 'static,
+        F: Fn(&mut T) -> &mut N + Clone + Send + Sync + 'static,
+    {
         self.aggregate(
             "Keyed Aggregation",
             Closure(move |mut acc: T, mut value: T| {
                 let candidate = *field(&mut value);
                 let slot = field(&mut acc);
-                if candidate > *slot {
+                if better(&candidate, slot) {
                     *slot = candidate;
                 }
                 acc

@@ -89,17 +89,22 @@ pub trait TwoInputFactory: NodeOutputs {
     fn create_head(&self, name: &str, output: AnyBox) -> Result<Box<dyn HeadInput>, String>;
 }
 
+/// Where a record writer writes: its channels and what the partitioner needs to know.
+pub struct WriterContext {
+    /// `producer -> consumer` names, for error messages.
+    pub name: String,
+    pub channels: Vec<ChannelSender>,
+    /// The resolved partitioner of the edge.
+    pub kind: PartitionerKind,
+    pub subtask_index: usize,
+    /// Max parallelism of the consuming operator: the number of key groups.
+    pub max_parallelism: usize,
+}
+
 /// Creates the record writer of an edge, for the producing node's record type.
 pub trait WriterFactory: Send + Sync {
-    /// `kind` is the resolved partitioner; returns a `BoxOutput<T>`.
-    fn create(
-        &self,
-        name: String,
-        channels: Vec<ChannelSender>,
-        kind: PartitionerKind,
-        subtask_index: usize,
-        max_parallelism: usize,
-    ) -> AnyBox;
+    /// Returns a `BoxOutput<T>`.
+    fn create(&self, ctx: WriterContext) -> AnyBox;
 }
 
 /// What a node runs.

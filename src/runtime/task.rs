@@ -15,7 +15,9 @@ use crate::api::functions::{Accumulators, RuntimeContext};
 use crate::api::source::InputStatus;
 use crate::config::RuntimeExecutionMode;
 use crate::error::TaskFailure;
-use crate::graph::stream_graph::{AnyBox, HeadInput, Invokable, SourceDriver, StreamGraph};
+use crate::graph::stream_graph::{
+    AnyBox, HeadInput, Invokable, SourceDriver, StreamGraph, WriterContext,
+};
 use crate::graph::{JobGraph, JobVertex};
 use crate::runtime::chain::TaskError;
 use crate::runtime::network::gate::{GateEvent, InputChannel, InputGate};
@@ -274,13 +276,13 @@ fn build_output(
             })
             .collect::<Result<Vec<_>, _>>()?;
         let name = format!("{} -> {}", graph.nodes[node].name, target.name);
-        outputs.push(edge.writer.create(
+        outputs.push(edge.writer.create(WriterContext {
             name,
             channels,
-            job_edge.partitioner,
-            d.subtask,
-            target.max_parallelism,
-        ));
+            kind: job_edge.partitioner,
+            subtask_index: d.subtask,
+            max_parallelism: target.max_parallelism,
+        }));
     }
     graph.nodes[node].invokable.outputs().fan_out(outputs)
 }

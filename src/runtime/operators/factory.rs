@@ -12,14 +12,12 @@ use crate::api::functions::{CoFlatMapFunction, Partitioner, RuntimeContext};
 use crate::api::source::Source;
 use crate::graph::stream_graph::{
     AnyBox, HeadInput, NodeOutputs, OneInputFactory, SourceDriver, SourceFactory, TwoInputFactory,
-    WriterFactory,
+    WriterContext, WriterFactory,
 };
 use crate::runtime::chain::{BoxOutput, Discard, FanOut, Output, TaskError};
-use crate::runtime::network::partitioner::{
-    CustomSelector, KeyGroupSelector, PartitionerKind, StandardSelector,
-};
+use crate::runtime::network::partitioner::{CustomSelector, KeyGroupSelector, StandardSelector};
 use crate::runtime::network::serde_codec::decode_all;
-use crate::runtime::network::writer::{ChannelSender, RecordWriter};
+use crate::runtime::network::writer::RecordWriter;
 
 /// The bound every record type satisfies: cloneable (fan-out, rolling results), sendable
 /// between task threads, and serialisable across task boundaries.
@@ -208,16 +206,9 @@ impl<T> Default for StandardWriterFactory<T> {
 }
 
 impl<T: Record> WriterFactory for StandardWriterFactory<T> {
-    fn create(
-        &self,
-        name: String,
-        channels: Vec<ChannelSender>,
-        kind: PartitionerKind,
-        subtask_index: usize,
-        _max_parallelism: usize,
-    ) -> AnyBox {
-        let selector = StandardSelector::new(kind, subtask_index, channels.len());
-        boxed_writer::<T>(RecordWriter::new(name, channels, selector))
+    fn create(&self, ctx: WriterContext) -> AnyBox {
+        let selector = StandardSelector::new(ctx.kind, ctx.subtask_index, ctx.channels.len());
+        boxed_writer::<T>(RecordWriter::new(ctx.name, ctx.channels, selector))
     }
 }
 
@@ -227,16 +218,9 @@ pub struct KeyedWriterFactory<T, K> {
 }
 
 impl<T: Record, K: std::hash::Hash + 'static> WriterFactory for KeyedWriterFactory<T, K> {
-    fn create(
-        &self,
-        name: String,
-        channels: Vec<ChannelSender>,
-        _kind: PartitionerKind,
-        _subtask_index: usize,
-        max_parallelism: usize,
-    ) -> AnyBox {
-        let selector = KeyGroupSelector::new(self.key_selector.clone(), max_parallelism);
-        boxed_writer::<T>(RecordWriter::new(name, channels, selector))
+    fn create(&self, ctx: WriterContext) -> AnyBox {
+        let selector = KeyGroupSelector::new(self.key_selector.clone(), ctx.max_parallelism);
+        boxed_writer::<T>(RecordWriter::new(ctx.name, ctx.channels, selector))
     }
 }
 
@@ -249,15 +233,8 @@ pub struct CustomWriterFactory<T, K, P> {
 impl<T: Record, K: 'static, P: Partitioner<K> + Sync> WriterFactory
     for CustomWriterFactory<T, K, P>
 {
-    fn create(
-        &self,
-        name: String,
-        channels: Vec<ChannelSender>,
-        _kind: PartitionerKind,
-        _subtask_index: usize,
-        _max_parallelism: usize,
-    ) -> AnyBox {
+    fn create(&self, ctx: WriterContext) -> AnyBox {
         let selector = CustomSelector::new(self.key_selector.clone(), self.partitioner.clone());
-        boxed_writer::<T>(RecordWriter::new(name, channels, selector))
+        boxed_writer::<T>(RecordWriter::new(ctx.name, ctx.channels, selector))
     }
 }
