@@ -318,10 +318,12 @@ fn reduce_emits_every_update_in_streaming_and_one_final_value_in_batch() {
 
 #[test]
 fn min_and_max_keep_the_first_records_other_fields_while_min_by_and_max_by_keep_whole_records() {
-    let readings = [("k", 5, "first"),
+    let readings = [
+        ("k", 5, "first"),
         ("k", 3, "second"),
         ("k", 9, "third"),
-        ("k", 3, "fourth")];
+        ("k", 3, "fourth"),
+    ];
     let run = |op: &str| {
         let env = local_env(1);
         env.set_runtime_mode(RuntimeExecutionMode::Batch);

@@ -20,6 +20,7 @@ use crate::connectors::print::PrintSink;
 use crate::graph::stream_graph::{
     ChainingStrategy, Invokable, NodeKind, StreamNode, WriterFactory,
 };
+use crate::runtime::batch::Batch;
 use crate::runtime::chain::BoxOutput;
 use crate::runtime::network::partitioner::PartitionerKind;
 use crate::runtime::operators::factory::{
@@ -135,7 +136,7 @@ impl<T: Record> DataStream<T> {
                 name,
                 f: f.clone(),
                 next,
-                out: Vec::new(),
+                out: Batch::new(),
                 _in: PhantomData,
             })
         })
@@ -155,7 +156,7 @@ impl<T: Record> DataStream<T> {
                 name,
                 f: f.clone(),
                 next,
-                out: Vec::new(),
+                out: Batch::new(),
                 _in: PhantomData,
             })
         })
@@ -175,7 +176,7 @@ impl<T: Record> DataStream<T> {
                 name,
                 f: f.clone(),
                 next,
-                out: Vec::new(),
+                out: Batch::new(),
             })
         })
     }

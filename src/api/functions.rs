@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::config::RuntimeExecutionMode;
+use crate::runtime::batch::Batch;
 use crate::util::ids::JobId;
 
 /// What a running function can learn about where it runs (Flink's `RuntimeContext`).
@@ -110,16 +111,25 @@ impl Accumulators {
     }
 }
 
-/// Where a function emits records (Flink's `Collector`).
+/// Where a function emits records (Flink's `Collector`). Emitted records carry the timestamp
+/// of the record being processed.
 pub struct Collector<'a, T> {
-    pub(crate) out: &'a mut Vec<T>,
+    pub(crate) out: &'a mut Batch<T>,
+    pub(crate) timestamp: Option<i64>,
 }
 
-impl<T> Collector<'_, T> {
+impl<'a, T> Collector<'a, T> {
+    pub(crate) fn new(out: &'a mut Batch<T>) -> Self {
+        Collector {
+            out,
+            timestamp: None,
+        }
+    }
+
     /// Emits one record.
     #[inline]
     pub fn collect(&mut self, record: T) {
-        self.out.push(record);
+        self.out.push(record, self.timestamp);
     }
 }
 

@@ -4,6 +4,8 @@
 //! checkpoint barriers at a consistent position.
 
 use crate::api::functions::RuntimeContext;
+use crate::runtime::batch::Batch;
+use crate::runtime::chain::ChainEvent;
 
 /// Whether a source ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,16 +25,37 @@ pub enum InputStatus {
     EndOfInput,
 }
 
-/// Where a reader puts the records of one poll.
+/// Where a reader puts the records of one poll, with their timestamps and any watermarks.
 pub struct SourceOutput<'a, T> {
-    pub(crate) batch: &'a mut Vec<T>,
+    pub(crate) batch: &'a mut Batch<T>,
+    /// Watermarks and status changes, each with the number of records emitted before it.
+    pub(crate) events: &'a mut Vec<(usize, ChainEvent)>,
 }
 
 impl<T> SourceOutput<'_, T> {
-    /// Emits one record.
+    /// Emits one record without a timestamp.
     #[inline]
     pub fn collect(&mut self, record: T) {
-        self.batch.push(record);
+        self.batch.push(record, None);
+    }
+
+    /// Emits one record with its event timestamp (ms).
+    #[inline]
+    pub fn collect_with_timestamp(&mut self, record: T, timestamp: i64) {
+        self.batch.push(record, Some(timestamp));
+    }
+
+    /// Emits a watermark after the records emitted so far: no later record will have a
+    /// timestamp at or before it.
+    pub fn emit_watermark(&mut self, watermark: i64) {
+        self.events
+            .push((self.batch.len(), ChainEvent::Watermark(watermark)));
+    }
+
+    /// Marks this source subtask idle (it holds back no watermark downstream) or active again.
+    pub fn mark_idle(&mut self, idle: bool) {
+        self.events
+            .push((self.batch.len(), ChainEvent::WatermarkStatus { idle }));
     }
 
     /// Records emitted in this poll so far.

@@ -212,12 +212,16 @@ mod tests {
             let mut reader = source
                 .create_reader(&RuntimeContext::for_test(i, parallelism))
                 .unwrap();
-            let mut batch = Vec::new();
+            let mut batch = crate::runtime::batch::Batch::new();
+            let mut events = Vec::new();
             loop {
                 let status = reader
-                    .poll_next(&mut SourceOutput { batch: &mut batch })
+                    .poll_next(&mut SourceOutput {
+                        batch: &mut batch,
+                        events: &mut events,
+                    })
                     .unwrap();
-                lines.append(&mut batch);
+                lines.append(&mut batch.records);
                 if status == InputStatus::EndOfInput {
                     break;
                 }

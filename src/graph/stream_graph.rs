@@ -11,7 +11,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::api::functions::RuntimeContext;
-use crate::runtime::chain::TaskError;
+use crate::runtime::chain::{ChainEvent, TaskError};
 use crate::runtime::network::partitioner::PartitionerKind;
 use crate::runtime::network::writer::ChannelSender;
 
@@ -51,8 +51,11 @@ pub trait SourceDriver: Send {
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), TaskError>;
     /// Polls once; returns whether more input may come.
     fn poll(&mut self) -> Result<crate::api::source::InputStatus, TaskError>;
+    /// Passes a control event (flush, processing time) into the chain.
+    fn event(&mut self, event: ChainEvent) -> Result<(), TaskError>;
+    fn next_deadline(&self) -> Option<i64>;
+    /// The input is exhausted: emits the final watermark and ends the chain's input.
     fn end_input(&mut self) -> Result<(), TaskError>;
-    fn flush(&mut self) -> Result<(), TaskError>;
     fn close(&mut self) -> Result<(), TaskError>;
 }
 
@@ -62,7 +65,9 @@ pub trait HeadInput: Send {
     fn push_buffer(&mut self, input: usize, buffer: &[u8]) -> Result<(), TaskError>;
     /// Logical input `input` has ended.
     fn end_input(&mut self, input: usize) -> Result<(), TaskError>;
-    fn flush(&mut self) -> Result<(), TaskError>;
+    /// A control event for the whole task (its combined watermark, flush, processing time).
+    fn event(&mut self, event: ChainEvent) -> Result<(), TaskError>;
+    fn next_deadline(&self) -> Option<i64>;
     fn close(&mut self) -> Result<(), TaskError>;
 }
 

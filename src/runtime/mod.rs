@@ -3,6 +3,7 @@
 //! scheduled by a [`job_master`] onto a [`task_executor`]'s slots. [`local`] wires these together
 //! in one process: the embedded executor. Keys map to subtasks through [`keygroup`].
 
+pub mod batch;
 pub mod chain;
 pub mod job_master;
 pub mod keygroup;

@@ -19,7 +19,7 @@ use crate::graph::stream_graph::{
     AnyBox, HeadInput, Invokable, SourceDriver, StreamGraph, WriterContext,
 };
 use crate::graph::{JobGraph, JobVertex};
-use crate::runtime::chain::TaskError;
+use crate::runtime::chain::{processing_time_now, ChainEvent, TaskError};
 use crate::runtime::network::gate::{GateEvent, InputChannel, InputGate};
 use crate::runtime::network::local::LocalChannels;
 use crate::runtime::network::writer::ChannelSender;
@@ -349,12 +349,60 @@ fn run_head(
     }
 }
 
+/// When to flush output buffers and fire processing-time timers.
+struct Timing {
+    flush_every: Option<Duration>,
+    last_flush: Instant,
+}
+
+impl Timing {
+    fn new(flush_every: Option<Duration>) -> Self {
+        Timing {
+            flush_every,
+            last_flush: Instant::now(),
+        }
+    }
+
+    /// How long the task may wait for input before something is due.
+    fn wait(&self, deadline: Option<i64>) -> Duration {
+        let flush = self
+            .flush_every
+            .map(|every| every.saturating_sub(self.last_flush.elapsed()))
+            .unwrap_or(Duration::from_millis(200));
+        let timer = deadline
+            .map(|d| Duration::from_millis((d - processing_time_now()).max(0) as u64))
+            .unwrap_or(Duration::MAX);
+        flush.min(timer).max(Duration::from_millis(1))
+    }
+
+    /// Fires due processing-time timers and flushes on the buffer timeout.
+    fn tick(
+        &mut self,
+        deadline: Option<i64>,
+        mut event: impl FnMut(ChainEvent) -> Result<(), TaskError>,
+    ) -> Result<(), TaskError> {
+        if let Some(deadline) = deadline {
+            let now = processing_time_now();
+            if now >= deadline {
+                event(ChainEvent::ProcessingTime(now))?;
+            }
+        }
+        if let Some(every) = self.flush_every {
+            if self.last_flush.elapsed() >= every {
+                event(ChainEvent::Flush)?;
+                self.last_flush = Instant::now();
+            }
+        }
+        Ok(())
+    }
+}
+
 fn run_source(
     driver: &mut dyn SourceDriver,
     flush_every: Option<Duration>,
     cancelled: &AtomicBool,
 ) -> Result<(), TaskError> {
-    let mut last_flush = Instant::now();
+    let mut timing = Timing::new(flush_every);
     loop {
         if cancelled.load(Ordering::Relaxed) {
             return Err(TaskError::Cancelled);
@@ -362,17 +410,13 @@ fn run_source(
         match driver.poll()? {
             InputStatus::EndOfInput => break,
             InputStatus::NothingAvailable => {
-                driver.flush()?;
-                last_flush = Instant::now();
+                driver.event(ChainEvent::Flush)?;
+                timing.last_flush = Instant::now();
             }
             InputStatus::MoreAvailable => {}
         }
-        if let Some(every) = flush_every {
-            if last_flush.elapsed() >= every {
-                driver.flush()?;
-                last_flush = Instant::now();
-            }
-        }
+        let deadline = driver.next_deadline();
+        timing.tick(deadline, |e| driver.event(e))?;
     }
     driver.end_input()
 }
@@ -385,23 +429,20 @@ fn run_input(
     for input in gate.inputs_without_channels() {
         head.end_input(input)?;
     }
-    let wait = flush_every
-        .unwrap_or(Duration::from_millis(200))
-        .max(Duration::from_millis(1));
-    let mut last_flush = Instant::now();
+    let mut timing = Timing::new(flush_every);
     while !gate.is_finished() {
-        match gate.next(wait)? {
+        match gate.next(timing.wait(head.next_deadline()))? {
             GateEvent::Records { input, buffer } => head.push_buffer(input, &buffer)?,
+            GateEvent::Watermark(wm) => head.event(ChainEvent::Watermark(wm))?,
+            GateEvent::WatermarkStatus { idle } => {
+                head.event(ChainEvent::WatermarkStatus { idle })?
+            }
             GateEvent::InputEnded { input } => head.end_input(input)?,
-            GateEvent::Idle => {}
+            GateEvent::Timeout => {}
             GateEvent::Control(TaskControl::Cancel) => return Err(TaskError::Cancelled),
         }
-        if let Some(every) = flush_every {
-            if last_flush.elapsed() >= every {
-                head.flush()?;
-                last_flush = Instant::now();
-            }
-        }
+        let deadline = head.next_deadline();
+        timing.tick(deadline, |e| head.event(e))?;
     }
     Ok(())
 }

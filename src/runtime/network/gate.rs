@@ -1,4 +1,5 @@
-//! The input gate: a task's view of all channels it reads, from one or two logical inputs.
+//! The input gate: a task's view of all channels it reads, from one or two logical inputs,
+//! with the watermark valve that combines their watermarks.
 
 use crossbeam_channel::{Receiver, Select};
 use std::time::Duration;
@@ -14,15 +15,85 @@ pub struct InputChannel {
 }
 
 /// What the gate hands the task.
+#[derive(Debug)]
 pub enum GateEvent {
     /// A buffer of records for logical input `input`.
     Records { input: usize, buffer: Vec<u8> },
+    /// The task's combined watermark advanced.
+    Watermark(i64),
+    /// Every channel went idle (`true`), or one became active again.
+    WatermarkStatus { idle: bool },
     /// Every channel of logical input `input` has ended.
     InputEnded { input: usize },
-    /// Nothing arrived within the wait time (time to flush output buffers).
-    Idle,
+    /// Nothing arrived within the wait time.
+    Timeout,
     /// A control message for the task.
     Control(TaskControl),
+}
+
+/// Combines channel watermarks (Flink's `StatusWatermarkValve`): the task's watermark is the
+/// minimum over channels that are neither idle nor finished, and never goes backwards.
+#[derive(Debug)]
+pub struct WatermarkValve {
+    watermarks: Vec<i64>,
+    idle: Vec<bool>,
+    finished: Vec<bool>,
+    emitted: i64,
+    all_idle: bool,
+}
+
+impl WatermarkValve {
+    pub fn new(channels: usize) -> Self {
+        WatermarkValve {
+            watermarks: vec![i64::MIN; channels],
+            idle: vec![false; channels],
+            finished: vec![false; channels],
+            emitted: i64::MIN,
+            all_idle: false,
+        }
+    }
+
+    /// A channel's watermark; returns the new combined watermark if it advanced.
+    pub fn watermark(&mut self, channel: usize, watermark: i64) -> Option<i64> {
+        if watermark > self.watermarks[channel] {
+            self.watermarks[channel] = watermark;
+        }
+        self.advance()
+    }
+
+    /// A channel's idleness; returns (new combined watermark, new combined status) changes.
+    pub fn status(&mut self, channel: usize, idle: bool) -> (Option<i64>, Option<bool>) {
+        self.idle[channel] = idle;
+        let watermark = self.advance();
+        (watermark, self.update_all_idle())
+    }
+
+    /// A channel ended: it no longer holds back the watermark.
+    pub fn finish(&mut self, channel: usize) -> (Option<i64>, Option<bool>) {
+        self.finished[channel] = true;
+        let watermark = self.advance();
+        (watermark, self.update_all_idle())
+    }
+
+    fn update_all_idle(&mut self) -> Option<bool> {
+        let open: Vec<usize> = (0..self.idle.len())
+            .filter(|&c| !self.finished[c])
+            .collect();
+        let all_idle = !open.is_empty() && open.iter().all(|&c| self.idle[c]);
+        (all_idle != self.all_idle).then(|| {
+            self.all_idle = all_idle;
+            all_idle
+        })
+    }
+
+    fn advance(&mut self) -> Option<i64> {
+        let active = (0..self.watermarks.len()).filter(|&c| !self.idle[c] && !self.finished[c]);
+        let min = active.map(|c| self.watermarks[c]).min()?;
+        (min > self.emitted).then(|| {
+            self.emitted = min;
+            min
+        })
+    }
 }
 
 /// Reads a task's input channels in arrival order.
@@ -33,6 +104,9 @@ pub struct InputGate {
     /// Open channels per logical input.
     open_per_input: Vec<usize>,
     control: Receiver<TaskControl>,
+    valve: WatermarkValve,
+    /// Events produced by one channel event, delivered one at a time.
+    pending: std::collections::VecDeque<GateEvent>,
 }
 
 impl InputGate {
@@ -46,11 +120,14 @@ impl InputGate {
             open_per_input[c.input] += 1;
         }
         let active = (0..channels.len()).collect();
+        let valve = WatermarkValve::new(channels.len());
         InputGate {
             channels,
             active,
             open_per_input,
             control,
+            valve,
+            pending: Default::default(),
         }
     }
 
@@ -61,14 +138,29 @@ impl InputGate {
             .collect()
     }
 
-    /// True when every channel has ended.
+    /// True when every channel has ended and every event was delivered.
     pub fn is_finished(&self) -> bool {
-        self.active.is_empty()
+        self.active.is_empty() && self.pending.is_empty()
+    }
+
+    fn queue(&mut self, (watermark, status): (Option<i64>, Option<bool>)) {
+        if let Some(idle) = status.filter(|idle| !idle) {
+            self.pending.push_back(GateEvent::WatermarkStatus { idle });
+        }
+        if let Some(wm) = watermark {
+            self.pending.push_back(GateEvent::Watermark(wm));
+        }
+        if let Some(idle) = status.filter(|idle| *idle) {
+            self.pending.push_back(GateEvent::WatermarkStatus { idle });
+        }
     }
 
     /// Waits up to `timeout` for the next event of any channel or the control queue.
     pub fn next(&mut self, timeout: Duration) -> Result<GateEvent, TaskError> {
         loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Ok(event);
+            }
             let mut select = Select::new();
             for &c in &self.active {
                 select.recv(&self.channels[c].receiver);
@@ -76,7 +168,7 @@ impl InputGate {
             let control_index = select.recv(&self.control);
             let op = match select.select_timeout(timeout) {
                 Ok(op) => op,
-                Err(_) => return Ok(GateEvent::Idle),
+                Err(_) => return Ok(GateEvent::Timeout),
             };
             let index = op.index();
             if index == control_index {
@@ -92,16 +184,66 @@ impl InputGate {
                 Ok(NetworkEvent::Records(buffer)) => {
                     return Ok(GateEvent::Records { input, buffer })
                 }
+                Ok(NetworkEvent::Watermark(wm)) => {
+                    let advanced = self.valve.watermark(channel, wm);
+                    self.queue((advanced, None));
+                }
+                Ok(NetworkEvent::WatermarkStatus { idle }) => {
+                    let changes = self.valve.status(channel, idle);
+                    self.queue(changes);
+                }
                 Ok(NetworkEvent::EndOfPartition) => {
                     self.active.remove(index);
+                    let changes = self.valve.finish(channel);
+                    self.queue(changes);
                     self.open_per_input[input] -= 1;
                     if self.open_per_input[input] == 0 {
-                        return Ok(GateEvent::InputEnded { input });
+                        self.pending.push_back(GateEvent::InputEnded { input });
                     }
                 }
                 // A producer vanished without EndOfPartition: it failed or was cancelled.
                 Err(_) => return Err(TaskError::Cancelled),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_watermark_is_the_minimum_over_channels_and_never_goes_back() {
+        let mut v = WatermarkValve::new(2);
+        assert_eq!(v.watermark(0, 10), None, "channel 1 has no watermark yet");
+        assert_eq!(v.watermark(1, 5), Some(5));
+        assert_eq!(v.watermark(1, 20), Some(10));
+        assert_eq!(
+            v.watermark(0, 8),
+            None,
+            "a channel going back changes nothing"
+        );
+        assert_eq!(v.watermark(0, 30), Some(20));
+    }
+
+    #[test]
+    fn an_idle_channel_does_not_hold_back_the_watermark() {
+        let mut v = WatermarkValve::new(2);
+        assert_eq!(v.watermark(0, 100), None);
+        assert_eq!(v.status(1, true), (Some(100), None));
+        assert_eq!(v.watermark(0, 150), Some(150));
+        // All idle: the status goes idle, the watermark stays.
+        assert_eq!(v.status(0, true), (None, Some(true)));
+        // Reactivated behind the current watermark: no regression, and it must catch up first.
+        assert_eq!(v.status(1, false), (None, Some(false)));
+        assert_eq!(v.watermark(1, 120), None);
+        assert_eq!(v.watermark(1, 160), Some(160));
+    }
+
+    #[test]
+    fn a_finished_channel_stops_holding_back_the_watermark() {
+        let mut v = WatermarkValve::new(2);
+        v.watermark(0, 50);
+        assert_eq!(v.finish(1), (Some(50), None));
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! Every channel is a bounded queue of buffers, so a slow consumer backpressures its producers
 //! with bounded memory: the in-process form of Flink's credit-based flow control. Control events
-//! (end of partition; later watermarks and checkpoint barriers) travel in-band, in order with
+//! (watermarks, idleness, end of partition; later checkpoint barriers) travel in-band, in order with
 //! the records.
 
 pub mod gate;
@@ -24,8 +24,12 @@ pub const CHANNEL_CAPACITY: usize = 4;
 /// What flows through one channel, in order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum NetworkEvent {
-    /// Serialised records, concatenated.
+    /// Serialised records (see `serde_codec` for the layout).
     Records(Vec<u8>),
+    /// Event time of this channel advanced to the watermark (ms).
+    Watermark(i64),
+    /// The channel went idle (it holds back no watermark) or active again.
+    WatermarkStatus { idle: bool },
     /// The producer subtask has finished; nothing follows.
     EndOfPartition,
 }

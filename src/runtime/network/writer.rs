@@ -9,10 +9,11 @@ use crossbeam_channel::{SendTimeoutError, Sender};
 use serde::Serialize;
 
 use super::partitioner::{ChannelSelector, Target};
-use super::serde_codec::encode_into;
+use super::serde_codec::{encode_into, is_timestamped, start_buffer};
 use super::{NetworkEvent, BUFFER_SIZE};
 use crate::api::functions::RuntimeContext;
-use crate::runtime::chain::{Output, TaskError};
+use crate::runtime::batch::Batch;
+use crate::runtime::chain::{ChainEvent, Output, TaskError};
 
 /// The sending side of one channel, with the task's cancellation flag so a blocked send (a
 /// backpressured producer) still notices cancellation.
@@ -46,6 +47,7 @@ impl ChannelSender {
 pub struct RecordWriter<T, S> {
     name: String,
     channels: Vec<ChannelSender>,
+    /// One buffer per channel; empty means not started.
     buffers: Vec<Vec<u8>>,
     selector: S,
     _record: std::marker::PhantomData<fn(T)>,
@@ -71,8 +73,39 @@ impl<T, S> RecordWriter<T, S> {
         self.channels[channel].send(NetworkEvent::Records(full))
     }
 
-    fn encode_error(&self, message: String) -> TaskError {
-        TaskError::operator(&self.name, message)
+    /// Makes sure `channel`'s buffer is started and can hold a record with or without a
+    /// timestamp (a plain buffer is sent before the first timestamped record).
+    fn prepare(&mut self, channel: usize, timestamped: bool) -> Result<(), TaskError> {
+        let buffer = &self.buffers[channel];
+        if !buffer.is_empty() && timestamped && !is_timestamped(buffer) {
+            self.send_buffer(channel)?;
+        }
+        if self.buffers[channel].is_empty() {
+            start_buffer(&mut self.buffers[channel], timestamped);
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, channel: usize, encoded: &[u8]) -> Result<(), TaskError> {
+        self.buffers[channel].extend_from_slice(encoded);
+        if self.buffers[channel].len() >= BUFFER_SIZE {
+            self.send_buffer(channel)?;
+        }
+        Ok(())
+    }
+
+    fn flush_all(&mut self) -> Result<(), TaskError> {
+        for channel in 0..self.channels.len() {
+            if !self.buffers[channel].is_empty() {
+                self.send_buffer(channel)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn broadcast_event(&mut self, event: NetworkEvent) -> Result<(), TaskError> {
+        self.flush_all()?;
+        self.channels.iter().try_for_each(|c| c.send(event.clone()))
     }
 }
 
@@ -81,34 +114,36 @@ impl<T: Serialize + Send, S: ChannelSelector<T>> Output<T> for RecordWriter<T, S
         Ok(())
     }
 
-    fn push(&mut self, batch: &mut Vec<T>) -> Result<(), TaskError> {
+    fn push(&mut self, batch: &mut Batch<T>) -> Result<(), TaskError> {
         let n = self.channels.len();
-        for record in batch.drain(..) {
+        let timestamped = batch.has_timestamps();
+        let mut scratch = Vec::new();
+        for (record, timestamp) in batch.drain() {
             match self.selector.select(&record, n) {
                 Target::One(channel) => {
                     if channel >= n {
-                        return Err(self.encode_error(format!(
-                            "partitioner chose channel {channel}, but there are only {n} channels"
-                        )));
+                        return Err(TaskError::operator(&self.name, format!("partitioner chose channel {channel}, but there are only {n} channels")));
                     }
-                    let buffer = &mut self.buffers[channel];
-                    encode_into(&record, buffer).map_err(|m| TaskError::operator(&self.name, m))?;
-                    if buffer.len() >= BUFFER_SIZE {
+                    self.prepare(channel, timestamped)?;
+                    encode_into(&record, timestamp, &mut self.buffers[channel])
+                        .map_err(|m| TaskError::operator(&self.name, m))?;
+                    if self.buffers[channel].len() >= BUFFER_SIZE {
                         self.send_buffer(channel)?;
                     }
                 }
                 Target::All => {
                     // Serialise once, copy the bytes to every channel.
-                    let (first, rest) = self.buffers.split_at_mut(1);
-                    let start = first[0].len();
-                    encode_into(&record, &mut first[0])
+                    start_buffer(&mut scratch, timestamped);
+                    encode_into(&record, timestamp, &mut scratch)
                         .map_err(|m| TaskError::operator(&self.name, m))?;
-                    for buffer in rest {
-                        buffer.extend_from_slice(&first[0][start..]);
-                    }
                     for channel in 0..n {
-                        if self.buffers[channel].len() >= BUFFER_SIZE {
-                            self.send_buffer(channel)?;
+                        self.prepare(channel, timestamped)?;
+                        if is_timestamped(&self.buffers[channel]) == timestamped {
+                            self.write(channel, &scratch[1..])?;
+                        } else {
+                            // A timestamped buffer receiving a plain record: re-encode with NO_TIMESTAMP.
+                            encode_into(&record, None, &mut self.buffers[channel])
+                                .map_err(|m| TaskError::operator(&self.name, m))?;
                         }
                     }
                 }
@@ -117,21 +152,16 @@ impl<T: Serialize + Send, S: ChannelSelector<T>> Output<T> for RecordWriter<T, S
         Ok(())
     }
 
-    fn end_input(&mut self) -> Result<(), TaskError> {
-        self.flush()?;
-        for channel in &self.channels {
-            channel.send(NetworkEvent::EndOfPartition)?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<(), TaskError> {
-        for channel in 0..self.channels.len() {
-            if !self.buffers[channel].is_empty() {
-                self.send_buffer(channel)?;
+    fn event(&mut self, event: ChainEvent) -> Result<(), TaskError> {
+        match event {
+            ChainEvent::Watermark(wm) => self.broadcast_event(NetworkEvent::Watermark(wm)),
+            ChainEvent::WatermarkStatus { idle } => {
+                self.broadcast_event(NetworkEvent::WatermarkStatus { idle })
             }
+            ChainEvent::EndOfInput => self.broadcast_event(NetworkEvent::EndOfPartition),
+            ChainEvent::Flush => self.flush_all(),
+            ChainEvent::ProcessingTime(_) => Ok(()),
         }
-        Ok(())
     }
 
     fn close(&mut self) -> Result<(), TaskError> {

@@ -5,16 +5,17 @@ use serde::de::DeserializeOwned;
 
 use crate::api::functions::{CoFlatMapFunction, Collector, RuntimeContext};
 use crate::graph::stream_graph::HeadInput;
-use crate::runtime::chain::{guarded, BoxOutput, TaskError};
+use crate::runtime::batch::Batch;
+use crate::runtime::chain::{guarded, BoxOutput, ChainEvent, TaskError};
 use crate::runtime::network::serde_codec::decode_all;
 
 pub struct CoFlatMapOperator<A, B, O, F> {
     pub name: String,
     pub f: F,
     pub next: BoxOutput<O>,
-    pub out: Vec<O>,
-    pub first: Vec<A>,
-    pub second: Vec<B>,
+    pub out: Batch<O>,
+    pub first: Batch<A>,
+    pub second: Batch<B>,
     pub ended: [bool; 2],
 }
 
@@ -36,15 +37,21 @@ where
             decode_all(buffer, &mut self.first)?;
             let first = &mut self.first;
             guarded(&self.name, || {
-                let mut c = Collector { out };
-                first.drain(..).try_for_each(|a| f.flat_map1(a, &mut c))
+                let mut c = Collector::new(out);
+                first.drain().try_for_each(|(a, ts)| {
+                    c.timestamp = ts;
+                    f.flat_map1(a, &mut c)
+                })
             })?;
         } else {
             decode_all(buffer, &mut self.second)?;
             let second = &mut self.second;
             guarded(&self.name, || {
-                let mut c = Collector { out };
-                second.drain(..).try_for_each(|b| f.flat_map2(b, &mut c))
+                let mut c = Collector::new(out);
+                second.drain().try_for_each(|(b, ts)| {
+                    c.timestamp = ts;
+                    f.flat_map2(b, &mut c)
+                })
             })?;
         }
         self.next.push(&mut self.out)
@@ -53,13 +60,17 @@ where
     fn end_input(&mut self, input: usize) -> Result<(), TaskError> {
         self.ended[input.min(1)] = true;
         if self.ended == [true, true] {
-            self.next.end_input()?;
+            self.next.event(ChainEvent::EndOfInput)?;
         }
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<(), TaskError> {
-        self.next.flush()
+    fn event(&mut self, event: ChainEvent) -> Result<(), TaskError> {
+        self.next.event(event)
+    }
+
+    fn next_deadline(&self) -> Option<i64> {
+        self.next.next_deadline()
     }
 
     fn close(&mut self) -> Result<(), TaskError> {

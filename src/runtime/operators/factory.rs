@@ -14,7 +14,8 @@ use crate::graph::stream_graph::{
     AnyBox, HeadInput, NodeOutputs, OneInputFactory, SourceDriver, SourceFactory, TwoInputFactory,
     WriterContext, WriterFactory,
 };
-use crate::runtime::chain::{BoxOutput, Discard, FanOut, Output, TaskError};
+use crate::runtime::batch::Batch;
+use crate::runtime::chain::{BoxOutput, ChainEvent, Discard, FanOut, Output, TaskError};
 use crate::runtime::network::partitioner::{CustomSelector, KeyGroupSelector, StandardSelector};
 use crate::runtime::network::serde_codec::decode_all;
 use crate::runtime::network::writer::RecordWriter;
@@ -108,7 +109,7 @@ impl<I: Record, O: Clone + Send + 'static> OneInputFactory for OneInputOperatorF
         let operator = downcast::<BoxOutput<I>>(operator, "the chain head")?;
         Ok(Box::new(OneInputHead {
             operator,
-            batch: Vec::new(),
+            batch: Batch::new(),
         }))
     }
 }
@@ -116,7 +117,7 @@ impl<I: Record, O: Clone + Send + 'static> OneInputFactory for OneInputOperatorF
 /// Decodes a one-input chain head's buffers into batches.
 struct OneInputHead<I> {
     operator: BoxOutput<I>,
-    batch: Vec<I>,
+    batch: Batch<I>,
 }
 
 impl<I: Record> HeadInput for OneInputHead<I> {
@@ -128,10 +129,13 @@ impl<I: Record> HeadInput for OneInputHead<I> {
         self.operator.push(&mut self.batch)
     }
     fn end_input(&mut self, _input: usize) -> Result<(), TaskError> {
-        self.operator.end_input()
+        self.operator.event(ChainEvent::EndOfInput)
     }
-    fn flush(&mut self) -> Result<(), TaskError> {
-        self.operator.flush()
+    fn event(&mut self, event: ChainEvent) -> Result<(), TaskError> {
+        self.operator.event(event)
+    }
+    fn next_deadline(&self) -> Option<i64> {
+        self.operator.next_deadline()
     }
     fn close(&mut self) -> Result<(), TaskError> {
         self.operator.close()
@@ -157,12 +161,7 @@ impl<T: Clone + Send + 'static> SourceFactory for SourceOperatorFactory<T> {
             .source
             .create_reader(ctx)
             .map_err(|e| format!("could not create the reader of '{name}': {e:#}"))?;
-        Ok(Box::new(ReaderDriver {
-            name: name.to_string(),
-            reader,
-            next,
-            batch: Vec::new(),
-        }))
+        Ok(Box::new(ReaderDriver::new(name.to_string(), reader, next)))
     }
 }
 
@@ -183,9 +182,9 @@ impl<A: Record, B: Record, O: Clone + Send + 'static, F: CoFlatMapFunction<A, B,
             name: name.to_string(),
             f: self.f.clone(),
             next,
-            out: Vec::new(),
-            first: Vec::new(),
-            second: Vec::new(),
+            out: Batch::new(),
+            first: Batch::new(),
+            second: Batch::new(),
             ended: [false, false],
         }))
     }

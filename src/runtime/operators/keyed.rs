@@ -9,7 +9,8 @@ use std::sync::Arc;
 use super::BATCH_SIZE;
 use crate::api::functions::{ReduceFunction, RuntimeContext};
 use crate::config::RuntimeExecutionMode;
-use crate::runtime::chain::{guarded, BoxOutput, Output, TaskError};
+use crate::runtime::batch::Batch;
+use crate::runtime::chain::{guarded, BoxOutput, ChainEvent, Output, TaskError};
 use crate::util::hash::StableHashMap;
 
 pub struct KeyedReduceOperator<T, K, R> {
@@ -17,7 +18,7 @@ pub struct KeyedReduceOperator<T, K, R> {
     pub key_selector: Arc<dyn Fn(&T) -> K + Send + Sync>,
     pub f: R,
     pub next: BoxOutput<T>,
-    pub out: Vec<T>,
+    pub out: Batch<T>,
     /// Per key: the accumulated value (taken out while the reduce function runs).
     pub state: StableHashMap<K, Option<T>>,
     pub emit_every_update: bool,
@@ -35,7 +36,7 @@ impl<T, K, R> KeyedReduceOperator<T, K, R> {
             key_selector,
             f,
             next,
-            out: Vec::new(),
+            out: Batch::new(),
             state: Default::default(),
             emit_every_update: true,
         }
@@ -53,7 +54,7 @@ where
         self.next.open(ctx)
     }
 
-    fn push(&mut self, batch: &mut Vec<T>) -> Result<(), TaskError> {
+    fn push(&mut self, batch: &mut Batch<T>) -> Result<(), TaskError> {
         let (f, out, state, selector) = (
             &mut self.f,
             &mut self.out,
@@ -62,14 +63,14 @@ where
         );
         let emit = self.emit_every_update;
         guarded(&self.name, || {
-            for record in batch.drain(..) {
+            for (record, timestamp) in batch.drain() {
                 let slot = state.entry(selector(&record)).or_insert(None);
                 let value = match slot.take() {
                     Some(acc) => f.reduce(acc, record)?,
                     None => record,
                 };
                 if emit {
-                    out.push(value.clone());
+                    out.push(value.clone(), timestamp);
                 }
                 *slot = Some(value);
             }
@@ -81,21 +82,21 @@ where
         Ok(())
     }
 
-    fn end_input(&mut self) -> Result<(), TaskError> {
-        if !self.emit_every_update {
+    fn event(&mut self, event: ChainEvent) -> Result<(), TaskError> {
+        if event == ChainEvent::EndOfInput && !self.emit_every_update {
             for value in self.state.drain().filter_map(|(_, v)| v) {
-                self.out.push(value);
+                self.out.push(value, None);
                 if self.out.len() >= BATCH_SIZE {
                     self.next.push(&mut self.out)?;
                 }
             }
             self.next.push(&mut self.out)?;
         }
-        self.next.end_input()
+        self.next.event(event)
     }
 
-    fn flush(&mut self) -> Result<(), TaskError> {
-        self.next.flush()
+    fn next_deadline(&self) -> Option<i64> {
+        self.next.next_deadline()
     }
 
     fn close(&mut self) -> Result<(), TaskError> {

@@ -14,8 +14,9 @@ pub mod source;
 /// Records per batch handed between chained operators by sources and keyed operators.
 pub const BATCH_SIZE: usize = 1024;
 
-/// The open/close/flush/end_input plumbing shared by operators that hold a user function `f`
-/// and a downstream `next`: downstream opens first and closes last, as in Flink.
+/// The open/event/close plumbing shared by operators that hold a user function `f` and a
+/// downstream `next`: downstream opens first and closes last, as in Flink, and control events
+/// pass straight through.
 macro_rules! chained_lifecycle {
     () => {
         fn open(
@@ -25,11 +26,14 @@ macro_rules! chained_lifecycle {
             self.next.open(ctx)?;
             $crate::runtime::chain::guarded(&self.name, || self.f.open(ctx))
         }
-        fn end_input(&mut self) -> Result<(), $crate::runtime::chain::TaskError> {
-            self.next.end_input()
+        fn event(
+            &mut self,
+            event: $crate::runtime::chain::ChainEvent,
+        ) -> Result<(), $crate::runtime::chain::TaskError> {
+            self.next.event(event)
         }
-        fn flush(&mut self) -> Result<(), $crate::runtime::chain::TaskError> {
-            self.next.flush()
+        fn next_deadline(&self) -> Option<i64> {
+            self.next.next_deadline()
         }
         fn close(&mut self) -> Result<(), $crate::runtime::chain::TaskError> {
             let own = $crate::runtime::chain::guarded(&self.name, || self.f.close());

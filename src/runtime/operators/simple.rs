@@ -1,27 +1,29 @@
-//! `map`, `flat_map` and `filter`.
+//! `map`, `flat_map` and `filter`. Each output record keeps its input record's timestamp.
 
 use super::chained_lifecycle;
 use crate::api::functions::{Collector, FilterFunction, FlatMapFunction, MapFunction};
+use crate::runtime::batch::Batch;
 use crate::runtime::chain::{guarded, BoxOutput, Output, TaskError};
 
 pub struct MapOperator<I, O, F> {
     pub name: String,
     pub f: F,
     pub next: BoxOutput<O>,
-    pub out: Vec<O>,
+    pub out: Batch<O>,
     pub _in: std::marker::PhantomData<fn(I)>,
 }
 
 impl<I, O: Send + 'static, F: MapFunction<I, O>> Output<I> for MapOperator<I, O, F> {
-    fn push(&mut self, batch: &mut Vec<I>) -> Result<(), TaskError> {
+    fn push(&mut self, batch: &mut Batch<I>) -> Result<(), TaskError> {
         let (f, out) = (&mut self.f, &mut self.out);
         guarded(&self.name, || {
-            out.reserve(batch.len());
-            for record in batch.drain(..) {
-                out.push(f.map(record)?);
+            out.records.reserve(batch.len());
+            for record in batch.records.drain(..) {
+                out.records.push(f.map(record)?);
             }
             Ok(())
         })?;
+        self.out.adopt_timestamps(0, &mut batch.timestamps);
         self.next.push(&mut self.out)
     }
     chained_lifecycle!();
@@ -31,16 +33,17 @@ pub struct FlatMapOperator<I, O, F> {
     pub name: String,
     pub f: F,
     pub next: BoxOutput<O>,
-    pub out: Vec<O>,
+    pub out: Batch<O>,
     pub _in: std::marker::PhantomData<fn(I)>,
 }
 
 impl<I, O: Send + 'static, F: FlatMapFunction<I, O>> Output<I> for FlatMapOperator<I, O, F> {
-    fn push(&mut self, batch: &mut Vec<I>) -> Result<(), TaskError> {
+    fn push(&mut self, batch: &mut Batch<I>) -> Result<(), TaskError> {
         let (f, out) = (&mut self.f, &mut self.out);
         guarded(&self.name, || {
-            let mut collector = Collector { out };
-            for record in batch.drain(..) {
+            let mut collector = Collector::new(out);
+            for (record, timestamp) in batch.drain() {
+                collector.timestamp = timestamp;
                 f.flat_map(record, &mut collector)?;
             }
             Ok(())
@@ -54,16 +57,16 @@ pub struct FilterOperator<T, F> {
     pub name: String,
     pub f: F,
     pub next: BoxOutput<T>,
-    pub out: Vec<T>,
+    pub out: Batch<T>,
 }
 
 impl<T: Send + 'static, F: FilterFunction<T>> Output<T> for FilterOperator<T, F> {
-    fn push(&mut self, batch: &mut Vec<T>) -> Result<(), TaskError> {
+    fn push(&mut self, batch: &mut Batch<T>) -> Result<(), TaskError> {
         let (f, out) = (&mut self.f, &mut self.out);
         guarded(&self.name, || {
-            for record in batch.drain(..) {
+            for (record, timestamp) in batch.drain() {
                 if f.filter(&record)? {
-                    out.push(record);
+                    out.push(record, timestamp);
                 }
             }
             Ok(())
