@@ -21,6 +21,7 @@ pub mod connectors;
 pub mod error;
 pub mod graph;
 pub mod runtime;
+pub mod state;
 pub mod util;
 
 pub use api::*;
