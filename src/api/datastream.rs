@@ -15,6 +15,8 @@ use serde::Serialize;
 
 use super::environment::{StreamEdgeSpec, StreamExecutionEnvironment};
 use super::functions::*;
+use super::process::{KeyedProcessFunction, OutputTag, ProcessFunction};
+use super::watermark::WatermarkStrategy;
 use crate::connectors::file_sink::{FileFormat, FileSink, WriteMode};
 use crate::connectors::print::PrintSink;
 use crate::graph::stream_graph::{
@@ -24,12 +26,15 @@ use crate::runtime::batch::Batch;
 use crate::runtime::chain::BoxOutput;
 use crate::runtime::network::partitioner::PartitionerKind;
 use crate::runtime::operators::factory::{
-    CoFlatMapFactory, CustomWriterFactory, KeyedWriterFactory, OneInputOperatorFactory, Record,
-    StandardWriterFactory,
+    CoFlatMapFactory, CustomWriters, KeyedWriters, OneInputOperatorFactory, Record,
+    StandardWriters, Writers,
 };
 use crate::runtime::operators::keyed::KeyedReduceOperator;
+use crate::runtime::operators::process::{KeyedProcessOperator, ProcessOperator};
+use crate::runtime::operators::side::SideOutputs;
 use crate::runtime::operators::simple::{FilterOperator, FlatMapOperator, MapOperator};
 use crate::runtime::operators::sink::SinkOperator;
+use crate::runtime::operators::timestamps::TimestampsAndWatermarksOperator;
 
 /// One producer feeding a stream, with the partitioning its consumers will use.
 #[derive(Clone)]
@@ -37,6 +42,8 @@ struct Upstream {
     node: usize,
     partitioner: PartitionerKind,
     writer: Arc<dyn WriterFactory>,
+    /// Reads this side output of `node` instead of its main output.
+    side_output: Option<String>,
 }
 
 /// A stream of records of type `T`.
@@ -63,7 +70,8 @@ impl<T: Record> DataStream<T> {
             upstreams: vec![Upstream {
                 node,
                 partitioner: PartitionerKind::Default,
-                writer: Arc::new(StandardWriterFactory::<T>::default()),
+                writer: Arc::new(StandardWriters::factory::<T>()),
+                side_output: None,
             }],
             _type: PhantomData,
         }
@@ -81,6 +89,7 @@ impl<T: Record> DataStream<T> {
                 input,
                 partitioner: u.partitioner,
                 writer: u.writer.clone(),
+                side_output: u.side_output.clone(),
             })
             .collect()
     }
@@ -91,7 +100,7 @@ impl<T: Record> DataStream<T> {
         name: &str,
         kind: NodeKind,
         non_parallel: bool,
-        make: impl Fn(String, BoxOutput<O>) -> BoxOutput<T> + Send + Sync + 'static,
+        make: impl Fn(String, BoxOutput<O>, SideOutputs) -> BoxOutput<T> + Send + Sync + 'static,
     ) -> usize {
         let factory = OneInputOperatorFactory::new(make);
         let signature = format!(
@@ -110,10 +119,20 @@ impl<T: Record> DataStream<T> {
         )
     }
 
+    /// Adds an operator that has no side outputs.
     fn transform<O: Record>(
         &self,
         name: &str,
         make: impl Fn(String, BoxOutput<O>) -> BoxOutput<T> + Send + Sync + 'static,
+    ) -> DataStream<O> {
+        self.transform_with_side(name, move |name, next, _side| make(name, next))
+    }
+
+    /// Adds an operator that may emit to side outputs.
+    pub(crate) fn transform_with_side<O: Record>(
+        &self,
+        name: &str,
+        make: impl Fn(String, BoxOutput<O>, SideOutputs) -> BoxOutput<T> + Send + Sync + 'static,
     ) -> DataStream<O> {
         let node = self.add_one_input(name, NodeKind::Operator, false, make);
         DataStream::from_node(self.env.clone(), node)
@@ -181,6 +200,63 @@ impl<T: Record> DataStream<T> {
         })
     }
 
+    // ---- event time and process functions ----------------------------------------------------
+
+    /// Stamps records with event timestamps and generates watermarks from `strategy`.
+    pub fn assign_timestamps_and_watermarks(
+        &self,
+        strategy: WatermarkStrategy<T>,
+    ) -> DataStream<T> {
+        self.transform("Timestamps/Watermarks", move |name, next| {
+            Box::new(TimestampsAndWatermarksOperator::new(
+                name,
+                strategy.clone(),
+                next,
+            ))
+        })
+    }
+
+    /// Applies a [`ProcessFunction`] (timestamps, watermark, side outputs) to every record.
+    pub fn process<O: Record, F: ProcessFunction<T, O>>(&self, f: F) -> DataStream<O> {
+        self.transform_with_side("Process", move |name, next, side| {
+            Box::new(ProcessOperator {
+                name,
+                f: f.clone(),
+                next,
+                side,
+                out: Batch::new(),
+                watermark: i64::MIN,
+                _in: PhantomData,
+            })
+        })
+    }
+
+    /// The records the operator producing this stream emitted to side output `tag`.
+    pub fn get_side_output<X: Record>(&self, tag: &OutputTag<X>) -> DataStream<X> {
+        let upstreams = match self.upstreams.as_slice() {
+            [u] if u.partitioner == PartitionerKind::Default && u.side_output.is_none() => {
+                vec![Upstream {
+                    node: u.node,
+                    partitioner: PartitionerKind::Default,
+                    writer: Arc::new(StandardWriters::factory::<X>()),
+                    side_output: Some(tag.id().to_string()),
+                }]
+            }
+            _ => {
+                self.env.record_error(format!(
+                    "get_side_output('{}') can only be applied to the output of an operator",
+                    tag.id()
+                ));
+                Vec::new()
+            }
+        };
+        DataStream {
+            env: self.env.clone(),
+            upstreams,
+            _type: PhantomData,
+        }
+    }
+
     // ---- keying and multiple streams ----------------------------------------------------------
 
     /// Partitions by key: records with the same key always reach the same subtask.
@@ -190,9 +266,12 @@ impl<T: Record> DataStream<T> {
         F: Fn(&T) -> K + Send + Sync + 'static,
     {
         let selector: Arc<dyn Fn(&T) -> K + Send + Sync> = Arc::new(key_selector);
-        let writer: Arc<dyn WriterFactory> = Arc::new(KeyedWriterFactory {
-            key_selector: selector.clone(),
-        });
+        let writer: Arc<dyn WriterFactory> = Arc::new(Writers(
+            KeyedWriters {
+                key_selector: selector.clone(),
+            },
+            PhantomData,
+        ));
         KeyedStream {
             stream: self.repartitioned(PartitionerKind::Hash, writer),
             key_selector: selector,
@@ -232,6 +311,7 @@ impl<T: Record> DataStream<T> {
                 node: u.node,
                 partitioner,
                 writer: writer.clone(),
+                side_output: u.side_output.clone(),
             })
             .collect();
         DataStream {
@@ -242,7 +322,7 @@ impl<T: Record> DataStream<T> {
     }
 
     fn standard(&self, partitioner: PartitionerKind) -> DataStream<T> {
-        self.repartitioned(partitioner, Arc::new(StandardWriterFactory::<T>::default()))
+        self.repartitioned(partitioner, Arc::new(StandardWriters::factory::<T>()))
     }
 
     /// Random distribution.
@@ -277,10 +357,13 @@ impl<T: Record> DataStream<T> {
         P: FnMut(&K, usize) -> usize + Clone + Send + Sync + 'static,
         F: Fn(&T) -> K + Send + Sync + 'static,
     {
-        let writer = CustomWriterFactory {
-            key_selector: Arc::new(key_selector),
-            partitioner: Closure(partitioner),
-        };
+        let writer = Writers(
+            CustomWriters {
+                key_selector: Arc::new(key_selector),
+                partitioner: Closure(partitioner),
+            },
+            PhantomData,
+        );
         self.repartitioned(PartitionerKind::Custom, Arc::new(writer))
     }
 
@@ -301,7 +384,7 @@ impl<T: Record> DataStream<T> {
         name: &str,
         sink: F,
     ) -> DataStreamSink {
-        let node = self.add_one_input::<()>(name, NodeKind::Sink, false, move |name, _| {
+        let node = self.add_one_input::<()>(name, NodeKind::Sink, false, move |name, _, _| {
             Box::new(SinkOperator {
                 name,
                 f: sink.clone(),
@@ -440,6 +523,24 @@ impl<T: Record, K: Hash + Eq + Send + 'static> KeyedStream<T, K> {
                 next,
             ))
         })
+    }
+
+    /// Applies a [`KeyedProcessFunction`] with per-key state and timers.
+    pub fn process<O: Record, F: KeyedProcessFunction<K, T, O>>(&self, f: F) -> DataStream<O>
+    where
+        K: Clone,
+    {
+        let selector = self.key_selector.clone();
+        self.stream
+            .transform_with_side("KeyedProcess", move |name, next, side| {
+                Box::new(KeyedProcessOperator::new(
+                    name,
+                    selector.clone(),
+                    f.clone(),
+                    next,
+                    side,
+                ))
+            })
     }
 
     /// Rolling reduce: in STREAMING mode emits every intermediate result, in BATCH mode one

@@ -245,6 +245,7 @@ impl StreamExecutionEnvironment {
                 input: input.input,
                 partitioner: input.partitioner,
                 writer: input.writer,
+                side_output: input.side_output,
             });
         }
         id
@@ -322,6 +323,7 @@ impl StreamExecutionEnvironment {
                 RuntimeExecutionMode::Streaming
             },
             buffer_timeout,
+            auto_watermark_interval: s.config.get(&options::AUTO_WATERMARK_INTERVAL)?,
         })
     }
 
@@ -384,6 +386,7 @@ pub(crate) struct StreamEdgeSpec {
     pub input: usize,
     pub partitioner: crate::runtime::network::partitioner::PartitionerKind,
     pub writer: Arc<dyn crate::graph::stream_graph::WriterFactory>,
+    pub side_output: Option<String>,
 }
 
 fn cpu_count() -> usize {

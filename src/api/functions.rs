@@ -23,6 +23,7 @@ pub struct RuntimeContext {
     pub(crate) max_parallelism: usize,
     pub(crate) attempt_number: u32,
     pub(crate) runtime_mode: RuntimeExecutionMode,
+    pub(crate) auto_watermark_interval: std::time::Duration,
     pub(crate) accumulators: Accumulators,
 }
 
@@ -37,6 +38,7 @@ impl RuntimeContext {
             max_parallelism: crate::runtime::keygroup::default_max_parallelism(parallelism),
             attempt_number: 0,
             runtime_mode: RuntimeExecutionMode::Streaming,
+            auto_watermark_interval: std::time::Duration::from_millis(200),
             accumulators: Accumulators::default(),
         }
     }
@@ -65,6 +67,10 @@ impl RuntimeContext {
     /// STREAMING or BATCH: how the job runs (never AUTOMATIC at runtime).
     pub fn runtime_mode(&self) -> RuntimeExecutionMode {
         self.runtime_mode
+    }
+    /// How often periodic watermarks are generated (`pipeline.auto-watermark-interval`).
+    pub fn auto_watermark_interval(&self) -> std::time::Duration {
+        self.auto_watermark_interval
     }
     /// `Task name (i/p)` as Flink prints it in logs.
     pub fn task_name_with_subtasks(&self) -> String {

@@ -8,7 +8,9 @@ pub mod environment;
 pub mod functions;
 pub mod launch;
 pub mod params;
+pub mod process;
 pub mod source;
+pub mod watermark;
 
 pub use crate::config::RuntimeExecutionMode;
 pub use crate::connectors::file_sink::WriteMode;
@@ -20,4 +22,9 @@ pub use functions::{
     MapFunction, Partitioner, ReduceFunction, RuntimeContext, SinkFunction,
 };
 pub use params::ParameterTool;
+pub use process::{
+    Emitter, KeyedContext, KeyedProcessFunction, OutputTag, ProcessContext, ProcessFunction,
+    TimeDomain, TimerServiceHandle,
+};
 pub use source::{Boundedness, InputStatus, Source, SourceOutput, SourceReader};
+pub use watermark::{WatermarkGenerator, WatermarkOutput, WatermarkStrategy};

@@ -103,21 +103,31 @@ struct GeneratorReader<T> {
     emitted: u64,
 }
 
+impl<T> GeneratorReader<T> {
+    /// Records that may be emitted now under the rate limit (`u64::MAX` without one).
+    fn budget(&mut self) -> u64 {
+        let Some(rate) = self.rate else {
+            return u64::MAX;
+        };
+        let started = *self.started.get_or_insert_with(Instant::now);
+        let allowed = (started.elapsed().as_secs_f64() * rate) as u64 + 1;
+        allowed.saturating_sub(self.emitted)
+    }
+}
+
 impl<T: Send> SourceReader<T> for GeneratorReader<T> {
     fn poll_next(&mut self, output: &mut SourceOutput<T>) -> anyhow::Result<InputStatus> {
-        let mut budget = u64::MAX;
-        if let Some(rate) = self.rate {
-            let started = *self.started.get_or_insert_with(Instant::now);
-            let allowed = (started.elapsed().as_secs_f64() * rate) as u64 + 1;
-            if allowed <= self.emitted {
+        let mut budget = self.budget();
+        if budget == 0 {
+            if let (Some(rate), Some(started)) = (self.rate, self.started) {
                 // Sleep until the next record is due, at most 100 ms.
-                let due = Duration::from_secs_f64(
-                    (self.emitted as f64 / rate) - started.elapsed().as_secs_f64(),
-                );
-                std::thread::sleep(due.min(Duration::from_millis(100)));
+                let due = (self.emitted as f64 / rate) - started.elapsed().as_secs_f64();
+                std::thread::sleep(Duration::from_secs_f64(due.clamp(0.0, 0.1)));
+            }
+            budget = self.budget();
+            if budget == 0 {
                 return Ok(InputStatus::NothingAvailable);
             }
-            budget = allowed - self.emitted;
         }
         while self.next < self.end && budget > 0 && !output.is_full() {
             output.collect((self.generator)(self.next));
@@ -125,10 +135,13 @@ impl<T: Send> SourceReader<T> for GeneratorReader<T> {
             self.emitted += 1;
             budget -= 1;
         }
-        Ok(if self.next < self.end {
-            InputStatus::MoreAvailable
-        } else {
+        Ok(if self.next >= self.end {
             InputStatus::EndOfInput
+        } else if budget == 0 {
+            // Rate-limited: let the task flush what was just emitted before waiting.
+            InputStatus::NothingAvailable
+        } else {
+            InputStatus::MoreAvailable
         })
     }
 }

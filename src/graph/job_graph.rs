@@ -120,6 +120,7 @@ impl JobGraph {
             let chained_to = match inputs.as_slice() {
                 [(i, edge)]
                     if settings.chaining_enabled
+                        && edge.side_output.is_none()
                         && is_chainable(
                             graph,
                             edge.source,

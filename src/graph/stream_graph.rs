@@ -14,6 +14,7 @@ use crate::api::functions::RuntimeContext;
 use crate::runtime::chain::{ChainEvent, TaskError};
 use crate::runtime::network::partitioner::PartitionerKind;
 use crate::runtime::network::writer::ChannelSender;
+use crate::runtime::operators::side::{SideOutput, SideOutputs};
 
 /// A type-erased `BoxOutput<T>` (or other per-type object).
 pub type AnyBox = Box<dyn Any + Send>;
@@ -83,8 +84,9 @@ pub trait SourceFactory: NodeOutputs {
 
 /// A one-input operator (map, reduce, sink, ...).
 pub trait OneInputFactory: NodeOutputs {
-    /// The operator (named `name`) as a chained `BoxOutput<IN>` emitting into `output`.
-    fn create(&self, name: &str, output: AnyBox) -> Result<AnyBox, String>;
+    /// The operator (named `name`) as a chained `BoxOutput<IN>` emitting into `output` and
+    /// its side outputs.
+    fn create(&self, name: &str, output: AnyBox, side: SideOutputs) -> Result<AnyBox, String>;
     /// Wraps a chained operator (from `create`) as a chain head reading serialised input.
     fn head(&self, operator: AnyBox) -> Result<Box<dyn HeadInput>, String>;
 }
@@ -110,6 +112,8 @@ pub struct WriterContext {
 pub trait WriterFactory: Send + Sync {
     /// Returns a `BoxOutput<T>`.
     fn create(&self, ctx: WriterContext) -> AnyBox;
+    /// The writer of a side-output edge reading side output `tag`.
+    fn create_side(&self, tag: &str, ctx: WriterContext) -> Box<dyn SideOutput>;
 }
 
 /// What a node runs.
@@ -162,6 +166,8 @@ pub struct StreamEdge {
     pub input: usize,
     pub partitioner: PartitionerKind,
     pub writer: Arc<dyn WriterFactory>,
+    /// Set when the edge reads a side output of its source instead of the main output.
+    pub side_output: Option<String>,
 }
 
 /// The program's dataflow as built through the DataStream API.

@@ -24,6 +24,7 @@ use crate::runtime::network::gate::{GateEvent, InputChannel, InputGate};
 use crate::runtime::network::local::LocalChannels;
 use crate::runtime::network::writer::ChannelSender;
 use crate::runtime::network::ChannelId;
+use crate::runtime::operators::side::SideOutputs;
 use crate::util::ids::JobId;
 
 /// Messages a running task accepts between batches.
@@ -73,6 +74,8 @@ pub struct TaskSettings {
     /// Flush partially filled buffers at least this often (`execution.buffer-timeout`);
     /// `None` flushes only full buffers (and at the end).
     pub buffer_timeout: Option<Duration>,
+    /// `pipeline.auto-watermark-interval`.
+    pub auto_watermark_interval: Duration,
 }
 
 /// Everything a task needs to run one subtask.
@@ -147,6 +150,7 @@ pub fn run_task(
         max_parallelism: vertex.max_parallelism,
         attempt_number: deployment.attempt,
         runtime_mode: deployment.settings.runtime_mode,
+        auto_watermark_interval: deployment.settings.auto_watermark_interval,
         accumulators: accumulators.clone(),
     };
     let report = |state: ExecutionState, failure: Option<TaskFailure>| {
@@ -198,7 +202,7 @@ fn build_head(
     let head_node = vertex.head_node();
     let head_name = graph.nodes[head_node].name.as_str();
     let setup_error = |message: String| TaskError::operator(head_name, message);
-    let output = build_output(d, vertex, head_node, cancelled).map_err(setup_error)?;
+    let (output, side) = build_outputs(d, vertex, head_node, cancelled).map_err(setup_error)?;
     match &graph.nodes[head_node].invokable {
         Invokable::Source(factory) => Ok(Head::Source(
             factory
@@ -206,7 +210,9 @@ fn build_head(
                 .map_err(setup_error)?,
         )),
         Invokable::OneInput(factory) => {
-            let operator = factory.create(head_name, output).map_err(setup_error)?;
+            let operator = factory
+                .create(head_name, output, side)
+                .map_err(setup_error)?;
             let head = factory.head(operator).map_err(setup_error)?;
             Ok(Head::Input(head, build_gate(d, vertex, control)?))
         }
@@ -219,15 +225,17 @@ fn build_head(
     }
 }
 
-/// The output of `node`: its chained successors and the record writers of its job edges.
-fn build_output(
+/// The outputs of `node`: its chained successors and the record writers of its job edges, and
+/// the writers of the side outputs other vertices read.
+fn build_outputs(
     d: &TaskDeployment,
     vertex: &JobVertex,
     node: usize,
     cancelled: &Arc<AtomicBool>,
-) -> Result<AnyBox, String> {
+) -> Result<(AnyBox, SideOutputs), String> {
     let graph = &d.user_code;
     let mut outputs = Vec::new();
+    let mut side_outputs = Vec::new();
     for (i, edge) in graph
         .edges
         .iter()
@@ -235,15 +243,16 @@ fn build_output(
         .filter(|(_, e)| e.source == node)
     {
         if vertex.operators.iter().any(|o| o.node == edge.target) {
-            let successor = build_output(d, vertex, edge.target, cancelled)?;
-            match &graph.nodes[edge.target].invokable {
+            let (successor, successor_side) = build_outputs(d, vertex, edge.target, cancelled)?;
+            let target = &graph.nodes[edge.target];
+            match &target.invokable {
                 Invokable::OneInput(factory) => {
-                    outputs.push(factory.create(&graph.nodes[edge.target].name, successor)?)
+                    outputs.push(factory.create(&target.name, successor, successor_side)?)
                 }
                 _ => {
                     return Err(format!(
                         "internal error: operator '{}' cannot be chained",
-                        graph.nodes[edge.target].name
+                        target.name
                     ))
                 }
             }
@@ -275,16 +284,20 @@ fn build_output(
                     .ok_or_else(|| format!("internal error: channel {id:?} was already connected"))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let name = format!("{} -> {}", graph.nodes[node].name, target.name);
-        outputs.push(edge.writer.create(WriterContext {
-            name,
+        let ctx = WriterContext {
+            name: format!("{} -> {}", graph.nodes[node].name, target.name),
             channels,
             kind: job_edge.partitioner,
             subtask_index: d.subtask,
             max_parallelism: target.max_parallelism,
-        }));
+        };
+        match &edge.side_output {
+            Some(tag) => side_outputs.push(edge.writer.create_side(tag, ctx)),
+            None => outputs.push(edge.writer.create(ctx)),
+        }
     }
-    graph.nodes[node].invokable.outputs().fan_out(outputs)
+    let main = graph.nodes[node].invokable.outputs().fan_out(outputs)?;
+    Ok((main, SideOutputs::new(side_outputs)))
 }
 
 fn build_gate(

@@ -19,8 +19,6 @@ pub enum StateError {
         registered: &'static str,
         requested: &'static str,
     },
-    #[error("state '{0}' was accessed outside of a keyed context (no current key)")]
-    NoCurrentKey(String),
 }
 
 /// Looks up `(K, N)` map entries from borrowed parts without cloning them.
@@ -144,7 +142,7 @@ pub struct HeapKeyedStateBackend<K> {
     range: KeyGroupRange,
     max_parallelism: usize,
     states: Vec<RegisteredState>,
-    current: Option<(K, usize)>,
+    _key: std::marker::PhantomData<fn() -> K>,
 }
 
 impl<K: StateKey> HeapKeyedStateBackend<K> {
@@ -153,23 +151,13 @@ impl<K: StateKey> HeapKeyedStateBackend<K> {
             range,
             max_parallelism,
             states: Vec::new(),
-            current: None,
+            _key: std::marker::PhantomData,
         }
     }
 
-    /// Makes `key` the key that state accesses refer to.
-    pub fn set_current_key(&mut self, key: K) {
-        let key_group = assign_to_key_group(&key, self.max_parallelism);
-        self.current = Some((key, key_group));
-    }
-
-    pub fn current_key(&self) -> Option<&K> {
-        self.current.as_ref().map(|(k, _)| k)
-    }
-
-    /// The key group of the current key.
-    pub fn current_key_group(&self) -> Option<usize> {
-        self.current.as_ref().map(|(_, g)| *g)
+    /// The key group a key belongs to.
+    pub fn key_group_of(&self, key: &K) -> usize {
+        assign_to_key_group(key, self.max_parallelism)
     }
 
     pub fn key_group_range(&self) -> KeyGroupRange {
@@ -184,30 +172,15 @@ impl<K: StateKey> HeapKeyedStateBackend<K> {
         find_or_register(&mut self.states, self.range, name)
     }
 
-    /// The table of `name` and the current key, borrowed together.
-    fn with_current<N: Hash + Eq + Clone + Send + 'static, S: Send + 'static>(
-        &mut self,
-        name: &str,
-    ) -> Result<(&mut StateTable<K, N, S>, &K, usize), StateError> {
-        let HeapKeyedStateBackend {
-            states,
-            current,
-            range,
-            ..
-        } = self;
-        let (key, group) = current
-            .as_ref()
-            .ok_or_else(|| StateError::NoCurrentKey(name.to_string()))?;
-        Ok((find_or_register(states, *range, name)?, key, *group))
-    }
-
-    /// The current key's value state in namespace `ns`.
+    /// `key`'s value state in namespace `ns`.
     pub fn value_state<'a, N: Hash + Eq + Clone + Send + 'static, V: Clone + Send + 'static>(
         &'a mut self,
+        key: &'a K,
+        key_group: usize,
         descriptor: &'a ValueStateDescriptor<V>,
         ns: &'a N,
     ) -> Result<ValueState<'a, K, N, V>, StateError> {
-        let (table, key, key_group) = self.with_current::<N, V>(&descriptor.name)?;
+        let table = self.table::<N, V>(&descriptor.name)?;
         Ok(ValueState {
             table,
             key,
@@ -217,13 +190,15 @@ impl<K: StateKey> HeapKeyedStateBackend<K> {
         })
     }
 
-    /// The current key's list state in namespace `ns`.
+    /// `key`'s list state in namespace `ns`.
     pub fn list_state<'a, N: Hash + Eq + Clone + Send + 'static, V: Send + 'static>(
         &'a mut self,
+        key: &'a K,
+        key_group: usize,
         descriptor: &ListStateDescriptor<V>,
         ns: &'a N,
     ) -> Result<ListState<'a, K, N, V>, StateError> {
-        let (table, key, key_group) = self.with_current::<N, Vec<V>>(&descriptor.name)?;
+        let table = self.table::<N, Vec<V>>(&descriptor.name)?;
         Ok(ListState {
             table,
             key,
@@ -232,7 +207,7 @@ impl<K: StateKey> HeapKeyedStateBackend<K> {
         })
     }
 
-    /// The current key's map state in namespace `ns`.
+    /// `key`'s map state in namespace `ns`.
     pub fn map_state<
         'a,
         N: Hash + Eq + Clone + Send + 'static,
@@ -240,11 +215,12 @@ impl<K: StateKey> HeapKeyedStateBackend<K> {
         UV: Send + 'static,
     >(
         &'a mut self,
+        key: &'a K,
+        key_group: usize,
         descriptor: &MapStateDescriptor<UK, UV>,
         ns: &'a N,
     ) -> Result<MapState<'a, K, N, UK, UV>, StateError> {
-        let (table, key, key_group) =
-            self.with_current::<N, StableHashMap<UK, UV>>(&descriptor.name)?;
+        let table = self.table::<N, StableHashMap<UK, UV>>(&descriptor.name)?;
         Ok(MapState {
             table,
             key,
@@ -371,19 +347,19 @@ mod tests {
     }
 
     #[test]
-    fn value_state_is_scoped_to_the_current_key_and_namespace() {
+    fn value_state_is_scoped_to_the_key_and_namespace() {
         let mut b = backend();
         let count = ValueStateDescriptor::<i64>::new("count").with_default(0);
-        b.set_current_key("a".into());
-        assert_eq!(b.value_state(&count, &()).unwrap().value(), Some(0));
-        b.value_state(&count, &()).unwrap().update(5);
-        b.set_current_key("b".into());
-        assert_eq!(b.value_state(&count, &()).unwrap().value(), Some(0));
-        b.value_state(&count, &()).unwrap().update(7);
-        b.set_current_key("a".into());
-        assert_eq!(b.value_state(&count, &()).unwrap().value(), Some(5));
-        b.value_state(&count, &()).unwrap().clear();
-        assert_eq!(b.value_state(&count, &()).unwrap().value(), Some(0));
+        let (a, k) = ("a".to_string(), "b".to_string());
+        let (ga, gk) = (b.key_group_of(&a), b.key_group_of(&k));
+        assert_eq!(b.value_state(&a, ga, &count, &()).unwrap().value(), Some(0));
+        b.value_state(&a, ga, &count, &()).unwrap().update(5);
+        assert_eq!(b.value_state(&k, gk, &count, &()).unwrap().value(), Some(0));
+        b.value_state(&k, gk, &count, &()).unwrap().update(7);
+        assert_eq!(b.value_state(&a, ga, &count, &()).unwrap().value(), Some(5));
+        b.value_state(&a, ga, &count, &()).unwrap().clear();
+        assert_eq!(b.value_state(&a, ga, &count, &()).unwrap().value(), Some(0));
+        assert_eq!(b.value_state(&k, gk, &count, &()).unwrap().value(), Some(7));
     }
 
     #[test]
@@ -391,43 +367,44 @@ mod tests {
         let mut b = backend();
         let list = ListStateDescriptor::<i32>::new("list");
         let map = MapStateDescriptor::<String, i32>::new("map");
-        b.set_current_key("k".into());
-        b.list_state(&list, &1u8).unwrap().add(1);
-        b.list_state(&list, &1u8).unwrap().add(2);
-        b.list_state(&list, &2u8).unwrap().add(9);
-        assert_eq!(b.list_state(&list, &1u8).unwrap().get(), &[1, 2]);
-        assert_eq!(b.list_state(&list, &2u8).unwrap().take(), vec![9]);
-        assert!(b.list_state(&list, &2u8).unwrap().get().is_empty());
-        b.map_state(&map, &()).unwrap().put("x".into(), 1);
-        assert_eq!(b.map_state(&map, &()).unwrap().get(&"x".into()), Some(&1));
-        assert_eq!(b.map_state(&map, &()).unwrap().remove(&"x".into()), Some(1));
-        assert_eq!(b.map_state(&map, &()).unwrap().entries().count(), 0);
+        let key = "k".to_string();
+        let g = b.key_group_of(&key);
+        b.list_state(&key, g, &list, &1u8).unwrap().add(1);
+        b.list_state(&key, g, &list, &1u8).unwrap().add(2);
+        b.list_state(&key, g, &list, &2u8).unwrap().add(9);
+        assert_eq!(b.list_state(&key, g, &list, &1u8).unwrap().get(), &[1, 2]);
+        assert_eq!(b.list_state(&key, g, &list, &2u8).unwrap().take(), vec![9]);
+        assert!(b.list_state(&key, g, &list, &2u8).unwrap().get().is_empty());
+        b.map_state(&key, g, &map, &()).unwrap().put("x".into(), 1);
+        assert_eq!(
+            b.map_state(&key, g, &map, &()).unwrap().get(&"x".into()),
+            Some(&1)
+        );
+        assert_eq!(
+            b.map_state(&key, g, &map, &()).unwrap().remove(&"x".into()),
+            Some(1)
+        );
+        assert_eq!(
+            b.map_state(&key, g, &map, &()).unwrap().entries().count(),
+            0
+        );
     }
 
     #[test]
     fn a_state_name_used_with_two_types_is_an_error() {
         let mut b = backend();
-        b.set_current_key("k".into());
-        b.value_state(&ValueStateDescriptor::<i64>::new("s"), &())
+        let key = "k".to_string();
+        let g = b.key_group_of(&key);
+        b.value_state(&key, g, &ValueStateDescriptor::<i64>::new("s"), &())
             .unwrap()
             .update(1);
         let err = b
-            .value_state(&ValueStateDescriptor::<String>::new("s"), &())
+            .value_state(&key, g, &ValueStateDescriptor::<String>::new("s"), &())
             .err()
             .unwrap();
         assert!(
             matches!(err, StateError::TypeMismatch { ref name, .. } if name == "s"),
             "{err}"
         );
-    }
-
-    #[test]
-    fn state_without_a_current_key_is_an_error() {
-        let mut b = backend();
-        let err = b
-            .value_state(&ValueStateDescriptor::<i64>::new("s"), &())
-            .err()
-            .unwrap();
-        assert_eq!(err, StateError::NoCurrentKey("s".into()));
     }
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::{de::DeserializeOwned, Serialize};
 
 use super::co::CoFlatMapOperator;
+use super::side::{SideOutput, SideOutputs, TypedSideOutput};
 use super::source::ReaderDriver;
 use crate::api::functions::{CoFlatMapFunction, Partitioner, RuntimeContext};
 use crate::api::source::Source;
@@ -15,7 +16,7 @@ use crate::graph::stream_graph::{
     WriterContext, WriterFactory,
 };
 use crate::runtime::batch::Batch;
-use crate::runtime::chain::{BoxOutput, ChainEvent, Discard, FanOut, Output, TaskError};
+use crate::runtime::chain::{BoxOutput, ChainEvent, Discard, FanOut, TaskError};
 use crate::runtime::network::partitioner::{CustomSelector, KeyGroupSelector, StandardSelector};
 use crate::runtime::network::serde_codec::decode_all;
 use crate::runtime::network::writer::RecordWriter;
@@ -81,7 +82,7 @@ macro_rules! delegate_outputs {
 }
 
 /// Builds a chained one-input operator from its downstream output.
-type MakeOperator<I, O> = dyn Fn(String, BoxOutput<O>) -> BoxOutput<I> + Send + Sync;
+type MakeOperator<I, O> = dyn Fn(String, BoxOutput<O>, SideOutputs) -> BoxOutput<I> + Send + Sync;
 
 pub struct OneInputOperatorFactory<I, O> {
     make: Box<MakeOperator<I, O>>,
@@ -89,7 +90,7 @@ pub struct OneInputOperatorFactory<I, O> {
 
 impl<I, O> OneInputOperatorFactory<I, O> {
     pub fn new(
-        make: impl Fn(String, BoxOutput<O>) -> BoxOutput<I> + Send + Sync + 'static,
+        make: impl Fn(String, BoxOutput<O>, SideOutputs) -> BoxOutput<I> + Send + Sync + 'static,
     ) -> Self {
         OneInputOperatorFactory {
             make: Box::new(make),
@@ -100,9 +101,9 @@ impl<I, O> OneInputOperatorFactory<I, O> {
 delegate_outputs!(OneInputOperatorFactory<I, O>, O);
 
 impl<I: Record, O: Clone + Send + 'static> OneInputFactory for OneInputOperatorFactory<I, O> {
-    fn create(&self, name: &str, output: AnyBox) -> Result<AnyBox, String> {
+    fn create(&self, name: &str, output: AnyBox, side: SideOutputs) -> Result<AnyBox, String> {
         let output = downcast::<BoxOutput<O>>(output, "the operator's output")?;
-        Ok(Box::new((self.make)(name.to_string(), output)))
+        Ok(Box::new((self.make)(name.to_string(), output, side)))
     }
 
     fn head(&self, operator: AnyBox) -> Result<Box<dyn HeadInput>, String> {
@@ -190,50 +191,66 @@ impl<A: Record, B: Record, O: Clone + Send + 'static, F: CoFlatMapFunction<A, B,
     }
 }
 
-fn boxed_writer<T: Record>(writer: impl Output<T> + 'static) -> AnyBox {
-    let writer: BoxOutput<T> = Box::new(writer);
-    Box::new(writer)
+/// A writer factory for record type `T`; the type-erased [`WriterFactory`] follows from it.
+pub trait TypedWriterFactory<T: Record>: Send + Sync {
+    fn writer(&self, ctx: WriterContext) -> BoxOutput<T>;
 }
 
-/// Writers for partitioners without user code.
-pub struct StandardWriterFactory<T>(PhantomData<fn(T)>);
+/// Wraps a typed writer factory as a [`WriterFactory`].
+pub struct Writers<T, F>(pub F, pub PhantomData<fn(T)>);
 
-impl<T> Default for StandardWriterFactory<T> {
-    fn default() -> Self {
-        StandardWriterFactory(PhantomData)
+impl<T: Record, F: TypedWriterFactory<T>> WriterFactory for Writers<T, F> {
+    fn create(&self, ctx: WriterContext) -> AnyBox {
+        Box::new(self.0.writer(ctx))
+    }
+    fn create_side(&self, tag: &str, ctx: WriterContext) -> Box<dyn SideOutput> {
+        Box::new(TypedSideOutput::<T> {
+            tag: tag.to_string(),
+            output: self.0.writer(ctx),
+            batch: Batch::new(),
+        })
     }
 }
 
-impl<T: Record> WriterFactory for StandardWriterFactory<T> {
-    fn create(&self, ctx: WriterContext) -> AnyBox {
+/// Writers for partitioners without user code.
+pub struct StandardWriters;
+
+impl StandardWriters {
+    pub fn factory<T: Record>() -> Writers<T, StandardWriters> {
+        Writers(StandardWriters, PhantomData)
+    }
+}
+
+impl<T: Record> TypedWriterFactory<T> for StandardWriters {
+    fn writer(&self, ctx: WriterContext) -> BoxOutput<T> {
         let selector = StandardSelector::new(ctx.kind, ctx.subtask_index, ctx.channels.len());
-        boxed_writer::<T>(RecordWriter::new(ctx.name, ctx.channels, selector))
+        Box::new(RecordWriter::new(ctx.name, ctx.channels, selector))
     }
 }
 
 /// Writers for `key_by` edges: hash partitioning by key group.
-pub struct KeyedWriterFactory<T, K> {
+pub struct KeyedWriters<T, K> {
     pub key_selector: Arc<dyn Fn(&T) -> K + Send + Sync>,
 }
 
-impl<T: Record, K: std::hash::Hash + 'static> WriterFactory for KeyedWriterFactory<T, K> {
-    fn create(&self, ctx: WriterContext) -> AnyBox {
+impl<T: Record, K: std::hash::Hash + 'static> TypedWriterFactory<T> for KeyedWriters<T, K> {
+    fn writer(&self, ctx: WriterContext) -> BoxOutput<T> {
         let selector = KeyGroupSelector::new(self.key_selector.clone(), ctx.max_parallelism);
-        boxed_writer::<T>(RecordWriter::new(ctx.name, ctx.channels, selector))
+        Box::new(RecordWriter::new(ctx.name, ctx.channels, selector))
     }
 }
 
 /// Writers for `partition_custom` edges.
-pub struct CustomWriterFactory<T, K, P> {
+pub struct CustomWriters<T, K, P> {
     pub key_selector: Arc<dyn Fn(&T) -> K + Send + Sync>,
     pub partitioner: P,
 }
 
-impl<T: Record, K: 'static, P: Partitioner<K> + Sync> WriterFactory
-    for CustomWriterFactory<T, K, P>
+impl<T: Record, K: 'static, P: Partitioner<K> + Sync> TypedWriterFactory<T>
+    for CustomWriters<T, K, P>
 {
-    fn create(&self, ctx: WriterContext) -> AnyBox {
+    fn writer(&self, ctx: WriterContext) -> BoxOutput<T> {
         let selector = CustomSelector::new(self.key_selector.clone(), self.partitioner.clone());
-        boxed_writer::<T>(RecordWriter::new(ctx.name, ctx.channels, selector))
+        Box::new(RecordWriter::new(ctx.name, ctx.channels, selector))
     }
 }
