@@ -17,6 +17,8 @@ use super::environment::{StreamEdgeSpec, StreamExecutionEnvironment};
 use super::functions::*;
 use super::process::{KeyedProcessFunction, OutputTag, ProcessFunction};
 use super::watermark::WatermarkStrategy;
+use super::window::{CountEvictor, CountTrigger, GlobalWindows, PurgingTrigger, WindowAssigner};
+use super::windowed::WindowedStream;
 use crate::connectors::file_sink::{FileFormat, FileSink, WriteMode};
 use crate::connectors::print::PrintSink;
 use crate::graph::stream_graph::{
@@ -229,6 +231,29 @@ impl<T: Record> DataStream<T> {
                 _in: PhantomData,
             })
         })
+    }
+
+    /// Windows over the whole (non-keyed) stream, evaluated by one subtask (Flink's `windowAll`).
+    pub fn window_all(&self, assigner: WindowAssigner<T>) -> WindowedStream<T, u8> {
+        let keyed = self.key_by(|_: &T| 0u8);
+        WindowedStream::new(keyed, assigner, true)
+    }
+
+    /// Count windows over the whole stream.
+    pub fn count_window_all(&self, size: i64) -> WindowedStream<T, u8> {
+        self.window_all(GlobalWindows::create())
+            .trigger(PurgingTrigger::of(CountTrigger::of(size)))
+    }
+
+    /// Adds a window operator (parallelism 1 for `window_all`).
+    pub(crate) fn add_windowed<O: Record>(
+        &self,
+        name: &str,
+        non_parallel: bool,
+        make: impl Fn(String, BoxOutput<O>, SideOutputs) -> BoxOutput<T> + Send + Sync + 'static,
+    ) -> DataStream<O> {
+        let node = self.add_one_input(name, NodeKind::Operator, non_parallel, make);
+        DataStream::from_node(self.env.clone(), node)
     }
 
     /// The records the operator producing this stream emitted to side output `tag`.
@@ -523,6 +548,48 @@ impl<T: Record, K: Hash + Eq + Send + 'static> KeyedStream<T, K> {
                 next,
             ))
         })
+    }
+
+    pub(crate) fn stream_ref(&self) -> &DataStream<T> {
+        &self.stream
+    }
+
+    pub(crate) fn selector(&self) -> Arc<dyn Fn(&T) -> K + Send + Sync> {
+        self.key_selector.clone()
+    }
+
+    /// Cuts each key's elements into windows.
+    pub fn window(&self, assigner: WindowAssigner<T>) -> WindowedStream<T, K>
+    where
+        K: Clone,
+    {
+        WindowedStream::new(
+            KeyedStream {
+                stream: self.stream.clone(),
+                key_selector: self.key_selector.clone(),
+            },
+            assigner,
+            false,
+        )
+    }
+
+    /// Windows of `size` elements per key (fired and purged when full).
+    pub fn count_window(&self, size: i64) -> WindowedStream<T, K>
+    where
+        K: Clone,
+    {
+        self.window(GlobalWindows::create())
+            .trigger(PurgingTrigger::of(CountTrigger::of(size)))
+    }
+
+    /// Windows of the last `size` elements per key, fired every `slide` elements.
+    pub fn count_window_sliding(&self, size: usize, slide: i64) -> WindowedStream<T, K>
+    where
+        K: Clone,
+    {
+        self.window(GlobalWindows::create())
+            .evictor(CountEvictor::of(size))
+            .trigger(CountTrigger::of(slide))
     }
 
     /// Applies a [`KeyedProcessFunction`] with per-key state and timers.

@@ -11,6 +11,8 @@ pub mod params;
 pub mod process;
 pub mod source;
 pub mod watermark;
+pub mod window;
+pub mod windowed;
 
 pub use crate::config::RuntimeExecutionMode;
 pub use crate::connectors::file_sink::WriteMode;
@@ -28,3 +30,5 @@ pub use process::{
 };
 pub use source::{Boundedness, InputStatus, Source, SourceOutput, SourceReader};
 pub use watermark::{WatermarkGenerator, WatermarkOutput, WatermarkStrategy};
+pub use window::*;
+pub use windowed::WindowedStream;

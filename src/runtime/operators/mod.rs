@@ -13,6 +13,7 @@ pub mod simple;
 pub mod sink;
 pub mod source;
 pub mod timestamps;
+pub mod window;
 
 /// Records per batch handed between chained operators by sources and keyed operators.
 pub const BATCH_SIZE: usize = 1024;
