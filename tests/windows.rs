@@ -2,94 +2,19 @@
 //! trigger, evictor and lateness case, identical at parallelism 1 and 4 and in STREAMING and
 //! BATCH mode (order-insensitive).
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use support::events::*;
+
 use strato::{
-    AggregateFunction, Boundedness, Collector, ContinuousEventTimeTrigger, CountEvictor,
-    CountTrigger, DataStream, DeltaEvictor, EventTimeSessionWindows, GlobalWindows, InputStatus,
-    OutputTag, PurgingTrigger, RuntimeContext, RuntimeExecutionMode, SlidingEventTimeWindows,
-    Source, SourceOutput, SourceReader, StreamExecutionEnvironment, TimeEvictor,
-    TumblingEventTimeWindows, WindowContext,
+    AggregateFunction, Collector, ContinuousEventTimeTrigger, CountEvictor, CountTrigger,
+    DeltaEvictor, EventTimeSessionWindows, GlobalWindows, OutputTag, PurgingTrigger,
+    SlidingEventTimeWindows, StreamExecutionEnvironment, TimeEvictor, TumblingEventTimeWindows,
+    WindowContext,
 };
-
-/// (key, value, event time)
-type Event = (String, i64, i64);
-
-#[derive(Clone)]
-enum Step {
-    E(&'static str, i64, i64),
-    W(i64),
-}
-
-/// Emits events with their timestamps and explicit watermarks, in script order.
-#[derive(Clone)]
-struct Script(Arc<Vec<Step>>);
-
-struct ScriptReader(Arc<Vec<Step>>, usize);
-
-impl Source<Event> for Script {
-    fn boundedness(&self) -> Boundedness {
-        Boundedness::Bounded
-    }
-    fn is_parallel(&self) -> bool {
-        false
-    }
-    fn create_reader(&self, _: &RuntimeContext) -> anyhow::Result<Box<dyn SourceReader<Event>>> {
-        Ok(Box::new(ScriptReader(self.0.clone(), 0)))
-    }
-}
-
-impl SourceReader<Event> for ScriptReader {
-    fn poll_next(&mut self, out: &mut SourceOutput<Event>) -> anyhow::Result<InputStatus> {
-        while let Some(step) = self.0.get(self.1) {
-            self.1 += 1;
-            match step {
-                Step::E(k, v, ts) => out.collect_with_timestamp((k.to_string(), *v, *ts), *ts),
-                Step::W(wm) => out.emit_watermark(*wm),
-            }
-        }
-        Ok(InputStatus::EndOfInput)
-    }
-}
-
-use Step::{E, W};
-
-/// Runs `build` over the script at parallelism 1 and 4 in both modes; all must agree.
-fn run<
-    O: Clone
-        + Send
-        + Sync
-        + Ord
-        + std::fmt::Debug
-        + serde::Serialize
-        + serde::de::DeserializeOwned
-        + 'static,
->(
-    script: Vec<Step>,
-    build: impl Fn(DataStream<Event>) -> DataStream<O>,
-) -> Vec<O> {
-    let mut results = Vec::new();
-    for parallelism in [1, 4] {
-        for mode in [RuntimeExecutionMode::Streaming, RuntimeExecutionMode::Batch] {
-            let env = StreamExecutionEnvironment::create_local_environment();
-            env.set_parallelism(parallelism);
-            env.set_runtime_mode(mode);
-            let mut out = build(env.from_source(Script(Arc::new(script.clone()))))
-                .execute_and_collect("windows")
-                .unwrap();
-            out.sort();
-            results.push(((parallelism, mode), out));
-        }
-    }
-    let (first_config, first) = results[0].clone();
-    for (config, out) in &results[1..] {
-        if out != &first {
-            panic!("{config:?} gave\n{out:?}\nbut {first_config:?} gave\n{first:?}");
-        }
-    }
-    first
-}
 
 fn key(e: &Event) -> String {
     e.0.clone()

@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use super::environment::{StreamEdgeSpec, StreamExecutionEnvironment};
 use super::functions::*;
+use super::join::{IntervalJoin, JoinBuilder};
 use super::process::{KeyedProcessFunction, OutputTag, ProcessFunction};
 use super::watermark::WatermarkStrategy;
 use super::window::{CountEvictor, CountTrigger, GlobalWindows, PurgingTrigger, WindowAssigner};
@@ -314,6 +315,17 @@ impl<T: Record> DataStream<T> {
         }
     }
 
+    /// Window join with another stream: `a.join(&b).where_(ka).equal_to(kb).window(w).apply(f)`.
+    pub fn join<B: Record>(&self, other: &DataStream<B>) -> JoinBuilder<T, B> {
+        JoinBuilder::new(self.clone(), other.clone(), false)
+    }
+
+    /// Co-group with another stream: like `join`, but the function sees both sides' elements
+    /// of a window at once (`apply_co_group`).
+    pub fn co_group<B: Record>(&self, other: &DataStream<B>) -> JoinBuilder<T, B> {
+        JoinBuilder::new(self.clone(), other.clone(), true)
+    }
+
     /// Connects two streams, possibly of different types, for a co-operator.
     pub fn connect<B: Record>(&self, other: &DataStream<B>) -> ConnectedStreams<T, B> {
         ConnectedStreams {
@@ -558,6 +570,14 @@ impl<T: Record, K: Hash + Eq + Send + 'static> KeyedStream<T, K> {
         self.key_selector.clone()
     }
 
+    /// Interval join with another keyed stream of the same key type.
+    pub fn interval_join<B: Record>(&self, other: &KeyedStream<B, K>) -> IntervalJoin<T, B, K>
+    where
+        K: Clone,
+    {
+        IntervalJoin::new(self, other)
+    }
+
     /// Cuts each key's elements into windows.
     pub fn window(&self, assigner: WindowAssigner<T>) -> WindowedStream<T, K>
     where
@@ -708,6 +728,10 @@ pub struct ConnectedStreams<A, B> {
 }
 
 impl<A: Record, B: Record> ConnectedStreams<A, B> {
+    pub(crate) fn streams(&self) -> (&DataStream<A>, &DataStream<B>) {
+        (&self.first, &self.second)
+    }
+
     /// One closure per input, both producing the output type.
     pub fn map<O: Record, F1, F2>(&self, map1: F1, map2: F2) -> DataStream<O>
     where

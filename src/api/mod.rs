@@ -6,6 +6,7 @@
 pub mod datastream;
 pub mod environment;
 pub mod functions;
+pub mod join;
 pub mod launch;
 pub mod params;
 pub mod process;
@@ -23,6 +24,7 @@ pub use functions::{
     CoFlatMapFunction, CoMapFunction, Collector, FilterFunction, FlatMapFunction, LongCounter,
     MapFunction, Partitioner, ReduceFunction, RuntimeContext, SinkFunction,
 };
+pub use join::{KeyedCoProcessFunction, TaggedUnion};
 pub use params::ParameterTool;
 pub use process::{
     Emitter, KeyedContext, KeyedProcessFunction, OutputTag, ProcessContext, ProcessFunction,
