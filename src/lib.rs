@@ -19,7 +19,9 @@ pub mod client;
 pub mod config;
 pub mod connectors;
 pub mod graph;
+pub mod hadoop;
 pub mod runtime;
 pub mod util;
+pub mod yarn;
 
 pub use api::*;
