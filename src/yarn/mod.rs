@@ -8,6 +8,7 @@
 
 pub mod amrm;
 pub mod ids;
+pub mod mini;
 pub mod nm;
 pub mod proto;
 pub mod rest;

@@ -133,6 +133,16 @@ impl RpcServer {
         service: Arc<dyn RpcService>,
     ) -> std::io::Result<RpcServer> {
         let listener = TcpListener::bind(addr).await?;
+        Self::from_listener(listener, auth, service)
+    }
+
+    /// Serves on an already bound listener (lets a caller learn its port before building
+    /// the service, as a NodeManager must to know its own node id).
+    pub fn from_listener(
+        listener: TcpListener,
+        auth: AuthConfig,
+        service: Arc<dyn RpcService>,
+    ) -> std::io::Result<RpcServer> {
         let local_addr = listener.local_addr()?;
         let accept = tokio::spawn(async move {
             loop {
