@@ -7,6 +7,7 @@
 //! - [`mini`]: a protocol-faithful ResourceManager + NodeManagers for tests and local use.
 
 pub mod amrm;
+pub mod dshell;
 pub mod ids;
 pub mod mini;
 pub mod nm;
