@@ -222,6 +222,17 @@ impl MiniYarnCluster {
         }
     }
 
+    /// The credentials YARN wrote for the current AM container (`container_tokens`, holding
+    /// the AMRMToken), once it exists: lets a test act as the AM of an application.
+    pub fn am_credentials(
+        &self,
+        app: ApplicationId,
+    ) -> Option<crate::hadoop::security::Credentials> {
+        let (cid, nm) = self.rm.am_container(app)?;
+        let file = nm.work_dir(cid)?.join("container_tokens");
+        crate::hadoop::security::Credentials::read_token_storage_file(&file).ok()
+    }
+
     pub fn shutdown(&self) {
         self.web_task.abort();
         self.rm.shutdown();

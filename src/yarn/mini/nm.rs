@@ -79,6 +79,7 @@ struct NmContainer {
     diagnostics: String,
     pgid: Option<i32>,
     kill: Option<(i32, String)>,
+    work_dir: Option<PathBuf>,
 }
 
 /// One NodeManager.
@@ -460,6 +461,7 @@ impl NodeManager {
                 diagnostics: String::new(),
                 pgid: None,
                 kill: None,
+                work_dir: None,
             },
         );
         let nm = self.clone();
@@ -468,6 +470,15 @@ impl NodeManager {
             nm.complete(id, code, diag);
         });
         self.tasks.lock().expect("lock").push(task.abort_handle());
+    }
+
+    /// The working directory of a container (its `PWD`), once localization began.
+    pub fn work_dir(&self, id: ContainerId) -> Option<PathBuf> {
+        self.containers
+            .lock()
+            .expect("lock")
+            .get(&id)
+            .and_then(|c| c.work_dir.clone())
     }
 
     /// Kills a container's processes with SIGKILL as if they crashed (no stop request, so
@@ -553,6 +564,9 @@ impl NodeManager {
             .join("logs")
             .join(app.to_string())
             .join(id.to_string());
+        if let Some(c) = self.containers.lock().expect("lock").get_mut(&id) {
+            c.work_dir = Some(work_dir.clone());
+        }
         for d in [&work_dir, &log_dir] {
             if let Err(e) = std::fs::create_dir_all(d) {
                 return (
@@ -602,8 +616,13 @@ impl NodeManager {
             },
             _ => Credentials::new(),
         };
-        if let Err(e) = creds.write_token_storage_file(&token_file) {
+        // Written aside and renamed, so readers never see a partial file.
+        let tmp_file = work_dir.join(".container_tokens.tmp");
+        if let Err(e) = creds.write_token_storage_file(&tmp_file) {
             return (exit_status::INVALID, e.to_string());
+        }
+        if let Err(e) = std::fs::rename(&tmp_file, &token_file) {
+            return (exit_status::INVALID, format!("java.io.IOException: {e}"));
         }
 
         let env = self.container_env(start, &user, &app_dir, &work_dir, &log_dir, &token_file);
