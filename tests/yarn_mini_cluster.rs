@@ -386,6 +386,7 @@ async fn kill_through_rest_ends_the_application_killed() {
     let report = client.application(&app).await.unwrap();
     assert_eq!(report.state, YarnApplicationState::KILLED);
     assert_eq!(report.final_status, FinalApplicationStatus::KILLED);
+    assert_eq!(report.diagnostics, "Application killed by user.");
     let killed = client
         .applications(&AppsQuery {
             states: vec![YarnApplicationState::KILLED],
@@ -423,7 +424,12 @@ async fn container_over_its_memory_limit_is_killed_with_exit_code_minus_104() {
     .unwrap();
     assert_eq!(outcome.report.final_status, FinalApplicationStatus::FAILED);
     let d = &outcome.report.diagnostics;
-    assert!(d.contains("exit status -104: Container [pid="), "{d}");
+    assert!(d.contains("exit status -104: ["), "{d}");
+    assert!(d.contains("]Container [pid="), "{d}");
+    assert!(
+        d.contains("]Container killed on request. Exit code is 143\n"),
+        "{d}"
+    );
     assert!(
         d.contains("beyond the 'PHYSICAL' memory limit. Current usage: "),
         "{d}"
@@ -487,4 +493,142 @@ async fn rest_client_fails_over_to_the_next_rm() {
     )
     .unwrap();
     assert_eq!(client.cluster_info().await.unwrap().state, "STARTED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nm_client_starts_queries_and_stops_a_container_with_its_nm_token() {
+    use strato::yarn::nm::NmClient;
+    use strato::yarn::proto::{container_state, ContainerLaunchContextProto};
+    let c = cluster().await;
+    let (_client, _app, token) = sleeping_am(&c).await;
+    let am = AmRmClient::connect(c.scheduler_address(), token, Duration::from_secs(5))
+        .await
+        .unwrap();
+    am.register("127.0.0.1", 0, "").await.unwrap();
+    let resp = am
+        .allocate(AllocateRequest {
+            ask: vec![resource_request(1, 128, 1, 1, 7)],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let container = resp.allocated_containers[0].clone();
+    assert_eq!(container.allocation_request_id, Some(7));
+    let cid = strato::yarn::ids::ContainerId::from_proto(container.id.as_ref().unwrap());
+    let node = strato::yarn::ids::NodeId::from_proto(container.node_id.as_ref().unwrap());
+    let nm = NmClient::new(Duration::from_secs(5));
+    // Without the NMToken the client cannot even authenticate.
+    let err = nm
+        .start_container(&container, ContainerLaunchContextProto::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("NMToken for NodeManager"), "{err}");
+    nm.add_nm_tokens(&resp.nm_tokens).await;
+    let ctx = ContainerLaunchContextProto {
+        command: vec!["sleep 30".into()],
+        ..Default::default()
+    };
+    nm.start_container(&container, ctx.clone()).await.unwrap();
+    // Starting the same container twice is refused as Hadoop refuses a relaunch.
+    let err = nm.start_container(&container, ctx).await.unwrap_err();
+    assert!(
+        err.remote_message()
+            .unwrap()
+            .contains("Attempt to relaunch the same container with id"),
+        "{err}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let s = nm.container_status(cid, &node).await.unwrap();
+        if s.state == Some(container_state::C_RUNNING) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "container never ran: {s:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    nm.stop_container(cid, &node).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        let r = am.allocate(AllocateRequest::default()).await.unwrap();
+        if let Some(s) = r.completed_container_statuses.into_iter().next() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "no completed container reported");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(status.exit_status, Some(-105));
+    let diag = status.diagnostics.unwrap();
+    assert!(
+        diag.contains("]Container killed by the ApplicationMaster.\n["),
+        "{diag}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_token_of_another_application_is_refused() {
+    use strato::yarn::nm::NmClient;
+    use strato::yarn::proto::ContainerLaunchContextProto;
+    let c = cluster().await;
+    let (_c1, _app1, token1) = sleeping_am(&c).await;
+    let (_c2, _app2, token2) = sleeping_am(&c).await;
+    let am1 = AmRmClient::connect(c.scheduler_address(), token1, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let am2 = AmRmClient::connect(c.scheduler_address(), token2, Duration::from_secs(5))
+        .await
+        .unwrap();
+    am1.register("127.0.0.1", 0, "").await.unwrap();
+    am2.register("127.0.0.1", 0, "").await.unwrap();
+    let ask = || AllocateRequest {
+        ask: vec![resource_request(0, 128, 1, 1, 0)],
+        ..Default::default()
+    };
+    let r1 = am1.allocate(ask()).await.unwrap();
+    let r2 = am2.allocate(ask()).await.unwrap();
+    // AM 2 presents its own NMToken with AM 1's container.
+    let stolen = r1.allocated_containers[0].clone();
+    let nm = NmClient::new(Duration::from_secs(5));
+    let node = stolen.node_id.clone().unwrap();
+    let mut tokens = r2.nm_tokens.clone();
+    // First-fit placement puts both allocations on the first node.
+    assert!(
+        tokens.iter().any(|t| t.node_id.as_ref() == Some(&node)),
+        "{tokens:?}"
+    );
+    tokens.retain(|t| t.node_id.as_ref() == Some(&node));
+    nm.add_nm_tokens(&tokens).await;
+    let err = nm
+        .start_container(&stolen, ContainerLaunchContextProto::default())
+        .await
+        .unwrap_err();
+    let msg = err.remote_message().unwrap();
+    assert!(msg.starts_with("Unauthorized request to start container. \nNMToken for application attempt : appattempt_"), "{msg}");
+    assert!(msg.contains("was used for starting container with container token issued for application attempt : "), "{msg}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amrm_token_rolls_over_and_the_new_token_is_used() {
+    use strato::yarn::tokens::AmrmTokenIdentifier;
+    let c = cluster().await;
+    let (_client, app, token) = sleeping_am(&c).await;
+    assert_eq!(
+        AmrmTokenIdentifier::decode(&token.identifier)
+            .unwrap()
+            .key_id,
+        1
+    );
+    let am = AmRmClient::connect(c.scheduler_address(), token, Duration::from_secs(5))
+        .await
+        .unwrap();
+    am.register("127.0.0.1", 0, "").await.unwrap();
+    c.rm.roll_amrm_master_key();
+    let resp = am.allocate(AllocateRequest::default()).await.unwrap();
+    let new = resp.am_rm_token.expect("a rolled AMRMToken");
+    let id = AmrmTokenIdentifier::decode(&new.identifier).unwrap();
+    assert_eq!(id.key_id, 2);
+    assert_eq!(id.attempt.application_id, app);
+    // The client reconnected with the new token; heartbeats go on.
+    let resp = am.allocate(AllocateRequest::default()).await.unwrap();
+    assert!(resp.am_rm_token.is_none());
+    assert_eq!(resp.response_id, Some(2));
 }

@@ -706,15 +706,17 @@ impl NodeManager {
                 )
             }
         };
-        let killed_suffix = format!("\nContainer killed on request. Exit code is {code}\nContainer exited with a non-zero exit code {code}. \n");
+        // ContainerImpl.addDiagnostics stamps every line it adds.
+        let killed_suffix = format!(
+            "\n{}\n{}\n",
+            stamp(&format!("Container killed on request. Exit code is {code}")),
+            stamp(&format!("Container exited with a non-zero exit code {code}. "))
+        );
         if let Some(msg) = pmem_kill {
-            return (
-                exit_status::KILLED_EXCEEDED_PMEM,
-                format!("{msg}{killed_suffix}"),
-            );
+            return (exit_status::KILLED_EXCEEDED_PMEM, format!("{}{killed_suffix}", stamp(&msg)));
         }
         if let Some((kill_code, diag)) = self.kill_requested(id) {
-            return (kill_code, format!("{diag}{killed_suffix}"));
+            return (kill_code, format!("{}{killed_suffix}", stamp(&diag)));
         }
         if code == 0 {
             return (exit_status::SUCCESS, String::new());
@@ -863,12 +865,18 @@ fn tail(path: &Path, n: usize) -> String {
 
 /// `ContainerLaunch.handleContainerExitWithFailure` wording.
 fn failure_diagnostics(id: ContainerId, code: i32, log_dir: &Path) -> String {
-    let ts = chrono_like_now();
     format!(
-        "Exception from container-launch.\nContainer id: {id}\nExit code: {code}\n\n[{ts}]Container exited with a non-zero exit code {code}. Error file: prelaunch.err.\nLast 4096 bytes of prelaunch.err :\n{}\nLast 4096 bytes of stderr :\n{}\n\n",
+        "{}\n{}\nLast 4096 bytes of prelaunch.err :\n{}\nLast 4096 bytes of stderr :\n{}\n\n",
+        stamp(&format!("Exception from container-launch.\nContainer id: {id}\nExit code: {code}\n")),
+        stamp(&format!("Container exited with a non-zero exit code {code}. Error file: prelaunch.err.")),
         tail(&log_dir.join("prelaunch.err"), 4096),
         tail(&log_dir.join("stderr"), 4096)
     )
+}
+
+/// `[yyyy-MM-dd HH:mm:ss.SSS]message`.
+fn stamp(msg: &str) -> String {
+    format!("[{}]{msg}", chrono_like_now())
 }
 
 /// `yyyy-MM-dd HH:mm:ss.SSS` (UTC) for diagnostics.

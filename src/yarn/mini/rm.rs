@@ -435,7 +435,8 @@ impl ResourceManager {
         app.final_status = FinalApplicationStatus::KILLED;
         app.finish_time = now_millis();
         app.diagnostics =
-            format!("Application killed by user.\nKill application {id} received from {user}");
+            "Application killed by user.".to_string();
+        tracing::info!("Kill application {id} received from {user}");
         if let Some(a) = app.current_mut() {
             a.state = AttemptState::Killed;
             a.finish_time = now_millis();
@@ -894,7 +895,7 @@ impl ResourceManager {
                     attempt.state = AttemptState::Failed;
                     attempt.finish_time = now_millis();
                     let diag = format!(
-                        "AM Container for {} exited with  exitCode: {code}\nFailing this attempt.Diagnostics: {}For more detailed output, check the application tracking page: {tracking} Then click on links to logs of each attempt.\n",
+                        "AM Container for {} exited with  exitCode: {code}\nFailing this attempt.Diagnostics: {}For more detailed output, check application tracking page: {tracking} Then, click on links to logs of each attempt.\n",
                         attempt.id,
                         ev.status.diagnostics.clone().unwrap_or_default()
                     );
