@@ -632,3 +632,76 @@ async fn amrm_token_rolls_over_and_the_new_token_is_used() {
     assert!(resp.am_rm_token.is_none());
     assert_eq!(resp.response_id, Some(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_failures_inside_the_validity_interval_count_towards_max_attempts() {
+    let c = cluster().await;
+    let client = c.rest_client(Some("tester")).unwrap();
+    let new_app = client.new_application().await.unwrap();
+    let mut spec = ContainerLaunchContextInfo::default();
+    spec.commands.command.push("sleep 30".into());
+    client
+        .submit_application(&ApplicationSubmissionContextInfo {
+            application_id: new_app.application_id.clone(),
+            application_name: "flaky".into(),
+            am_container_spec: spec,
+            max_app_attempts: Some(2),
+            attempt_failures_validity_interval: Some(1),
+            resource: ResourceInfo {
+                memory: 128,
+                vcores: 1,
+            },
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let app = new_app.application_id.clone();
+    let app_id: ApplicationId = app.parse().unwrap();
+    // Two crashes with max 2 attempts: without the 1 ms window the application would fail.
+    for expected_attempts in [2usize, 3] {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !c.crash_am(app_id) {
+            assert!(Instant::now() < deadline, "AM never started");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        loop {
+            let attempts = client.application_attempts(&app).await.unwrap();
+            if attempts.len() == expected_attempts {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no new attempt: {attempts:?}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let report = client.application(&app).await.unwrap();
+    assert_eq!(
+        report.state,
+        YarnApplicationState::ACCEPTED,
+        "{}",
+        report.diagnostics
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_labels_the_cluster_lacks_are_rejected() {
+    let c = cluster().await;
+    let client = c.rest_client(None).unwrap();
+    let new_app = client.new_application().await.unwrap();
+    let err = client
+        .submit_application(&ApplicationSubmissionContextInfo {
+            application_id: new_app.application_id,
+            resource: ResourceInfo {
+                memory: 128,
+                vcores: 1,
+            },
+            app_node_label_expression: Some("gpu".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.remote_message(),
+        Some("java.lang.Exception: Invalid label resource request, cluster do not contain , label= gpu")
+    );
+}

@@ -16,7 +16,7 @@ use super::proto::{
 };
 use super::tokens::AMRM_TOKEN_KIND;
 use super::{YarnError, APPLICATION_MASTER_PROTOCOL};
-use crate::hadoop::ipc::{ConnectionConfig, RpcClient};
+use crate::hadoop::ipc::{ConnectionConfig, RpcClient, RpcError};
 use crate::hadoop::security::{Credentials, Token};
 use crate::yarn::rest::FinalApplicationStatus;
 
@@ -101,17 +101,46 @@ impl AmRmClient {
         token: Token,
         connect_timeout: Duration,
     ) -> Result<AmRmClient, YarnError> {
+        Self::connect_any(&[addr], token, connect_timeout).await
+    }
+
+    /// Connects to the first reachable scheduler of an RM HA setup (the addresses of
+    /// `yarn.resourcemanager.scheduler.address.<rm-id>`, in order), as Hadoop's
+    /// `ConfiguredRMFailoverProxyProvider` does at connect time.
+    pub async fn connect_any(
+        addrs: &[SocketAddr],
+        token: Token,
+        connect_timeout: Duration,
+    ) -> Result<AmRmClient, YarnError> {
         let mut template =
             ConnectionConfig::new(APPLICATION_MASTER_PROTOCOL, String::new()).with_token(token);
         template.connect_timeout = connect_timeout;
-        let rpc = RpcClient::connect(addr, template.clone()).await?;
-        Ok(AmRmClient {
-            addr,
-            template,
-            state: Mutex::new(State {
-                rpc,
-                response_id: 0,
-            }),
+        let mut last_err = None;
+        for &addr in addrs {
+            match RpcClient::connect(addr, template.clone()).await {
+                Ok(rpc) => {
+                    return Ok(AmRmClient {
+                        addr,
+                        template,
+                        state: Mutex::new(State {
+                            rpc,
+                            response_id: 0,
+                        }),
+                    })
+                }
+                // An unreachable RM: try the next one. Authentication failures are final.
+                Err(e @ (RpcError::Connect { .. } | RpcError::ConnectTimeout { .. })) => {
+                    last_err = Some(e)
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(match last_err {
+            Some(e) => e.into(),
+            None => YarnError::Resolve {
+                addr: String::new(),
+                message: "no scheduler address configured".into(),
+            },
         })
     }
 

@@ -270,24 +270,29 @@ pub async fn wait_for_final(
     }
 }
 
-/// The scheduler address: from the conf dir the container environment names, else the
-/// AMRMToken's service (the address the RM issued it for).
-async fn scheduler_address(token_service: &str) -> anyhow::Result<std::net::SocketAddr> {
+/// The scheduler addresses (several with RM HA): from the conf dir the container
+/// environment names, else the AMRMToken's service (the address the RM issued it for).
+async fn scheduler_addresses(token_service: &str) -> anyhow::Result<Vec<std::net::SocketAddr>> {
     let from_conf = match Configuration::conf_dir_from_env() {
         Some(dir) if dir.join("yarn-site.xml").is_file() => {
-            let c = Configuration::load_dir(&dir)?;
-            c.rm_addresses(conf::RM_SCHEDULER_ADDRESS)?
-                .into_iter()
-                .next()
+            Configuration::load_dir(&dir)?.rm_addresses(conf::RM_SCHEDULER_ADDRESS)?
         }
-        _ => None,
+        _ => Vec::new(),
     };
-    let addr = from_conf.unwrap_or_else(|| token_service.to_string());
-    let resolved = tokio::net::lookup_host(addr.as_str())
-        .await
-        .with_context(|| format!("resolving scheduler address {addr}"))?
-        .next();
-    resolved.with_context(|| format!("scheduler address {addr} has no IP"))
+    let names = if from_conf.is_empty() {
+        vec![token_service.to_string()]
+    } else {
+        from_conf
+    };
+    let mut out = Vec::new();
+    for name in names {
+        let resolved = tokio::net::lookup_host(name.as_str())
+            .await
+            .with_context(|| format!("resolving scheduler address {name}"))?
+            .next();
+        out.push(resolved.with_context(|| format!("scheduler address {name} has no IP"))?);
+    }
+    Ok(out)
 }
 
 /// The ApplicationMaster; returns whether every container succeeded.
@@ -299,8 +304,8 @@ pub async fn run_application_master(args: &AmArgs) -> anyhow::Result<bool> {
     let command =
         std::env::var(COMMAND_ENV).with_context(|| format!("{COMMAND_ENV} is not set"))?;
     let token = AmRmClient::amrm_token_from_file(&token_file)?;
-    let addr = scheduler_address(&token.service).await?;
-    let amrm = AmRmClient::connect(addr, token, Duration::from_secs(20)).await?;
+    let addrs = scheduler_addresses(&token.service).await?;
+    let amrm = AmRmClient::connect_any(&addrs, token, Duration::from_secs(20)).await?;
     let host = std::env::var("NM_HOST").unwrap_or_else(|_| "localhost".into());
     amrm.register(&host, 0, "").await?;
     let nm = NmClient::new(Duration::from_secs(20));

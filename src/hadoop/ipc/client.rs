@@ -60,6 +60,25 @@ impl ConnectionConfig {
         }
     }
 
+    /// Timeouts from Hadoop configuration: `ipc.client.connect.timeout`,
+    /// `ipc.client.rpc-timeout.ms` (0 = none) and `ipc.ping.interval`.
+    pub fn from_conf(
+        conf: &crate::hadoop::conf::Configuration,
+        protocol: impl Into<String>,
+        user: impl Into<String>,
+    ) -> Result<Self, crate::hadoop::conf::ConfError> {
+        use crate::hadoop::conf::{IPC_CONNECT_TIMEOUT, IPC_PING_INTERVAL, IPC_RPC_TIMEOUT};
+        let mut c = ConnectionConfig::new(protocol, user);
+        if let Some(t) = conf.get_millis(IPC_CONNECT_TIMEOUT)? {
+            c.connect_timeout = t;
+        }
+        c.rpc_timeout = conf.get_millis(IPC_RPC_TIMEOUT)?.filter(|t| !t.is_zero());
+        if let Some(t) = conf.get_millis(IPC_PING_INTERVAL)?.filter(|t| !t.is_zero()) {
+            c.ping_interval = t;
+        }
+        Ok(c)
+    }
+
     pub fn with_token(mut self, token: Token) -> Self {
         self.token = Some(token);
         self

@@ -288,3 +288,17 @@ async fn pings_keep_an_idle_connection_usable() {
         .unwrap();
     assert_eq!(ok.effective_user.as_deref(), Some("after-pings@u"));
 }
+
+#[test]
+fn connection_timeouts_come_from_hadoop_configuration() {
+    let mut conf = crate::hadoop::conf::Configuration::new();
+    let defaults = ConnectionConfig::from_conf(&conf, PROTOCOL, "u").unwrap();
+    assert_eq!(defaults.connect_timeout, Duration::from_secs(20));
+    assert_eq!(defaults.rpc_timeout, None);
+    assert_eq!(defaults.ping_interval, Duration::from_secs(60));
+    conf.set("ipc.client.connect.timeout", "1500");
+    conf.set("ipc.client.rpc-timeout.ms", "3000");
+    let c = ConnectionConfig::from_conf(&conf, PROTOCOL, "u").unwrap();
+    assert_eq!(c.connect_timeout, Duration::from_millis(1500));
+    assert_eq!(c.rpc_timeout, Some(Duration::from_secs(3)));
+}

@@ -710,10 +710,15 @@ impl NodeManager {
         let killed_suffix = format!(
             "\n{}\n{}\n",
             stamp(&format!("Container killed on request. Exit code is {code}")),
-            stamp(&format!("Container exited with a non-zero exit code {code}. "))
+            stamp(&format!(
+                "Container exited with a non-zero exit code {code}. "
+            ))
         );
         if let Some(msg) = pmem_kill {
-            return (exit_status::KILLED_EXCEEDED_PMEM, format!("{}{killed_suffix}", stamp(&msg)));
+            return (
+                exit_status::KILLED_EXCEEDED_PMEM,
+                format!("{}{killed_suffix}", stamp(&msg)),
+            );
         }
         if let Some((kill_code, diag)) = self.kill_requested(id) {
             return (kill_code, format!("{}{killed_suffix}", stamp(&diag)));
@@ -867,8 +872,12 @@ fn tail(path: &Path, n: usize) -> String {
 fn failure_diagnostics(id: ContainerId, code: i32, log_dir: &Path) -> String {
     format!(
         "{}\n{}\nLast 4096 bytes of prelaunch.err :\n{}\nLast 4096 bytes of stderr :\n{}\n\n",
-        stamp(&format!("Exception from container-launch.\nContainer id: {id}\nExit code: {code}\n")),
-        stamp(&format!("Container exited with a non-zero exit code {code}. Error file: prelaunch.err.")),
+        stamp(&format!(
+            "Exception from container-launch.\nContainer id: {id}\nExit code: {code}\n"
+        )),
+        stamp(&format!(
+            "Container exited with a non-zero exit code {code}. Error file: prelaunch.err."
+        )),
         tail(&log_dir.join("prelaunch.err"), 4096),
         tail(&log_dir.join("stderr"), 4096)
     )

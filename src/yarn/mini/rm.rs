@@ -355,6 +355,14 @@ impl ResourceManager {
             ));
         }
         self.validate(ctx.resource).map_err(WebError::bad_request)?;
+        for label in [
+            &ctx.app_node_label_expression,
+            &ctx.am_container_node_label_expression,
+        ] {
+            if let Some(l) = label.as_deref().filter(|l| !l.trim().is_empty()) {
+                return Err(WebError::bad_request(unknown_label(l)));
+            }
+        }
         let mut credentials = Credentials::new();
         for (alias, value) in ctx.am_container_spec.credentials.tokens.iter() {
             let token = Token::decode_from_url_string(alias, value)
@@ -434,8 +442,7 @@ impl ResourceManager {
         app.state = YarnApplicationState::KILLED;
         app.final_status = FinalApplicationStatus::KILLED;
         app.finish_time = now_millis();
-        app.diagnostics =
-            "Application killed by user.".to_string();
+        app.diagnostics = "Application killed by user.".to_string();
         tracing::info!("Kill application {id} received from {user}");
         if let Some(a) = app.current_mut() {
             a.state = AttemptState::Killed;
@@ -900,7 +907,16 @@ impl ResourceManager {
                         ev.status.diagnostics.clone().unwrap_or_default()
                     );
                     let failed_attempt = attempt.id;
-                    if n_attempts < max {
+                    // Only failures inside attempt-failures-validity-interval count.
+                    let window = app.ctx.attempt_failures_validity_interval.unwrap_or(-1);
+                    let now = now_millis();
+                    let failures = app
+                        .attempts
+                        .iter()
+                        .filter(|a| a.state == AttemptState::Failed)
+                        .filter(|a| window <= 0 || a.finish_time > now - window)
+                        .count() as i32;
+                    if failures < max {
                         app.state = YarnApplicationState::ACCEPTED;
                         app.diagnostics = diag;
                         app.attempts
@@ -1048,6 +1064,9 @@ impl ResourceManager {
                 let cap = ask.capability.unwrap_or_default();
                 let r = ResourceInfo { memory: cap.memory.unwrap_or(0), vcores: cap.virtual_cores.unwrap_or(0) };
                 let n = rm.validate(r).map_err(|m| yarn_exception("InvalidResourceRequestException", m))?;
+                if let Some(label) = ask.node_label_expression.as_deref().filter(|l| !l.trim().is_empty()) {
+                    return Err(yarn_exception("InvalidLabelResourceRequestException", unknown_label(label)));
+                }
                 if ask.num_containers.unwrap_or(0) < 0 {
                     return Err(yarn_exception("InvalidResourceRequestException", format!("Invalid resource request, number of containers is negative: {}", ask.num_containers.unwrap_or(0))));
                 }
@@ -1219,6 +1238,11 @@ impl ResourceManager {
         let (cid, node) = st.apps.get(&app)?.current()?.am_container?;
         Some((cid, self.nodes[node].clone()))
     }
+}
+
+/// The mini cluster has no node labels; Hadoop's message for a label it does not know.
+fn unknown_label(label: &str) -> String {
+    format!("Invalid label resource request, cluster do not contain , label= {label}")
 }
 
 fn new_attempt(app: ApplicationId, n: i32, key_id: i32) -> Attempt {

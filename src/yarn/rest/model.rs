@@ -390,8 +390,8 @@ pub struct AppState {
 }
 
 /// `ClusterInfo` (GET `/ws/v1/cluster/info` -> `{"clusterInfo": ...}`).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct ClusterInfo {
     pub id: i64,
     pub started_on: i64,
@@ -412,7 +412,7 @@ pub struct ClusterInfoWrapper {
 
 /// `ClusterMetricsInfo` (GET `/ws/v1/cluster/metrics` -> `{"clusterMetrics": ...}`).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct ClusterMetrics {
     pub apps_submitted: i64,
     pub apps_completed: i64,
