@@ -192,25 +192,32 @@ async fn am_crash_on_the_last_attempt_fails_the_application() {
 
 /// Submits an application whose AM only sleeps, so the test can act as its AM with the
 /// AMRMToken YARN wrote into the AM container's credentials file.
-async fn sleeping_am(c: &MiniYarnCluster) -> (RmRestClient, ApplicationId, Token) {
-    let client = c.rest_client(Some("tester")).unwrap();
+/// Submits an application whose AM command is `sleep 30`, adjusted by `tweak`.
+async fn submit_sleeper(
+    client: &RmRestClient,
+    tweak: impl FnOnce(&mut ApplicationSubmissionContextInfo),
+) -> ApplicationId {
     let new_app = client.new_application().await.unwrap();
     let mut spec = ContainerLaunchContextInfo::default();
     spec.commands.command.push("sleep 30".into());
-    client
-        .submit_application(&ApplicationSubmissionContextInfo {
-            application_id: new_app.application_id.clone(),
-            application_name: "sleeper".into(),
-            am_container_spec: spec,
-            resource: ResourceInfo {
-                memory: 128,
-                vcores: 1,
-            },
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let app: ApplicationId = new_app.application_id.parse().unwrap();
+    let mut ctx = ApplicationSubmissionContextInfo {
+        application_id: new_app.application_id.clone(),
+        application_name: "sleeper".into(),
+        am_container_spec: spec,
+        resource: ResourceInfo {
+            memory: 128,
+            vcores: 1,
+        },
+        ..Default::default()
+    };
+    tweak(&mut ctx);
+    client.submit_application(&ctx).await.unwrap();
+    new_app.application_id.parse().unwrap()
+}
+
+async fn sleeping_am(c: &MiniYarnCluster) -> (RmRestClient, ApplicationId, Token) {
+    let client = c.rest_client(Some("tester")).unwrap();
+    let app = submit_sleeper(&client, |_| {}).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     let creds = loop {
         if let Some(creds) = c.am_credentials(app) {
@@ -637,26 +644,12 @@ async fn amrm_token_rolls_over_and_the_new_token_is_used() {
 async fn only_failures_inside_the_validity_interval_count_towards_max_attempts() {
     let c = cluster().await;
     let client = c.rest_client(Some("tester")).unwrap();
-    let new_app = client.new_application().await.unwrap();
-    let mut spec = ContainerLaunchContextInfo::default();
-    spec.commands.command.push("sleep 30".into());
-    client
-        .submit_application(&ApplicationSubmissionContextInfo {
-            application_id: new_app.application_id.clone(),
-            application_name: "flaky".into(),
-            am_container_spec: spec,
-            max_app_attempts: Some(2),
-            attempt_failures_validity_interval: Some(1),
-            resource: ResourceInfo {
-                memory: 128,
-                vcores: 1,
-            },
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let app = new_app.application_id.clone();
-    let app_id: ApplicationId = app.parse().unwrap();
+    let app_id = submit_sleeper(&client, |ctx| {
+        ctx.max_app_attempts = Some(2);
+        ctx.attempt_failures_validity_interval = Some(1);
+    })
+    .await;
+    let app = app_id.to_string();
     // Two crashes with max 2 attempts: without the 1 ms window the application would fail.
     for expected_attempts in [2usize, 3] {
         let deadline = Instant::now() + Duration::from_secs(10);

@@ -26,18 +26,22 @@ pub struct NmClient {
     connections: Mutex<HashMap<String, RpcClient>>,
 }
 
-fn container_failure(f: &ContainerExceptionMapProto) -> YarnError {
+/// The first per-container failure of a bulk response, as an error.
+fn check_failures(failed: &[ContainerExceptionMapProto]) -> Result<(), YarnError> {
+    let Some(f) = failed.first() else {
+        return Ok(());
+    };
     let id = f
         .container_id
         .as_ref()
         .map(|c| ContainerId::from_proto(c).to_string())
         .unwrap_or_default();
     let e = f.exception.clone().unwrap_or_default();
-    YarnError::Container {
+    Err(YarnError::Container {
         container_id: id,
         class_name: e.class_name.unwrap_or_default(),
         message: e.message.unwrap_or_default(),
-    }
+    })
 }
 
 impl NmClient {
@@ -110,10 +114,7 @@ impl NmClient {
             }],
         };
         let resp: StartContainersResponseProto = rpc.call("startContainers", &req).await?;
-        match resp.failed_requests.first() {
-            Some(f) => Err(container_failure(f)),
-            None => Ok(()),
-        }
+        check_failures(&resp.failed_requests)
     }
 
     /// `stopContainers` for one container.
@@ -127,10 +128,7 @@ impl NmClient {
             container_id: vec![container_id.to_proto()],
         };
         let resp: StopContainersResponseProto = rpc.call("stopContainers", &req).await?;
-        match resp.failed_requests.first() {
-            Some(f) => Err(container_failure(f)),
-            None => Ok(()),
-        }
+        check_failures(&resp.failed_requests)
     }
 
     /// `getContainerStatuses` for one container.
@@ -145,9 +143,7 @@ impl NmClient {
         };
         let resp: GetContainerStatusesResponseProto =
             rpc.call("getContainerStatuses", &req).await?;
-        if let Some(f) = resp.failed_requests.first() {
-            return Err(container_failure(f));
-        }
+        check_failures(&resp.failed_requests)?;
         resp.status
             .into_iter()
             .next()

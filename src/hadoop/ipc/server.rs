@@ -105,6 +105,12 @@ pub trait RpcService: Send + Sync + 'static {
     ) -> BoxFuture<Result<Vec<u8>, RpcException>>;
 }
 
+/// Decodes a call's request message; a malformed one is the caller's `IOException`.
+pub fn decode_request<M: prost::Message + Default>(body: Bytes) -> Result<M, RpcException> {
+    M::decode(body)
+        .map_err(|e| RpcException::new("java.io.IOException", format!("malformed request: {e}")))
+}
+
 /// Hadoop's error for a method the protocol lacks.
 pub fn unknown_method(method: &str, protocol: &str) -> RpcException {
     RpcException::new(

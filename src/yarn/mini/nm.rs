@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use super::localizer;
 use super::procfs;
-use crate::hadoop::ipc::server::unknown_method;
+use crate::hadoop::ipc::server::{decode_request, unknown_method};
 use crate::hadoop::ipc::{
     AuthConfig, BoxFuture, Caller, RpcException, RpcServer, RpcService, TokenSecretManager,
 };
@@ -126,11 +126,6 @@ struct NmService {
     nm: Arc<NodeManager>,
 }
 
-fn decode<M: Message + Default>(b: Bytes) -> Result<M, RpcException> {
-    M::decode(b)
-        .map_err(|e| RpcException::new("java.io.IOException", format!("malformed request: {e}")))
-}
-
 fn failure(id: Option<ContainerIdProto>, message: String) -> ContainerExceptionMapProto {
     ContainerExceptionMapProto {
         container_id: id,
@@ -165,14 +160,14 @@ impl RpcService for NmService {
                 .ok_or_else(|| RpcException::new(YARN_EXCEPTION, "No NMToken sent"))?;
             match method.as_str() {
                 "startContainers" => Ok(nm
-                    .start_containers(&nm_token, decode(request)?)
+                    .start_containers(&nm_token, decode_request(request)?)
                     .encode_to_vec()),
                 "stopContainers" => Ok(nm
-                    .stop_containers(&nm_token, decode(request)?)
+                    .stop_containers(&nm_token, decode_request(request)?)
                     .encode_to_vec()),
-                "getContainerStatuses" => {
-                    Ok(nm.statuses(&nm_token, decode(request)?).encode_to_vec())
-                }
+                "getContainerStatuses" => Ok(nm
+                    .statuses(&nm_token, decode_request(request)?)
+                    .encode_to_vec()),
                 m => Err(unknown_method(m, CONTAINER_MANAGEMENT_PROTOCOL)),
             }
         })

@@ -14,7 +14,7 @@ use prost::Message;
 
 use super::localizer::url_from_string;
 use super::nm::{exit_status, ClusterKeys, ContainerCompleted, ContainerStart, NodeManager};
-use crate::hadoop::ipc::server::unknown_method;
+use crate::hadoop::ipc::server::{decode_request, unknown_method};
 use crate::hadoop::ipc::{
     AuthConfig, BoxFuture, Caller, RpcException, RpcServer, RpcService, TokenSecretManager,
 };
@@ -1333,11 +1333,6 @@ struct SchedulerService {
     rm: Weak<ResourceManager>,
 }
 
-fn decode<M: Message + Default>(b: Bytes) -> Result<M, RpcException> {
-    M::decode(b)
-        .map_err(|e| RpcException::new("java.io.IOException", format!("malformed request: {e}")))
-}
-
 impl RpcService for SchedulerService {
     fn protocol(&self) -> &str {
         APPLICATION_MASTER_PROTOCOL
@@ -1356,13 +1351,15 @@ impl RpcService for SchedulerService {
             })?;
             let attempt = ResourceManager::caller_attempt(&caller)?;
             match method.as_str() {
-                "registerApplicationMaster" => {
-                    Ok(rm.register(attempt, decode(request)?)?.encode_to_vec())
-                }
-                "allocate" => Ok(rm.allocate(attempt, decode(request)?)?.encode_to_vec()),
-                "finishApplicationMaster" => {
-                    Ok(rm.finish(attempt, decode(request)?)?.encode_to_vec())
-                }
+                "registerApplicationMaster" => Ok(rm
+                    .register(attempt, decode_request(request)?)?
+                    .encode_to_vec()),
+                "allocate" => Ok(rm
+                    .allocate(attempt, decode_request(request)?)?
+                    .encode_to_vec()),
+                "finishApplicationMaster" => Ok(rm
+                    .finish(attempt, decode_request(request)?)?
+                    .encode_to_vec()),
                 m => Err(unknown_method(m, APPLICATION_MASTER_PROTOCOL)),
             }
         })
