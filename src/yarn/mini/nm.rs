@@ -352,23 +352,23 @@ impl NodeManager {
         &self,
         nm_token: &NmTokenIdentifier,
         id: &ContainerIdProto,
-    ) -> Result<ContainerId, ContainerExceptionMapProto> {
+    ) -> Result<ContainerId, Box<ContainerExceptionMapProto>> {
         let cid = ContainerId::from_proto(id);
         let known = self.containers.lock().expect("lock").contains_key(&cid);
         if !known {
-            return Err(failure(
+            return Err(Box::new(failure(
                 Some(id.clone()),
                 format!("Container {cid} is not handled by this NodeManager"),
-            ));
+            )));
         }
         if cid.attempt.application_id != nm_token.attempt.application_id {
-            return Err(failure(
+            return Err(Box::new(failure(
                 Some(id.clone()),
                 format!(
                     "Unauthorized request to access container {cid}: NMToken is for application {}",
                     nm_token.attempt.application_id
                 ),
-            ));
+            )));
         }
         Ok(cid)
     }
@@ -389,7 +389,7 @@ impl NodeManager {
                     );
                     resp.succeeded_requests.push(id);
                 }
-                Err(f) => resp.failed_requests.push(f),
+                Err(f) => resp.failed_requests.push(*f),
             }
         }
         resp
@@ -408,7 +408,7 @@ impl NodeManager {
                         resp.status.push(s);
                     }
                 }
-                Err(f) => resp.failed_requests.push(f),
+                Err(f) => resp.failed_requests.push(*f),
             }
         }
         resp

@@ -164,6 +164,16 @@ impl App {
     }
 }
 
+/// One container the scheduler hands out.
+struct Grant {
+    id: ContainerId,
+    node: usize,
+    resource: ResourceInfo,
+    priority: i32,
+    is_am: bool,
+    allocation_request_id: i64,
+}
+
 struct LiveContainer {
     node: usize,
     resource: ResourceInfo,
@@ -677,21 +687,21 @@ impl ResourceManager {
         })
     }
 
-    fn container_token(
-        &self,
-        app: &App,
-        id: ContainerId,
-        node: usize,
-        r: ResourceInfo,
-        priority: i32,
-        is_am: bool,
-        alloc_id: i64,
-    ) -> (ContainerTokenIdentifier, Token) {
+    /// The container token for a grant (`RMContainerTokenSecretManager.createContainerToken`).
+    fn container_token(&self, user: &str, g: &Grant) -> (ContainerTokenIdentifier, Token) {
+        let (id, node, r, priority, is_am, alloc_id) = (
+            g.id,
+            g.node,
+            g.resource,
+            g.priority,
+            g.is_am,
+            g.allocation_request_id,
+        );
         let now = now_millis();
         let ident = ContainerTokenIdentifier {
             container_id: id,
             nm_host_addr: self.nodes[node].node_id.to_string(),
-            app_submitter: app.user.clone(),
+            app_submitter: user.to_string(),
             memory_mb: r.memory,
             vcores: r.vcores,
             expiry_time_stamp: now + CONTAINER_TOKEN_EXPIRY_MS,
@@ -753,7 +763,15 @@ impl ResourceManager {
             attempt.amrm_key_id = amrm_key.0;
             let attempt_id = attempt.id;
             app.launch_time = now_millis();
-            let (ident, _) = self.container_token(app, cid, node, r, 0, true, -1);
+            let grant = Grant {
+                id: cid,
+                node,
+                resource: r,
+                priority: 0,
+                is_am: true,
+                allocation_request_id: -1,
+            };
+            let (ident, _) = self.container_token(&app.user, &grant);
             let amrm = AmrmTokenIdentifier {
                 attempt: attempt_id,
                 key_id: amrm_key.0,
@@ -1141,7 +1159,15 @@ impl ResourceManager {
                     attempt.next_container += 1;
                     let send_nm_token = attempt.nm_tokens_sent.insert(node);
                     let app_ref = st.apps.get(&app_id).expect("checked");
-                    let (_, token) = rm.container_token(app_ref, cid, node, r, key.0, false, key.1);
+                    let grant = Grant {
+                        id: cid,
+                        node,
+                        resource: r,
+                        priority: key.0,
+                        is_am: false,
+                        allocation_request_id: key.1,
+                    };
+                    let (_, token) = rm.container_token(&app_ref.user, &grant);
                     st.node_used[node].memory += r.memory;
                     st.node_used[node].vcores += r.vcores;
                     st.containers.insert(cid, LiveContainer { node, resource: r, attempt: attempt_id });
