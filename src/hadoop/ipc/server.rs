@@ -12,19 +12,19 @@ use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-use super::digest::{DigestServer, SASL_DEFAULT_REALM};
+use super::digest::DigestServer;
 use super::frame::{
     encode_frame, read_frame, take_delimited, take_delimited_raw, FrameError, RawMessage,
-    AUTH_PROTOCOL_NONE, AUTH_PROTOCOL_SASL, CONNECTION_CONTEXT_CALL_ID, PING_CALL_ID, RPC_MAGIC,
-    RPC_VERSION, SASL_CALL_ID,
+    AUTH_PROTOCOL_NONE, AUTH_PROTOCOL_SASL, CONNECTION_CONTEXT_CALL_ID, INVALID_RETRY_COUNT,
+    PING_CALL_ID, RPC_MAGIC, RPC_VERSION, SASL_CALL_ID,
 };
 use super::{
-    AuthMethod, BoxFuture, RpcException, IPC_EXCEPTION, NO_SUCH_METHOD, NO_SUCH_PROTOCOL,
+    sasl, AuthMethod, BoxFuture, RpcException, IPC_EXCEPTION, NO_SUCH_METHOD, NO_SUCH_PROTOCOL,
     SASL_EXCEPTION, VERSION_MISMATCH,
 };
 use crate::hadoop::proto::{
     rpc_error_code, rpc_status, sasl_state, IpcConnectionContextProto, RequestHeaderProto,
-    RpcRequestHeaderProto, RpcResponseHeaderProto, RpcSaslProto, SaslAuth, RPC_CLOSE_CONNECTION,
+    RpcRequestHeaderProto, RpcResponseHeaderProto, RpcSaslProto, RPC_CLOSE_CONNECTION,
 };
 
 /// Who is calling: established by authentication, handed to every call.
@@ -173,22 +173,21 @@ impl RpcServer {
     }
 }
 
+/// An error response (`Server.setupResponse` with an exception); `client_id` and
+/// `retry_count` echo the failed call (empty and -1 outside calls).
 fn error_header(
     call_id: i32,
     status: i32,
     detail: i32,
     e: &RpcException,
+    client_id: &[u8],
+    retry_count: i32,
 ) -> RpcResponseHeaderProto {
-    RpcResponseHeaderProto {
-        call_id: call_id as u32,
-        status,
-        server_ipc_version_num: Some(RPC_VERSION as u32),
-        exception_class_name: Some(e.class_name.clone()),
-        error_msg: Some(e.message.clone()),
-        error_detail: Some(detail),
-        client_id: None,
-        retry_count: None,
-    }
+    let mut h = sasl::response_header(call_id, status, client_id, retry_count);
+    h.exception_class_name = Some(e.class_name.clone());
+    h.error_msg = Some(e.message.clone());
+    h.error_detail = Some(detail);
+    h
 }
 
 /// A fatal reply ends the connection (`Server.Connection.doSaslReply(Exception)` and
@@ -199,11 +198,23 @@ async fn fatal(
     detail: i32,
     e: RpcException,
 ) -> std::io::Error {
-    let h = error_header(call_id, rpc_status::FATAL, detail, &e);
+    let h = error_header(
+        call_id,
+        rpc_status::FATAL,
+        detail,
+        &e,
+        &[],
+        INVALID_RETRY_COUNT,
+    );
     // Best effort: the client may already be gone.
     let _ = stream.write_all(&encode_frame(&[&h])).await;
     let _ = stream.flush().await;
     let _ = stream.shutdown().await;
+    // Lingering close: read what the client already sent (its connection context and
+    // first call), so closing does not reset the connection and destroy the reply above.
+    let mut sink = [0u8; 4096];
+    let drain = async { while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {} };
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(500), drain).await;
     std::io::Error::other(e.to_string())
 }
 
@@ -296,20 +307,18 @@ async fn serve_connection(
     let claimed = ctx.user_info.and_then(|u| u.effective_user);
     let user = match (&caller_auth, &token_identifier) {
         (AuthMethod::Token, Some(id)) => {
-            let secrets = auth
+            let looked_up = auth
                 .tokens
                 .as_ref()
-                .expect("TOKEN only negotiated with a secret manager");
-            let token_user = match secrets.user_of(id) {
+                .ok_or_else(|| {
+                    RpcException::new(SASL_EXCEPTION, "Server is not configured to do TOKEN auth.")
+                })
+                .and_then(|t| t.user_of(id));
+            let token_user = match looked_up {
                 Ok(u) => u,
                 Err(e) => {
-                    return Err(fatal(
-                        &mut stream,
-                        CONNECTION_CONTEXT_CALL_ID,
-                        rpc_error_code::FATAL_UNAUTHORIZED,
-                        e,
-                    )
-                    .await)
+                    let code = rpc_error_code::FATAL_UNAUTHORIZED;
+                    return Err(fatal(&mut stream, CONNECTION_CONTEXT_CALL_ID, code, e).await);
                 }
             };
             if let Some(c) = claimed.filter(|c| *c != token_user) {
@@ -384,25 +393,20 @@ async fn serve_calls(
             return Ok(());
         }
         let call_id = header.call_id;
-        let ok_header = |status: i32| RpcResponseHeaderProto {
-            call_id: call_id as u32,
-            status,
-            server_ipc_version_num: Some(RPC_VERSION as u32),
-            client_id: Some(header.client_id.clone()),
-            retry_count: header.retry_count,
-            ..Default::default()
+        let client_id = header.client_id.clone();
+        let retry = header.retry_count.unwrap_or(INVALID_RETRY_COUNT);
+        let error = move |status: i32, detail: i32, ex: &RpcException| {
+            encode_frame(&[&error_header(
+                call_id, status, detail, ex, &client_id, retry,
+            )])
         };
         let req_header: RequestHeaderProto = match take_delimited(&mut buf, "RequestHeaderProto") {
             Ok(h) => h,
             Err(e) => {
                 let ex =
                     RpcException::new(IPC_EXCEPTION, format!("Error decoding request header: {e}"));
-                let _ = tx.send(encode_frame(&[&error_header(
-                    call_id,
-                    rpc_status::FATAL,
-                    rpc_error_code::FATAL_DESERIALIZING_REQUEST,
-                    &ex,
-                )]));
+                let code = rpc_error_code::FATAL_DESERIALIZING_REQUEST;
+                let _ = tx.send(error(rpc_status::FATAL, code, &ex));
                 return Err(std::io::Error::other(ex.to_string()));
             }
         };
@@ -415,20 +419,13 @@ async fn serve_calls(
                     req_header.declaring_class_protocol_name
                 ),
             );
-            let mut h = error_header(
-                call_id,
-                rpc_status::ERROR,
-                rpc_error_code::ERROR_NO_SUCH_PROTOCOL,
-                &ex,
-            );
-            h.client_id = Some(header.client_id.clone());
-            let _ = tx.send(encode_frame(&[&h]));
+            let code = rpc_error_code::ERROR_NO_SUCH_PROTOCOL;
+            let _ = tx.send(error(rpc_status::ERROR, code, &ex));
             continue;
         }
         let fut = service.call(caller.clone(), req_header.method_name.clone(), body);
         let tx = tx.clone();
-        let success = ok_header(rpc_status::SUCCESS);
-        let client_id = header.client_id.clone();
+        let success = sasl::response_header(call_id, rpc_status::SUCCESS, &header.client_id, retry);
         tokio::spawn(async move {
             let frame = match fut.await {
                 Ok(resp) => encode_frame(&[&success, &RawMessage(&resp)]),
@@ -438,9 +435,7 @@ async fn serve_calls(
                     } else {
                         rpc_error_code::ERROR_APPLICATION
                     };
-                    let mut h = error_header(call_id, rpc_status::ERROR, detail, &ex);
-                    h.client_id = Some(client_id);
-                    encode_frame(&[&h])
+                    error(rpc_status::ERROR, detail, &ex)
                 }
             };
             let _ = tx.send(frame);
@@ -453,15 +448,7 @@ async fn sasl_exchange(
     stream: &mut TcpStream,
     auth: &AuthConfig,
 ) -> std::io::Result<(AuthMethod, Option<Vec<u8>>)> {
-    let reply = |msg: RpcSaslProto| {
-        let h = RpcResponseHeaderProto {
-            call_id: SASL_CALL_ID as u32,
-            status: rpc_status::SUCCESS,
-            server_ipc_version_num: Some(RPC_VERSION as u32),
-            ..Default::default()
-        };
-        encode_frame(&[&h, &msg])
-    };
+    let unauthorized = rpc_error_code::FATAL_UNAUTHORIZED;
     let mut digest: Option<DigestServer> = None;
     loop {
         let mut buf = read_frame(stream).await.map_err(frame_io)?;
@@ -472,104 +459,64 @@ async fn sasl_exchange(
                 "SASL negotiation expected, got call id {}",
                 header.call_id
             ));
-            return Err(fatal(stream, SASL_CALL_ID, rpc_error_code::FATAL_UNAUTHORIZED, e).await);
+            return Err(fatal(stream, SASL_CALL_ID, unauthorized, e).await);
         }
         let msg: RpcSaslProto = take_delimited(&mut buf, "RpcSaslProto").map_err(frame_io)?;
+        let method = msg.auths.first().map(|a| a.method.clone());
         match msg.state {
             sasl_state::NEGOTIATE => {
-                let mut auths = Vec::new();
-                for m in auth.methods() {
-                    let mut a = SaslAuth {
-                        method: m.name().into(),
-                        mechanism: m.mechanism().into(),
-                        protocol: None,
-                        server_id: None,
-                        challenge: None,
-                    };
-                    if m == AuthMethod::Token {
-                        let server = DigestServer::new();
-                        a.protocol = Some(String::new());
-                        a.server_id = Some(SASL_DEFAULT_REALM.into());
-                        a.challenge = Some(server.challenge());
-                        digest = Some(server);
-                    }
-                    auths.push(a);
-                }
-                let out = reply(RpcSaslProto {
-                    version: None,
-                    state: sasl_state::NEGOTIATE,
-                    token: None,
-                    auths,
+                let methods = auth.methods();
+                let challenge = methods.contains(&AuthMethod::Token).then(|| {
+                    let server = DigestServer::new();
+                    let c = server.challenge();
+                    digest = Some(server);
+                    c
                 });
-                stream.write_all(&out).await?;
-            }
-            sasl_state::INITIATE | sasl_state::RESPONSE => {
-                let method = msg.auths.first().map(|a| a.method.clone());
-                let wants_simple =
-                    msg.state == sasl_state::INITIATE && method.as_deref() == Some("SIMPLE");
-                if wants_simple {
-                    if !auth.simple {
-                        let e = RpcException::access_control(format!(
-                            "SIMPLE authentication is not enabled.  Available:{}",
-                            auth.methods_text()
-                        ));
-                        return Err(fatal(
-                            stream,
-                            SASL_CALL_ID,
-                            rpc_error_code::FATAL_UNAUTHORIZED,
-                            e,
-                        )
-                        .await);
-                    }
+                let answer = sasl::negotiate_response(&methods, challenge);
+                stream.write_all(&sasl::server_frame(&answer)).await?;
+                if answer.state == sasl_state::SUCCESS {
                     return Ok((AuthMethod::Simple, None));
                 }
-                if msg.state == sasl_state::INITIATE && method.as_deref() != Some("TOKEN") {
+            }
+            sasl_state::INITIATE if method.as_deref() == Some("SIMPLE") => {
+                if !auth.simple {
                     let e = RpcException::access_control(format!(
-                        "{} authentication is not enabled.  Available:{}",
-                        method.unwrap_or_default(),
+                        "SIMPLE authentication is not enabled.  Available:{}",
                         auth.methods_text()
                     ));
-                    return Err(
-                        fatal(stream, SASL_CALL_ID, rpc_error_code::FATAL_UNAUTHORIZED, e).await,
-                    );
+                    return Err(fatal(stream, SASL_CALL_ID, unauthorized, e).await);
                 }
+                return Ok((AuthMethod::Simple, None));
+            }
+            sasl_state::INITIATE if method.as_deref() != Some("TOKEN") => {
+                let e = RpcException::access_control(format!(
+                    "{} authentication is not enabled.  Available:{}",
+                    method.unwrap_or_default(),
+                    auth.methods_text()
+                ));
+                return Err(fatal(stream, SASL_CALL_ID, unauthorized, e).await);
+            }
+            sasl_state::INITIATE | sasl_state::RESPONSE => {
                 let (Some(server), Some(secrets)) = (&digest, &auth.tokens) else {
                     let e = RpcException::new(
                         SASL_EXCEPTION,
                         "Server is not configured to do TOKEN auth.",
                     );
-                    return Err(
-                        fatal(stream, SASL_CALL_ID, rpc_error_code::FATAL_UNAUTHORIZED, e).await,
-                    );
+                    return Err(fatal(stream, SASL_CALL_ID, unauthorized, e).await);
                 };
                 let lookup = |id: &[u8]| secrets.retrieve_password(id);
                 match server.verify(msg.token.as_deref().unwrap_or_default(), &lookup) {
                     Ok(outcome) => {
-                        let out = reply(RpcSaslProto {
-                            version: None,
-                            state: sasl_state::SUCCESS,
-                            token: Some(outcome.rspauth),
-                            auths: vec![],
-                        });
-                        stream.write_all(&out).await?;
+                        let answer = sasl::success(Some(outcome.rspauth));
+                        stream.write_all(&sasl::server_frame(&answer)).await?;
                         return Ok((AuthMethod::Token, Some(outcome.identifier)));
                     }
-                    Err(e) => {
-                        return Err(fatal(
-                            stream,
-                            SASL_CALL_ID,
-                            rpc_error_code::FATAL_UNAUTHORIZED,
-                            e,
-                        )
-                        .await);
-                    }
+                    Err(e) => return Err(fatal(stream, SASL_CALL_ID, unauthorized, e).await),
                 }
             }
             other => {
                 let e = RpcException::new(SASL_EXCEPTION, format!("Unexpected SASL state {other}"));
-                return Err(
-                    fatal(stream, SASL_CALL_ID, rpc_error_code::FATAL_UNAUTHORIZED, e).await,
-                );
+                return Err(fatal(stream, SASL_CALL_ID, unauthorized, e).await);
             }
         }
     }
