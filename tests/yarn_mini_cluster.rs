@@ -704,3 +704,96 @@ async fn node_labels_the_cluster_lacks_are_rejected() {
         Some("java.lang.Exception: Invalid label resource request, cluster do not contain , label= gpu")
     );
 }
+
+fn local_resource(path: &Path, kind: LocalResourceType) -> LocalResourceInfo {
+    let (timestamp, size) = file_status(path).unwrap();
+    LocalResourceInfo {
+        resource: format!("file://{}", path.display()),
+        kind,
+        visibility: LocalResourceVisibility::Application,
+        size,
+        timestamp,
+        pattern: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resources_are_localized_under_their_keys_and_archives_unpacked() {
+    let c = cluster().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data.txt");
+    std::fs::write(&data, "file-content\n").unwrap();
+    let content = dir.path().join("content");
+    std::fs::create_dir(&content).unwrap();
+    std::fs::write(content.join("inner.txt"), "archive-content\n").unwrap();
+    let tgz = dir.path().join("bundle.tar.gz");
+    let ok = std::process::Command::new("tar")
+        .arg("-czf")
+        .arg(&tgz)
+        .arg("-C")
+        .arg(&content)
+        .arg("inner.txt")
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let out = dir.path().join("out");
+    let client = c.rest_client(Some("tester")).unwrap();
+    let app = submit_sleeper(&client, |ctx| {
+        let spec = &mut ctx.am_container_spec;
+        spec.local_resources
+            .push("my-data", local_resource(&data, LocalResourceType::File));
+        spec.local_resources.push(
+            "my-bundle",
+            local_resource(&tgz, LocalResourceType::Archive),
+        );
+        spec.commands.command = vec![format!(
+            "cat my-bundle/inner.txt my-data > {} && test -f $HADOOP_TOKEN_FILE_LOCATION",
+            out.display()
+        )];
+        ctx.max_app_attempts = Some(1);
+    })
+    .await;
+    let report = wait_for_final(&client, &app.to_string(), Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "archive-content\nfile-content\n"
+    );
+    // An AM that exits without unregistering fails its attempt, even with exit code 0.
+    assert_eq!(report.state, YarnApplicationState::FAILED);
+    assert!(
+        report.diagnostics.contains("exited with  exitCode: 0\n"),
+        "{}",
+        report.diagnostics
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resource_changed_after_submission_fails_localization() {
+    let c = cluster().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data.txt");
+    std::fs::write(&data, "v1").unwrap();
+    let mut declared = local_resource(&data, LocalResourceType::File);
+    declared.timestamp -= 1000;
+    let client = c.rest_client(Some("tester")).unwrap();
+    let app = submit_sleeper(&client, |ctx| {
+        ctx.am_container_spec.local_resources.push("data", declared);
+        ctx.max_app_attempts = Some(1);
+    })
+    .await;
+    let report = wait_for_final(&client, &app.to_string(), Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert_eq!(report.state, YarnApplicationState::FAILED);
+    let d = &report.diagnostics;
+    assert!(d.contains("exited with  exitCode: -1000\n"), "{d}");
+    assert!(
+        d.contains(&format!(
+            "Resource {} changed on src filesystem",
+            data.display()
+        )),
+        "{d}"
+    );
+}

@@ -520,7 +520,13 @@ impl NodeManager {
             let Some(c) = map.get_mut(&id) else { return };
             c.state = container_state::C_COMPLETE;
             c.exit_status = exit;
-            c.diagnostics = diagnostics;
+            // Launch and localization failures are stamped here; the other paths stamp
+            // each line as they compose it.
+            c.diagnostics = if exit == exit_status::INVALID {
+                stamp(&diagnostics)
+            } else {
+                diagnostics
+            };
             c.pgid = None;
             drop(map);
             self.status_of(id)
