@@ -797,3 +797,31 @@ async fn a_resource_changed_after_submission_fails_localization() {
         "{d}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_am_that_stops_heartbeating_times_out() {
+    let c = MiniYarnCluster::start(MiniYarnConfig {
+        num_node_managers: 1,
+        am_liveness_expiry: Duration::from_millis(300),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let client = c.rest_client(Some("tester")).unwrap();
+    // The AM only sleeps: it never registers, so it never heartbeats.
+    let app = submit_sleeper(&client, |ctx| ctx.max_app_attempts = Some(1)).await;
+    let report = wait_for_final(&client, &app.to_string(), Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(report.state, YarnApplicationState::FAILED);
+    let attempt = strato::yarn::ids::ApplicationAttemptId {
+        application_id: app,
+        attempt_id: 1,
+    };
+    let expected = format!("ApplicationMaster for attempt {attempt} timed out");
+    assert!(
+        report.diagnostics.contains(&expected),
+        "{}",
+        report.diagnostics
+    );
+}

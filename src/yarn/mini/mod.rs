@@ -37,6 +37,8 @@ pub struct MiniYarnConfig {
     pub max_attempts: i32,
     /// `yarn.nodemanager.container-monitor.interval-ms`.
     pub memory_check_interval: Duration,
+    /// `yarn.am.liveness-monitor.expiry-interval-ms`: an AM silent this long fails.
+    pub am_liveness_expiry: Duration,
     /// Where NodeManager directories and the conf dir go; a temporary directory (removed on
     /// drop) if `None`.
     pub work_dir: Option<PathBuf>,
@@ -52,6 +54,7 @@ impl Default for MiniYarnConfig {
             max_allocation: None,
             max_attempts: 2,
             memory_check_interval: Duration::from_millis(500),
+            am_liveness_expiry: Duration::from_secs(600),
             work_dir: None,
         }
     }
@@ -106,6 +109,7 @@ impl MiniYarnCluster {
             max_allocation: config.max_allocation.unwrap_or(node_capacity),
             max_attempts: config.max_attempts,
             node_capacity,
+            am_expiry: config.am_liveness_expiry,
         };
         let rm = ResourceManager::new(rm_config.clone(), nms.clone(), keys);
         let scheduler_addr = rm.start_scheduler(rx).await?;
@@ -155,6 +159,10 @@ impl MiniYarnCluster {
             (
                 "yarn.resourcemanager.am.max-attempts".into(),
                 config.max_attempts.to_string(),
+            ),
+            (
+                "yarn.am.liveness-monitor.expiry-interval-ms".into(),
+                config.am_liveness_expiry.as_millis().to_string(),
             ),
         ];
         std::fs::write(

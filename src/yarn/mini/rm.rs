@@ -56,6 +56,8 @@ pub struct RmConfig {
     pub max_allocation: ResourceInfo,
     pub max_attempts: i32,
     pub node_capacity: ResourceInfo,
+    /// `yarn.am.liveness-monitor.expiry-interval-ms`.
+    pub am_expiry: std::time::Duration,
 }
 
 /// An error the REST layer renders as Hadoop's `RemoteException` JSON.
@@ -135,6 +137,8 @@ struct Attempt {
     next_container: i64,
     amrm_key_id: i32,
     progress: f32,
+    /// Launch, register and every allocate ping the liveness monitor.
+    last_heartbeat: i64,
 }
 
 struct App {
@@ -272,6 +276,20 @@ impl ResourceManager {
         let addr = server.local_addr();
         *self.scheduler_addr.lock().expect("lock") = Some(addr);
         self.servers.lock().expect("lock").push(server);
+        let weak = Arc::downgrade(self);
+        let expiry = self.config.am_expiry;
+        let check = (expiry / 3).clamp(
+            std::time::Duration::from_millis(10),
+            std::time::Duration::from_secs(1),
+        );
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(check);
+            loop {
+                tick.tick().await;
+                let Some(rm) = weak.upgrade() else { return };
+                rm.expire_silent_ams(expiry);
+            }
+        });
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
             while let Some(ev) = events.recv().await {
@@ -759,6 +777,7 @@ impl ResourceManager {
             };
             attempt.next_container += 1;
             attempt.state = AttemptState::Launched;
+            attempt.last_heartbeat = now_millis();
             attempt.am_container = Some((cid, node));
             attempt.amrm_key_id = amrm_key.0;
             let attempt_id = attempt.id;
@@ -882,99 +901,138 @@ impl ResourceManager {
         st.node_used[live.node].memory -= live.resource.memory;
         st.node_used[live.node].vcores -= live.resource.vcores;
         let app_id = cid.attempt.application_id;
-        let key_id = st.amrm_key_id;
-        let mut cleanup: Option<(Option<ApplicationAttemptId>, i32, &str)> = None;
-        if let Some(app) = st.apps.get_mut(&app_id) {
-            let max = app.max_attempts;
-            let keep = app.ctx.keep_containers_across_application_attempts;
-            let n_attempts = app.attempts.len() as i32;
-            let tracking = format!(
-                "http://{}/cluster/app/{app_id}",
-                self.webapp_addr.lock().expect("lock")
-            );
-            let Some(attempt) = app
-                .attempts
-                .iter_mut()
-                .find(|a| a.am_container.map(|x| x.0) == Some(cid))
-            else {
+        let tracking = format!(
+            "http://{}/cluster/app/{app_id}",
+            self.webapp_addr.lock().expect("lock")
+        );
+        let Some(app) = st.apps.get_mut(&app_id) else {
+            return;
+        };
+        let am_of = app
+            .attempts
+            .iter_mut()
+            .find(|a| a.am_container.map(|x| x.0) == Some(cid));
+        match am_of {
+            None => {
                 // A task container: report it to the current attempt.
                 if let Some(cur) = app.current_mut() {
                     cur.completed.push(ev.status);
                 }
-                drop(st);
-                self.schedule_ams(&mut self.lock());
-                return;
-            };
-            let code = ev.status.exit_status.unwrap_or(exit_status::INVALID);
-            match attempt.state {
-                AttemptState::Finishing => {
-                    attempt.state = AttemptState::Finished;
-                    attempt.finish_time = now_millis();
-                    cleanup = Some((
-                        None,
-                        exit_status::KILLED_AFTER_APP_COMPLETION,
-                        "Container killed by the ResourceManager after the application completed.",
-                    ));
-                }
-                AttemptState::Launched | AttemptState::Running => {
-                    attempt.state = AttemptState::Failed;
-                    attempt.finish_time = now_millis();
-                    let diag = format!(
-                        "AM Container for {} exited with  exitCode: {code}\nFailing this attempt.Diagnostics: {}For more detailed output, check application tracking page: {tracking} Then, click on links to logs of each attempt.\n",
-                        attempt.id,
-                        ev.status.diagnostics.clone().unwrap_or_default()
-                    );
-                    let failed_attempt = attempt.id;
-                    // Only failures inside attempt-failures-validity-interval count.
-                    let window = app.ctx.attempt_failures_validity_interval.unwrap_or(-1);
-                    let now = now_millis();
-                    let failures = app
-                        .attempts
-                        .iter()
-                        .filter(|a| a.state == AttemptState::Failed)
-                        .filter(|a| window <= 0 || a.finish_time > now - window)
-                        .count() as i32;
-                    if failures < max {
-                        app.state = YarnApplicationState::ACCEPTED;
-                        app.diagnostics = diag;
-                        app.attempts
-                            .push(new_attempt(app_id, n_attempts + 1, key_id));
-                        if !keep {
-                            cleanup = Some((
-                                Some(failed_attempt),
-                                exit_status::KILLED_BY_RESOURCEMANAGER,
-                                "Container of a completed attempt killed by the ResourceManager.",
-                            ));
-                        } else {
-                            // Containers move to the new attempt.
-                            let new_id = app.current().map(|a| a.id);
-                            for c in st
-                                .containers
-                                .values_mut()
-                                .filter(|c| c.attempt == failed_attempt)
-                            {
-                                if let Some(n) = new_id {
-                                    c.attempt = n;
-                                }
-                            }
-                        }
-                    } else {
-                        app.state = YarnApplicationState::FAILED;
-                        app.final_status = FinalApplicationStatus::FAILED;
-                        app.finish_time = now_millis();
-                        app.diagnostics = format!("Application {app_id} failed {max} times due to {diag}. Failing the application.");
-                        cleanup = Some((
-                            None,
-                            exit_status::KILLED_BY_RESOURCEMANAGER,
-                            "Container killed by the ResourceManager.",
-                        ));
+            }
+            Some(attempt) if attempt.state == AttemptState::Finishing => {
+                attempt.state = AttemptState::Finished;
+                attempt.finish_time = now_millis();
+                self.kill_app_containers(
+                    &mut st,
+                    app_id,
+                    None,
+                    exit_status::KILLED_AFTER_APP_COMPLETION,
+                    "Container killed by the ResourceManager after the application completed.",
+                );
+            }
+            Some(attempt)
+                if matches!(
+                    attempt.state,
+                    AttemptState::Launched | AttemptState::Running
+                ) =>
+            {
+                let code = ev.status.exit_status.unwrap_or(exit_status::INVALID);
+                let diag = format!(
+                    "AM Container for {} exited with  exitCode: {code}\nFailing this attempt.Diagnostics: {}For more detailed output, check application tracking page: {tracking} Then, click on links to logs of each attempt.\n",
+                    attempt.id,
+                    ev.status.diagnostics.clone().unwrap_or_default()
+                );
+                let attempt_id = attempt.id;
+                self.fail_attempt(&mut st, attempt_id, diag);
+            }
+            Some(_) => {}
+        }
+        self.schedule_ams(&mut st);
+    }
+
+    /// `RMAppAttemptImpl` failure: the attempt FAILED; a new attempt if the failures inside
+    /// attempt-failures-validity-interval stay below max attempts, else the application
+    /// FAILED (`Application X failed N times due to ...`).
+    fn fail_attempt(&self, st: &mut State, attempt_id: ApplicationAttemptId, diag: String) {
+        let app_id = attempt_id.application_id;
+        let key_id = st.amrm_key_id;
+        let Some(app) = st.apps.get_mut(&app_id) else {
+            return;
+        };
+        let Some(attempt) = app.attempts.iter_mut().find(|a| a.id == attempt_id) else {
+            return;
+        };
+        attempt.state = AttemptState::Failed;
+        attempt.finish_time = now_millis();
+        let max = app.max_attempts;
+        let window = app.ctx.attempt_failures_validity_interval.unwrap_or(-1);
+        let now = now_millis();
+        let failures = app
+            .attempts
+            .iter()
+            .filter(|a| a.state == AttemptState::Failed)
+            .filter(|a| window <= 0 || a.finish_time > now - window)
+            .count() as i32;
+        let cleanup = if failures < max {
+            app.state = YarnApplicationState::ACCEPTED;
+            app.diagnostics = diag;
+            let next = new_attempt(app_id, app.attempts.len() as i32 + 1, key_id);
+            let next_id = next.id;
+            app.attempts.push(next);
+            if app.ctx.keep_containers_across_application_attempts {
+                // Task containers move to the new attempt; the old AM container goes.
+                let am = app
+                    .attempts
+                    .iter()
+                    .find(|a| a.id == attempt_id)
+                    .and_then(|a| a.am_container);
+                for (id, c) in st.containers.iter_mut() {
+                    if c.attempt == attempt_id && am.map(|a| a.0) != Some(*id) {
+                        c.attempt = next_id;
                     }
                 }
-                _ => {}
             }
-        }
-        if let Some((attempt, code, diag)) = cleanup {
-            self.kill_app_containers(&mut st, app_id, attempt, code, diag);
+            (
+                Some(attempt_id),
+                "Container of a completed attempt killed by the ResourceManager.",
+            )
+        } else {
+            app.state = YarnApplicationState::FAILED;
+            app.final_status = FinalApplicationStatus::FAILED;
+            app.finish_time = now_millis();
+            app.diagnostics = format!(
+                "Application {app_id} failed {max} times due to {diag}. Failing the application."
+            );
+            (None, "Container killed by the ResourceManager.")
+        };
+        self.kill_app_containers(
+            st,
+            app_id,
+            cleanup.0,
+            exit_status::KILLED_BY_RESOURCEMANAGER,
+            cleanup.1,
+        );
+    }
+
+    /// `AMLivelinessMonitor`: an attempt whose AM has not heartbeated (registered or
+    /// allocated) within the expiry interval fails.
+    pub fn expire_silent_ams(&self, expiry: std::time::Duration) {
+        let mut st = self.lock();
+        let deadline = now_millis() - expiry.as_millis() as i64;
+        let expired: Vec<ApplicationAttemptId> = st
+            .apps
+            .values()
+            .filter_map(|a| a.current())
+            .filter(|a| matches!(a.state, AttemptState::Launched | AttemptState::Running))
+            .filter(|a| a.last_heartbeat < deadline)
+            .map(|a| a.id)
+            .collect();
+        for id in expired {
+            self.fail_attempt(
+                &mut st,
+                id,
+                format!("ApplicationMaster for attempt {id} timed out"),
+            );
         }
         self.schedule_ams(&mut st);
     }
@@ -1026,6 +1084,7 @@ impl ResourceManager {
             }
             attempt.registered = true;
             attempt.state = AttemptState::Running;
+            attempt.last_heartbeat = now_millis();
             attempt.host = req.host.unwrap_or_default();
             attempt.rpc_port = req.rpc_port.unwrap_or(-1);
             attempt.tracking_url = req.tracking_url.unwrap_or_default();
@@ -1116,6 +1175,7 @@ impl ResourceManager {
             let user = app.user.clone();
             let attempt = app.current_mut().expect("checked");
             attempt.progress = req.progress.unwrap_or(0.0).clamp(0.0, 1.0);
+            attempt.last_heartbeat = now_millis();
             if let Some(b) = &req.blacklist_request {
                 for h in &b.blacklist_additions {
                     attempt.blacklist.insert(h.clone());
@@ -1293,6 +1353,7 @@ fn new_attempt(app: ApplicationId, n: i32, key_id: i32) -> Attempt {
         next_container: 1,
         amrm_key_id: key_id,
         progress: 0.0,
+        last_heartbeat: now_millis(),
     }
 }
 
