@@ -825,3 +825,40 @@ async fn an_am_that_stops_heartbeating_times_out() {
         report.diagnostics
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strict_locality_places_containers_only_on_named_nodes() {
+    let c = cluster().await;
+    let (_client, _app, token) = sleeping_am(&c).await;
+    let am = AmRmClient::connect(c.scheduler_address(), token, Duration::from_secs(5))
+        .await
+        .unwrap();
+    am.register("127.0.0.1", 0, "").await.unwrap();
+    let second = c.node_managers[1].node_id.clone();
+    let strict = |name: &str, count: i32| {
+        let mut r = resource_request(3, 256, 1, count, 0);
+        r.resource_name = Some(name.into());
+        r.relax_locality = Some(false);
+        r
+    };
+    // One container, only on the second NodeManager.
+    let resp = am
+        .allocate(AllocateRequest {
+            ask: vec![strict(&second.to_string(), 1), strict("*", 1)],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(resp.allocated_containers.len(), 1);
+    let node = resp.allocated_containers[0].node_id.clone().unwrap();
+    assert_eq!(strato::yarn::ids::NodeId::from_proto(&node), second);
+    // A node the cluster does not have: the request stays pending, as in Hadoop.
+    let resp = am
+        .allocate(AllocateRequest {
+            ask: vec![strict("no-such-host", 1), strict("*", 1)],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(resp.allocated_containers.is_empty());
+}

@@ -694,15 +694,55 @@ impl ResourceManager {
 
     // ---- scheduling ----
 
-    fn find_node(&self, st: &State, r: ResourceInfo, blacklist: &HashSet<String>) -> Option<usize> {
+    /// First node with room for `r`: among `preferred` first, then (unless `strict`) any
+    /// other node not blacklisted.
+    fn find_node(
+        &self,
+        st: &State,
+        r: ResourceInfo,
+        blacklist: &HashSet<String>,
+        preferred: &HashSet<usize>,
+        strict: bool,
+    ) -> Option<usize> {
         let cap = self.config.node_capacity;
-        (0..self.nodes.len()).find(|&i| {
+        let fits = |i: usize| {
             let u = st.node_used[i];
             !blacklist.contains(&self.nodes[i].node_id.host)
                 && !blacklist.contains(&self.nodes[i].node_id.to_string())
                 && u.memory + r.memory <= cap.memory
                 && u.vcores + r.vcores <= cap.vcores
-        })
+        };
+        let mut order: Vec<usize> = (0..self.nodes.len())
+            .filter(|i| preferred.contains(i))
+            .collect();
+        if !strict {
+            order.extend((0..self.nodes.len()).filter(|i| !preferred.contains(i)));
+        }
+        order.into_iter().find(|&i| fits(i))
+    }
+
+    /// Whether an ask's resource name names node `i` (host, or host:port since mini
+    /// NodeManagers share one host).
+    fn names_node(&self, name: &str, i: usize) -> bool {
+        let id = &self.nodes[i].node_id;
+        name == id.host || name == id.to_string()
+    }
+
+    /// Nodes named by node-level asks matching an ANY ask (same priority, allocation id and
+    /// capability) that still want containers.
+    fn local_nodes(
+        &self,
+        asks: &BTreeMap<AskKey, ResourceRequestProto>,
+        any: &AskKey,
+    ) -> HashSet<usize> {
+        let mut out = HashSet::new();
+        for (k, r) in asks {
+            let same = k.0 == any.0 && k.1 == any.1 && k.3 == any.3 && k.4 == any.4;
+            if same && k.2 != ANY && r.num_containers.unwrap_or(0) > 0 {
+                out.extend((0..self.nodes.len()).filter(|&i| self.names_node(&k.2, i)));
+            }
+        }
+        out
     }
 
     /// The container token for a grant (`RMContainerTokenSecretManager.createContainerToken`).
@@ -759,7 +799,7 @@ impl ResourceManager {
             else {
                 continue;
             };
-            let Some(node) = self.find_node(st, r, &HashSet::new()) else {
+            let Some(node) = self.find_node(st, r, &HashSet::new(), &HashSet::new(), false) else {
                 continue;
             };
             let amrm_key = {
@@ -1199,22 +1239,37 @@ impl ResourceManager {
             let mut completed = std::mem::take(&mut attempt.completed);
             completed.extend(released);
             let blacklist = attempt.blacklist.clone();
-            let asks: Vec<(AskKey, i32)> = attempt
+            // With relax_locality false on the ANY ask, only nodes named by node-level asks
+            // qualify (Hadoop's strict locality); otherwise they are merely preferred.
+            let asks: Vec<(AskKey, i32, HashSet<usize>, bool)> = attempt
                 .asks
                 .iter()
                 .filter(|(k, r)| k.2 == ANY && r.num_containers.unwrap_or(0) > 0)
-                .map(|(k, r)| (k.clone(), r.num_containers.unwrap_or(0)))
+                .map(|(k, r)| {
+                    let strict = r.relax_locality == Some(false);
+                    (k.clone(), r.num_containers.unwrap_or(0), rm.local_nodes(&attempt.asks, k), strict)
+                })
                 .collect();
             // Allocation against node capacity, highest priority (lowest number) first.
             let mut allocated = Vec::new();
             let mut nm_tokens = Vec::new();
-            for (key, want) in asks {
+            for (key, want, preferred, strict) in asks {
                 let r = ResourceInfo { memory: key.3, vcores: key.4 };
                 let mut placed = 0;
                 while placed < want {
-                    let Some(node) = rm.find_node(st, r, &blacklist) else { break };
+                    let Some(node) = rm.find_node(st, r, &blacklist, &preferred, strict) else { break };
                     let app = st.apps.get_mut(&app_id).expect("checked");
                     let attempt = app.current_mut().expect("checked");
+                    // The node-level ask this container satisfies, if any, wants one fewer.
+                    let node_ask = attempt.asks.iter_mut().find(|(k, a)| {
+                        k.0 == key.0 && k.1 == key.1 && k.3 == key.3 && k.4 == key.4
+                            && k.2 != ANY
+                            && a.num_containers.unwrap_or(0) > 0
+                            && rm.names_node(&k.2, node)
+                    });
+                    if let Some((_, a)) = node_ask {
+                        a.num_containers = Some(a.num_containers.unwrap_or(0) - 1);
+                    }
                     let cid = ContainerId { attempt: attempt.id, id: attempt.next_container };
                     attempt.next_container += 1;
                     let send_nm_token = attempt.nm_tokens_sent.insert(node);
