@@ -862,3 +862,93 @@ async fn strict_locality_places_containers_only_on_named_nodes() {
         .unwrap();
     assert!(resp.allocated_containers.is_empty());
 }
+
+/// Waits for the AMRMToken of the given attempt in the AM container's credentials.
+async fn amrm_token_of_attempt(c: &MiniYarnCluster, app: ApplicationId, attempt: i32) -> Token {
+    use strato::yarn::tokens::AmrmTokenIdentifier;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let token = c
+            .am_credentials(app)
+            .and_then(|creds| creds.token_of_kind(AMRM_TOKEN_KIND).cloned())
+            .filter(|t| {
+                AmrmTokenIdentifier::decode(&t.identifier)
+                    .unwrap()
+                    .attempt
+                    .attempt_id
+                    == attempt
+            });
+        if let Some(t) = token {
+            return t;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "attempt {attempt} never launched"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kept_containers_survive_an_am_restart_and_are_handed_to_the_next_attempt() {
+    use strato::yarn::ids::{ContainerId, NodeId};
+    use strato::yarn::nm::NmClient;
+    use strato::yarn::proto::{container_state, ContainerLaunchContextProto};
+    let c = cluster().await;
+    let client = c.rest_client(Some("tester")).unwrap();
+    let app = submit_sleeper(&client, |ctx| {
+        ctx.keep_containers_across_application_attempts = true;
+        ctx.max_app_attempts = Some(2);
+    })
+    .await;
+    let am1 = AmRmClient::connect(
+        c.scheduler_address(),
+        amrm_token_of_attempt(&c, app, 1).await,
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    am1.register("127.0.0.1", 0, "").await.unwrap();
+    // Blacklisting the first node sends the container to the second.
+    let resp = am1
+        .allocate(AllocateRequest {
+            ask: vec![resource_request(0, 128, 1, 1, 0)],
+            blacklist_additions: vec![c.node_managers[0].node_id.to_string()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let container = resp.allocated_containers[0].clone();
+    let node = NodeId::from_proto(container.node_id.as_ref().unwrap());
+    assert_eq!(node, c.node_managers[1].node_id);
+    let cid = ContainerId::from_proto(container.id.as_ref().unwrap());
+    let nm = NmClient::new(Duration::from_secs(5));
+    nm.add_nm_tokens(&resp.nm_tokens).await;
+    let ctx = ContainerLaunchContextProto {
+        command: vec!["sleep 30".into()],
+        ..Default::default()
+    };
+    nm.start_container(&container, ctx).await.unwrap();
+
+    assert!(c.crash_am(app));
+    let am2 = AmRmClient::connect(
+        c.scheduler_address(),
+        amrm_token_of_attempt(&c, app, 2).await,
+        Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    let reg = am2.register("127.0.0.1", 0, "").await.unwrap();
+    let previous: Vec<ContainerId> = reg
+        .containers_from_previous_attempts
+        .iter()
+        .map(|p| ContainerId::from_proto(p.id.as_ref().unwrap()))
+        .collect();
+    assert_eq!(previous, vec![cid]);
+    // The new attempt reaches the kept container with the NMToken it was handed.
+    let nm2 = NmClient::new(Duration::from_secs(5));
+    nm2.add_nm_tokens(&reg.nm_tokens_from_previous_attempts)
+        .await;
+    let status = nm2.container_status(cid, &node).await.unwrap();
+    assert_eq!(status.state, Some(container_state::C_RUNNING));
+}

@@ -20,7 +20,7 @@ use crate::hadoop::ipc::{
 };
 use crate::hadoop::security::{create_password, Credentials, Token};
 use crate::yarn::amrm::{final_status_from_code, ANY};
-use crate::yarn::ids::{ApplicationAttemptId, ApplicationId, ContainerId, NodeId};
+use crate::yarn::ids::{ApplicationAttemptId, ApplicationId, ContainerId};
 use crate::yarn::proto::{
     container_state, AllocateRequestProto, AllocateResponseProto, ApplicationAclMapProto,
     ContainerLaunchContextProto, ContainerProto, ContainerStatusProto,
@@ -182,6 +182,8 @@ struct LiveContainer {
     node: usize,
     resource: ResourceInfo,
     attempt: ApplicationAttemptId,
+    priority: i32,
+    allocation_request_id: i64,
 }
 
 struct State {
@@ -745,6 +747,49 @@ impl ResourceManager {
         out
     }
 
+    /// The NMToken that lets an attempt talk to node `node`.
+    fn nm_token(&self, attempt: ApplicationAttemptId, node: usize, user: &str) -> NmTokenProto {
+        let node_id = self.nodes[node].node_id.clone();
+        let id = NmTokenIdentifier {
+            attempt,
+            node_id: node_id.clone(),
+            app_submitter: user.to_string(),
+            key_id: self.keys.nm_token_key_id,
+        };
+        NmTokenProto {
+            node_id: Some(node_id.to_proto()),
+            token: Some(id.token(&self.keys.nm_token_key).to_proto()),
+        }
+    }
+
+    /// The `Container` record an AM receives.
+    fn container_record(
+        &self,
+        id: ContainerId,
+        node: usize,
+        r: ResourceInfo,
+        priority: i32,
+        allocation_request_id: i64,
+        token: Option<crate::hadoop::proto::TokenProto>,
+    ) -> ContainerProto {
+        ContainerProto {
+            id: Some(id.to_proto()),
+            node_id: Some(self.nodes[node].node_id.to_proto()),
+            node_http_address: Some(self.nodes[node].http_address()),
+            resource: Some(ResourceProto {
+                memory: Some(r.memory),
+                virtual_cores: Some(r.vcores),
+            }),
+            priority: Some(PriorityProto {
+                priority: Some(priority),
+            }),
+            container_token: token,
+            execution_type: Some(crate::yarn::proto::EXECUTION_TYPE_GUARANTEED),
+            allocation_request_id: Some(allocation_request_id),
+            version: Some(0),
+        }
+    }
+
     /// The container token for a grant (`RMContainerTokenSecretManager.createContainerToken`).
     fn container_token(&self, user: &str, g: &Grant) -> (ContainerTokenIdentifier, Token) {
         let (id, node, r, priority, is_am, alloc_id) = (
@@ -845,6 +890,8 @@ impl ResourceManager {
                     node,
                     resource: r,
                     attempt: attempt_id,
+                    priority: 0,
+                    allocation_request_id: -1,
                 },
             );
             st.containers_allocated += 1;
@@ -1133,6 +1180,32 @@ impl ResourceManager {
                 ..Default::default()
             });
             app.state = YarnApplicationState::RUNNING;
+            let user = app.user.clone();
+            // keep-containers-across-application-attempts: running containers of earlier
+            // attempts (moved to this one on failure) and NMTokens for their nodes.
+            let mut previous = Vec::new();
+            let mut nodes = std::collections::BTreeSet::new();
+            for (cid, c) in &st.containers {
+                let from_earlier_attempt = cid.attempt != attempt_id;
+                if c.attempt == attempt_id && from_earlier_attempt {
+                    previous.push(rm.container_record(
+                        *cid,
+                        c.node,
+                        c.resource,
+                        c.priority,
+                        c.allocation_request_id,
+                        None,
+                    ));
+                    nodes.insert(c.node);
+                }
+            }
+            let nm_tokens: Vec<NmTokenProto> = nodes
+                .iter()
+                .map(|&n| rm.nm_token(attempt_id, n, &user))
+                .collect();
+            if let Some(a) = st.apps.get_mut(&app_id).and_then(App::current_mut) {
+                a.nm_tokens_sent.extend(nodes);
+            }
             let max = rm.config.max_allocation;
             Ok(RegisterApplicationMasterResponseProto {
                 maximum_capability: Some(ResourceProto {
@@ -1141,9 +1214,9 @@ impl ResourceManager {
                 }),
                 client_to_am_token_master_key: None,
                 application_acls: Vec::new(),
-                containers_from_previous_attempts: Vec::new(),
+                containers_from_previous_attempts: previous,
                 queue: Some(queue),
-                nm_tokens_from_previous_attempts: Vec::new(),
+                nm_tokens_from_previous_attempts: nm_tokens,
             })
         })
     }
@@ -1189,7 +1262,6 @@ impl ResourceManager {
                 }
                 normalized.push((ask.clone(), n));
             }
-            let service_nodes: Vec<NodeId> = rm.nodes.iter().map(|n| n.node_id.clone()).collect();
             // Releases.
             let mut released = Vec::new();
             for cid_p in &req.release {
@@ -1285,31 +1357,21 @@ impl ResourceManager {
                     let (_, token) = rm.container_token(&app_ref.user, &grant);
                     st.node_used[node].memory += r.memory;
                     st.node_used[node].vcores += r.vcores;
-                    st.containers.insert(cid, LiveContainer { node, resource: r, attempt: attempt_id });
+                    st.containers.insert(
+                        cid,
+                        LiveContainer {
+                            node,
+                            resource: r,
+                            attempt: attempt_id,
+                            priority: key.0,
+                            allocation_request_id: key.1,
+                        },
+                    );
                     st.containers_allocated += 1;
                     if send_nm_token {
-                        let nm_id = NmTokenIdentifier {
-                            attempt: attempt_id,
-                            node_id: service_nodes[node].clone(),
-                            app_submitter: user.clone(),
-                            key_id: rm.keys.nm_token_key_id,
-                        };
-                        nm_tokens.push(NmTokenProto {
-                            node_id: Some(service_nodes[node].to_proto()),
-                            token: Some(nm_id.token(&rm.keys.nm_token_key).to_proto()),
-                        });
+                        nm_tokens.push(rm.nm_token(attempt_id, node, &user));
                     }
-                    allocated.push(ContainerProto {
-                        id: Some(cid.to_proto()),
-                        node_id: Some(service_nodes[node].to_proto()),
-                        node_http_address: Some(rm.nodes[node].http_address()),
-                        resource: Some(ResourceProto { memory: Some(r.memory), virtual_cores: Some(r.vcores) }),
-                        priority: Some(PriorityProto { priority: Some(key.0) }),
-                        container_token: Some(token.to_proto()),
-                        execution_type: Some(crate::yarn::proto::EXECUTION_TYPE_GUARANTEED),
-                        allocation_request_id: Some(key.1),
-                        version: Some(0),
-                    });
+                    allocated.push(rm.container_record(cid, node, r, key.0, key.1, Some(token.to_proto())));
                     placed += 1;
                 }
                 let app = st.apps.get_mut(&app_id).expect("checked");
