@@ -95,6 +95,11 @@ impl AuthConfig {
 pub trait RpcService: Send + Sync + 'static {
     /// The protocol name clients put in `declaringClassProtocolName`.
     fn protocol(&self) -> &str;
+    /// Whether calls naming `protocol` go to this service (a Hadoop server may host several
+    /// protocols on one port; override to accept more than [`RpcService::protocol`]).
+    fn serves(&self, protocol: &str) -> bool {
+        protocol == self.protocol()
+    }
     /// Handles one call; the returned bytes are the encoded response message. Unknown
     /// methods should return [`unknown_method`].
     fn call(
@@ -411,7 +416,7 @@ async fn serve_calls(
             }
         };
         let body = take_delimited_raw(&mut buf, "request body").map_err(frame_io)?;
-        if req_header.declaring_class_protocol_name != service.protocol() {
+        if !service.serves(&req_header.declaring_class_protocol_name) {
             let ex = RpcException::new(
                 NO_SUCH_PROTOCOL,
                 format!(

@@ -3,6 +3,31 @@
 //! (ContainerManagement RPC with NMToken SASL, real child processes), all on 127.0.0.1
 //! ephemeral ports, plus a `yarn-site.xml` / `core-site.xml` for clients. Library code:
 //! tests start it with [`MiniYarnCluster::start`], people with the `strato-mini-yarn` binary.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use strato::yarn::mini::{MiniYarnCluster, MiniYarnConfig};
+//! let cluster = MiniYarnCluster::start(MiniYarnConfig {
+//!     num_node_managers: 2,
+//!     node_memory_mb: 2048,
+//!     ..Default::default()
+//! })
+//! .await?;
+//! // Clients read the generated conf dir (YARN_CONF_DIR) or use the handles directly:
+//! let conf = cluster.configuration()?;
+//! let rest = cluster.rest_client(Some("alice"))?;
+//! let app = rest.new_application().await?;
+//! # let _ = (conf, app);
+//! # Ok(()) }
+//! ```
+//!
+//! What it enforces as Hadoop does: TOKEN-only SASL on the scheduler and NodeManager
+//! endpoints, AMRMToken/NMToken/container-token checks, maximum allocation, per-node
+//! capacity, strict locality, queue existence, node labels (none exist), response ids,
+//! registration before allocate, AM liveness expiry, max attempts within the failure
+//! validity interval, localization size/timestamp checks, the physical-memory limit.
+//! Not modelled: ClientRMProtocol RPC (port 8032; clients use REST), the NM web UI, log
+//! aggregation, preemption, reservations, opportunistic containers, security with Kerberos.
 
 pub mod localizer;
 pub mod nm;
