@@ -27,6 +27,9 @@ use crate::hadoop::proto::{
     RpcRequestHeaderProto, RpcResponseHeaderProto, RpcSaslProto, RPC_CLOSE_CONNECTION,
 };
 
+/// `Server.RECEIVED_HTTP_REQ_RESPONSE`.
+const HTTP_ON_IPC_PORT: &str = "HTTP/1.1 404 Not Found\r\nContent-type: text/plain\r\n\r\nIt looks like you are making an HTTP request to a Hadoop IPC port. This is not the correct port for the web interface on this daemon.\r\n";
+
 /// Who is calling: established by authentication, handed to every call.
 #[derive(Clone, Debug)]
 pub struct Caller {
@@ -238,6 +241,12 @@ async fn serve_connection(
 ) -> std::io::Result<()> {
     let mut pre = [0u8; 7];
     stream.read_exact(&mut pre).await?;
+    if &pre[..4] == b"GET " {
+        // Hadoop answers a browser pointed at an IPC port in plain HTTP.
+        let _ = stream.write_all(HTTP_ON_IPC_PORT.as_bytes()).await;
+        let _ = stream.shutdown().await;
+        return Ok(());
+    }
     if &pre[..4] != RPC_MAGIC {
         return Err(std::io::Error::other(format!(
             "{remote}: not a Hadoop RPC preamble: {:?}",
@@ -455,6 +464,7 @@ async fn sasl_exchange(
 ) -> std::io::Result<(AuthMethod, Option<Vec<u8>>)> {
     let unauthorized = rpc_error_code::FATAL_UNAUTHORIZED;
     let mut digest: Option<DigestServer> = None;
+    let mut sent_negotiate = false;
     loop {
         let mut buf = read_frame(stream).await.map_err(frame_io)?;
         let header: RpcRequestHeaderProto =
@@ -467,41 +477,58 @@ async fn sasl_exchange(
             return Err(fatal(stream, SASL_CALL_ID, unauthorized, e).await);
         }
         let msg: RpcSaslProto = take_delimited(&mut buf, "RpcSaslProto").map_err(frame_io)?;
-        let method = msg.auths.first().map(|a| a.method.clone());
-        match msg.state {
-            sasl_state::NEGOTIATE => {
-                let methods = auth.methods();
-                let challenge = methods.contains(&AuthMethod::Token).then(|| {
-                    let server = DigestServer::new();
-                    let c = server.challenge();
-                    digest = Some(server);
-                    c
-                });
-                let answer = sasl::negotiate_response(&methods, challenge);
-                stream.write_all(&sasl::server_frame(&answer)).await?;
-                if answer.state == sasl_state::SUCCESS {
-                    return Ok((AuthMethod::Simple, None));
-                }
+        let methods = auth.methods();
+        let state = msg.state;
+        if state == sasl_state::NEGOTIATE || state == sasl_state::INITIATE {
+            if state == sasl_state::NEGOTIATE && sent_negotiate {
+                let e = RpcException::access_control("Client already attempted negotiation");
+                return Err(fatal(stream, SASL_CALL_ID, unauthorized, e).await);
             }
-            sasl_state::INITIATE if method.as_deref() == Some("SIMPLE") => {
-                if !auth.simple {
+            // INITIATE must name exactly one advertised SaslAuth (all fields compared).
+            let advertised: Vec<_> = methods.iter().map(|m| sasl::auth_for(*m, None)).collect();
+            let chosen = (state == sasl_state::INITIATE).then(|| msg.auths.clone());
+            match chosen.as_deref() {
+                Some([one]) if advertised.contains(one) => {
+                    if one.method == AuthMethod::Simple.name() {
+                        return Ok((AuthMethod::Simple, None));
+                    }
+                }
+                Some([one]) if sent_negotiate => {
                     let e = RpcException::access_control(format!(
-                        "SIMPLE authentication is not enabled.  Available:{}",
+                        "{} authentication is not enabled.  Available:{}",
+                        one.method,
                         auth.methods_text()
                     ));
                     return Err(fatal(stream, SASL_CALL_ID, unauthorized, e).await);
                 }
-                return Ok((AuthMethod::Simple, None));
+                Some(auths) if auths.len() != 1 => {
+                    let e = RpcException::new(SASL_EXCEPTION, "Client mechanism is malformed");
+                    return Err(fatal(stream, SASL_CALL_ID, unauthorized, e).await);
+                }
+                _ => {
+                    // NEGOTIATE, or an INITIATE before any: answer with what we offer.
+                    let challenge = methods.contains(&AuthMethod::Token).then(|| {
+                        let server = DigestServer::new();
+                        let c = server.challenge();
+                        digest = Some(server);
+                        c
+                    });
+                    let answer = sasl::negotiate_response(&methods, challenge);
+                    stream.write_all(&sasl::server_frame(&answer)).await?;
+                    sent_negotiate = true;
+                    if answer.state == sasl_state::SUCCESS {
+                        return Ok((AuthMethod::Simple, None));
+                    }
+                    continue;
+                }
             }
-            sasl_state::INITIATE if method.as_deref() != Some("TOKEN") => {
-                let e = RpcException::access_control(format!(
-                    "{} authentication is not enabled.  Available:{}",
-                    method.unwrap_or_default(),
-                    auth.methods_text()
-                ));
-                return Err(fatal(stream, SASL_CALL_ID, unauthorized, e).await);
-            }
+        }
+        match state {
             sasl_state::INITIATE | sasl_state::RESPONSE => {
+                let Some(token) = msg.token.as_deref() else {
+                    let e = RpcException::new(SASL_EXCEPTION, "Client did not send a token");
+                    return Err(fatal(stream, SASL_CALL_ID, unauthorized, e).await);
+                };
                 let (Some(server), Some(secrets)) = (&digest, &auth.tokens) else {
                     let e = RpcException::new(
                         SASL_EXCEPTION,
@@ -510,7 +537,7 @@ async fn sasl_exchange(
                     return Err(fatal(stream, SASL_CALL_ID, unauthorized, e).await);
                 };
                 let lookup = |id: &[u8]| secrets.retrieve_password(id);
-                match server.verify(msg.token.as_deref().unwrap_or_default(), &lookup) {
+                match server.verify(token, &lookup) {
                     Ok(outcome) => {
                         let answer = sasl::success(Some(outcome.rspauth));
                         stream.write_all(&sasl::server_frame(&answer)).await?;

@@ -304,3 +304,46 @@ fn connection_timeouts_come_from_hadoop_configuration() {
     assert_eq!(c.connect_timeout, Duration::from_millis(1500));
     assert_eq!(c.rpc_timeout, Some(Duration::from_secs(3)));
 }
+
+#[tokio::test]
+async fn an_http_request_on_the_ipc_port_gets_hadoops_hint() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = start(AuthConfig::simple_only()).await;
+    let mut s = tokio::net::TcpStream::connect(server.local_addr())
+        .await
+        .unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).await.unwrap();
+    assert!(body.starts_with("HTTP/1.1 404 Not Found\r\n"), "{body}");
+    assert!(body.contains("It looks like you are making an HTTP request to a Hadoop IPC port."));
+}
+
+#[tokio::test]
+async fn a_second_negotiate_is_refused() {
+    use crate::hadoop::ipc::frame::{preamble, read_frame, take_delimited, AUTH_PROTOCOL_SASL};
+    use crate::hadoop::proto::RpcResponseHeaderProto;
+    use tokio::io::AsyncWriteExt;
+    let server = start(AuthConfig::token_only(Arc::new(Secrets))).await;
+    let mut s = tokio::net::TcpStream::connect(server.local_addr())
+        .await
+        .unwrap();
+    s.write_all(&preamble(0, AUTH_PROTOCOL_SASL)).await.unwrap();
+    let negotiate = sasl::client_frame(&sasl::negotiate());
+    s.write_all(&negotiate).await.unwrap();
+    s.write_all(&negotiate).await.unwrap();
+    let _first = read_frame(&mut s).await.unwrap();
+    let mut second = read_frame(&mut s).await.unwrap();
+    let h: RpcResponseHeaderProto = take_delimited(&mut second, "header").unwrap();
+    assert_eq!(h.status, crate::hadoop::proto::rpc_status::FATAL);
+    assert_eq!(
+        h.error_msg.as_deref(),
+        Some("Client already attempted negotiation")
+    );
+    assert_eq!(
+        h.exception_class_name.as_deref(),
+        Some(ACCESS_CONTROL_EXCEPTION)
+    );
+}
