@@ -553,7 +553,9 @@ impl ResourceManager {
                     container_id: cid,
                     node_http_address: node.map(|n| n.http_address()).unwrap_or_default(),
                     node_id: node.map(|n| n.node_id.to_string()).unwrap_or_default(),
-                    blacklisted_nodes: String::new(),
+                    blacklisted_nodes: a.blacklist.iter().cloned().collect::<Vec<_>>().join(","),
+                    nodes_blacklisted_by_system: String::new(),
+                    export_ports: None,
                     app_attempt_id: Some(a.id.to_string()),
                     app_attempt_state: Some(a.state.name().into()),
                 }

@@ -366,7 +366,11 @@ pub struct AppAttemptInfo {
     #[serde(default)]
     pub blacklisted_nodes: String,
     #[serde(default)]
+    pub nodes_blacklisted_by_system: String,
+    #[serde(default)]
     pub app_attempt_id: Option<String>,
+    #[serde(default)]
+    pub export_ports: Option<String>,
     #[serde(default)]
     pub app_attempt_state: Option<String>,
 }
