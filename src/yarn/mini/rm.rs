@@ -395,8 +395,11 @@ impl ResourceManager {
         }
         let mut credentials = Credentials::new();
         for (alias, value) in ctx.am_container_spec.credentials.tokens.iter() {
-            let token = Token::decode_from_url_string(alias, value)
-                .map_err(|e| WebError::bad_request(format!("Could not parse credentials: {e}")))?;
+            let token = Token::decode_from_url_string(alias, value).map_err(|e| {
+                WebError::bad_request(format!(
+                    "Could not parse credentials data; exception message = {e}"
+                ))
+            })?;
             credentials.add_token(alias, token);
         }
         for (alias, value) in ctx.am_container_spec.credentials.secrets.iter() {

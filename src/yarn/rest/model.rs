@@ -144,6 +144,31 @@ pub struct CredentialsInfo {
     pub secrets: Entries<String>,
 }
 
+impl CredentialsInfo {
+    /// Hadoop credentials in the REST form: tokens as `Token.encodeToUrlString()`, secrets
+    /// URL-safe base64 (what the RM's `new Base64(0, null, true)` writes and reads).
+    pub fn from_credentials(c: &crate::hadoop::security::Credentials) -> CredentialsInfo {
+        use base64::Engine;
+        CredentialsInfo {
+            tokens: c
+                .tokens
+                .iter()
+                .map(|(alias, t)| (alias.clone(), t.encode_to_url_string()))
+                .collect(),
+            secrets: c
+                .secrets
+                .iter()
+                .map(|(alias, s)| {
+                    (
+                        alias.clone(),
+                        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s),
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
 /// `ContainerLaunchContextInfo` (the `am-container-spec`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ContainerLaunchContextInfo {
@@ -517,6 +542,27 @@ mod tests {
         assert_eq!(v["application-tags"]["tag"][0], "a");
         let back: ApplicationSubmissionContextInfo = serde_json::from_value(v).unwrap();
         assert_eq!(back, ctx);
+    }
+
+    #[test]
+    fn credentials_take_the_rest_encodings() {
+        let mut c = crate::hadoop::security::Credentials::new();
+        let token = crate::hadoop::security::Token {
+            identifier: vec![1, 2],
+            password: vec![3],
+            kind: "HDFS_DELEGATION_TOKEN".into(),
+            service: "nn:8020".into(),
+        };
+        c.add_token("hdfs", token.clone());
+        c.secrets.insert("s".into(), vec![0xfb, 0xff]);
+        let info = CredentialsInfo::from_credentials(&c);
+        let (alias, encoded) = info.tokens.iter().next().unwrap();
+        assert_eq!(alias, "hdfs");
+        assert_eq!(
+            crate::hadoop::security::Token::decode_from_url_string(alias, encoded).unwrap(),
+            token
+        );
+        assert_eq!(info.secrets.entry[0].value, "-_8");
     }
 
     #[test]
