@@ -411,7 +411,7 @@ impl ResourceManager {
                 })
                 .map_err(|e| {
                     WebError::bad_request(format!(
-                        "Could not parse credentials: secret {alias}: {e}"
+                        "Could not parse credentials data; exception message = secret {alias}: {e}"
                     ))
                 })?;
             credentials.secrets.insert(alias.to_string(), secret);
