@@ -131,6 +131,8 @@ pub fn unknown_method(method: &str, protocol: &str) -> RpcException {
 pub struct RpcServer {
     local_addr: SocketAddr,
     accept: tokio::task::JoinHandle<()>,
+    /// Dropping it tells every open connection to close.
+    _shutdown: tokio::sync::watch::Sender<()>,
 }
 
 impl Drop for RpcServer {
@@ -158,22 +160,39 @@ impl RpcServer {
         service: Arc<dyn RpcService>,
     ) -> std::io::Result<RpcServer> {
         let local_addr = listener.local_addr()?;
+        let (shutdown, shutdown_rx) = tokio::sync::watch::channel(());
         let accept = tokio::spawn(async move {
             loop {
-                let Ok((stream, remote)) = listener.accept().await else {
-                    continue;
+                let (stream, remote) = match listener.accept().await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!("rpc server {local_addr}: accept failed: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
                 };
                 let _ = stream.set_nodelay(true);
                 let auth = auth.clone();
                 let service = service.clone();
+                let mut stop = shutdown_rx.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = serve_connection(stream, remote, auth, service).await {
-                        tracing::debug!("rpc connection from {remote} ended: {e}");
+                    tokio::select! {
+                        r = serve_connection(stream, remote, auth, service) => {
+                            if let Err(e) = r {
+                                tracing::debug!("rpc connection from {remote} ended: {e}");
+                            }
+                        }
+                        _ = stop.changed() => {}
                     }
                 });
             }
         });
-        Ok(RpcServer { local_addr, accept })
+        Ok(RpcServer {
+            local_addr,
+            accept,
+            _shutdown: shutdown,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {

@@ -347,3 +347,22 @@ async fn a_second_negotiate_is_refused() {
         Some(ACCESS_CONTROL_EXCEPTION)
     );
 }
+
+#[tokio::test]
+async fn dropping_the_server_closes_its_connections() {
+    let server = start(AuthConfig::simple_only()).await;
+    let client = RpcClient::connect(server.local_addr(), ConnectionConfig::new(PROTOCOL, "u"))
+        .await
+        .unwrap();
+    let ok: UserInformationProto = client.call("echo", &req("a", None)).await.unwrap();
+    assert_eq!(ok.effective_user.as_deref(), Some("a@u"));
+    drop(server);
+    let err = tokio::time::timeout(
+        Duration::from_secs(5),
+        client.call::<_, UserInformationProto>("echo", &req("b", None)),
+    )
+    .await
+    .expect("the call ends once the server is gone")
+    .unwrap_err();
+    assert!(matches!(err, RpcError::Closed { .. }), "{err}");
+}
