@@ -463,6 +463,11 @@ async fn rest_client_reads_cluster_info_metrics_and_queues() {
         (4096, 8, 2)
     );
     assert_eq!(client.queue_names().await.unwrap(), vec!["root", "default"]);
+    let nodes = client.nodes().await.unwrap();
+    assert_eq!(nodes.len(), 2);
+    assert!(nodes
+        .iter()
+        .all(|n| n.state == "RUNNING" && n.avail_memory_mb == 2048));
     assert!(client
         .applications(&AppsQuery::default())
         .await
@@ -951,4 +956,46 @@ async fn kept_containers_survive_an_am_restart_and_are_handed_to_the_next_attemp
         .await;
     let status = nm2.container_status(cid, &node).await.unwrap();
     assert_eq!(status.state, Some(container_state::C_RUNNING));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_token_is_valid_only_on_its_node_manager() {
+    use strato::yarn::nm::NmClient;
+    use strato::yarn::proto::ContainerLaunchContextProto;
+    let c = cluster().await;
+    let (_client, _app, token) = sleeping_am(&c).await;
+    let am = AmRmClient::connect(c.scheduler_address(), token, Duration::from_secs(5))
+        .await
+        .unwrap();
+    am.register("127.0.0.1", 0, "").await.unwrap();
+    let nm = NmClient::new(Duration::from_secs(5));
+    let mut on_node = Vec::new();
+    for (avoid, blacklist_removals) in [
+        (1usize, vec![]),
+        (0, vec![c.node_managers[1].node_id.to_string()]),
+    ] {
+        let resp = am
+            .allocate(AllocateRequest {
+                ask: vec![resource_request(0, 128, 1, 1, 0)],
+                blacklist_additions: vec![c.node_managers[avoid].node_id.to_string()],
+                blacklist_removals,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        nm.add_nm_tokens(&resp.nm_tokens).await;
+        on_node.push(resp.allocated_containers[0].clone());
+    }
+    // The container granted on the first node, presented to the second.
+    let mut moved = on_node[0].clone();
+    moved.node_id = on_node[1].node_id.clone();
+    let err = nm
+        .start_container(&moved, ContainerLaunchContextProto::default())
+        .await
+        .unwrap_err();
+    let msg = err.remote_message().unwrap();
+    assert!(
+        msg.contains("identifier is not valid for current Node manager. Expected : "),
+        "{msg}"
+    );
 }

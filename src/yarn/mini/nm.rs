@@ -272,6 +272,13 @@ impl NodeManager {
         let mut msg = String::from("Unauthorized request to start container. ");
         let id = ContainerTokenIdentifier::decode(&token.identifier)
             .map_err(|e| format!("{msg}\n{e}"))?;
+        // NMContainerTokenSecretManager.retrievePassword: the token names its NodeManager.
+        if id.nm_host_addr != self.node_id.to_string() {
+            return Err(format!(
+                "Given Container {} identifier is not valid for current Node manager. Expected : {} Found : {}",
+                id.container_id, self.node_id, id.nm_host_addr
+            ));
+        }
         let expected = create_password(&token.identifier, &self.keys.container_token_key);
         if expected != token.password || id.master_key_id != self.keys.container_token_key_id {
             msg.push_str(&format!(

@@ -676,6 +676,33 @@ impl ResourceManager {
         }
     }
 
+    /// Node reports (`/ws/v1/cluster/nodes`).
+    pub fn nodes_info(&self) -> Vec<NodeInfo> {
+        let st = self.lock();
+        let cap = self.config.node_capacity;
+        self.nodes
+            .iter()
+            .enumerate()
+            .map(|(i, nm)| {
+                let used = st.node_used[i];
+                NodeInfo {
+                    id: nm.node_id.to_string(),
+                    rack: "/default-rack".into(),
+                    state: "RUNNING".into(),
+                    node_host_name: nm.node_id.host.clone(),
+                    node_http_address: nm.http_address(),
+                    last_health_update: now_millis(),
+                    health_report: String::new(),
+                    num_containers: st.containers.values().filter(|c| c.node == i).count() as i64,
+                    used_memory_mb: used.memory,
+                    avail_memory_mb: cap.memory - used.memory,
+                    used_virtual_cores: used.vcores as i64,
+                    available_virtual_cores: (cap.vcores - used.vcores) as i64,
+                }
+            })
+            .collect()
+    }
+
     /// CapacityScheduler-shaped scheduler info with the single `default` queue.
     pub fn scheduler_json(&self) -> serde_json::Value {
         let m = self.metrics();

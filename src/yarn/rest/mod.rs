@@ -219,6 +219,12 @@ impl RmRestClient {
             .cluster_metrics)
     }
 
+    /// GET `/ws/v1/cluster/nodes`.
+    pub async fn nodes(&self) -> Result<Vec<NodeInfo>, RestError> {
+        let w: NodesWrapper = self.get("/ws/v1/cluster/nodes", &[]).await?;
+        Ok(w.nodes.map(|n| n.node).unwrap_or_default())
+    }
+
     /// GET `/ws/v1/cluster/scheduler`: the scheduler's own JSON (its shape depends on the
     /// scheduler type), as `{"scheduler": {"schedulerInfo": ...}}`.
     pub async fn scheduler_info(&self) -> Result<serde_json::Value, RestError> {

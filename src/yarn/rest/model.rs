@@ -475,6 +475,38 @@ pub struct ClusterMetricsWrapper {
     pub cluster_metrics: ClusterMetrics,
 }
 
+/// `NodeInfo` (GET `/ws/v1/cluster/nodes` -> `{"nodes": {"node": [...]}}`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct NodeInfo {
+    pub id: String,
+    pub rack: String,
+    pub state: String,
+    pub node_host_name: String,
+    #[serde(rename = "nodeHTTPAddress")]
+    pub node_http_address: String,
+    pub last_health_update: i64,
+    pub health_report: String,
+    pub num_containers: i64,
+    #[serde(rename = "usedMemoryMB")]
+    pub used_memory_mb: i64,
+    #[serde(rename = "availMemoryMB")]
+    pub avail_memory_mb: i64,
+    pub used_virtual_cores: i64,
+    pub available_virtual_cores: i64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct NodesWrapper {
+    pub nodes: Option<Nodes>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Nodes {
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub node: Vec<NodeInfo>,
+}
+
 /// The error body of every failed RM web-service call.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RemoteExceptionWrapper {
