@@ -999,3 +999,31 @@ async fn a_container_token_is_valid_only_on_its_node_manager() {
         "{msg}"
     );
 }
+
+#[tokio::test]
+async fn a_hung_rm_is_an_error_within_the_request_timeout() {
+    // Accepts connections and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let _hold = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            open.push(s);
+        }
+    });
+    let client = RmRestClient::with_timeouts(
+        vec![url.clone()],
+        None,
+        Duration::from_secs(1),
+        Duration::from_millis(300),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let err = client.cluster_info().await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(err.to_string().contains(&url), "{err}");
+}

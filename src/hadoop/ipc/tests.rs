@@ -366,3 +366,22 @@ async fn dropping_the_server_closes_its_connections() {
     .unwrap_err();
     assert!(matches!(err, RpcError::Closed { .. }), "{err}");
 }
+
+#[tokio::test]
+async fn a_server_that_never_answers_sasl_fails_within_the_connect_timeout() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let _hold = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((s, _)) = listener.accept().await {
+            open.push(s);
+        }
+    });
+    let mut cfg = ConnectionConfig::new(PROTOCOL, "u").with_token(token("u", KEY));
+    cfg.connect_timeout = Duration::from_millis(200);
+    let started = std::time::Instant::now();
+    let err = RpcClient::connect(addr, cfg).await.err().unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(matches!(err, RpcError::Sasl { .. }), "{err}");
+    assert!(err.to_string().contains(&addr.to_string()), "{err}");
+}

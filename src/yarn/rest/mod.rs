@@ -54,6 +54,9 @@ impl RestError {
     }
 }
 
+/// Bound on one REST request unless configured otherwise.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// Filters for listing applications.
 #[derive(Clone, Debug, Default)]
 pub struct AppsQuery {
@@ -79,8 +82,20 @@ impl RmRestClient {
         user: Option<String>,
         connect_timeout: Duration,
     ) -> Result<Self, RestError> {
+        Self::with_timeouts(bases, user, connect_timeout, DEFAULT_REQUEST_TIMEOUT)
+    }
+
+    /// Like [`RmRestClient::new`], with a bound on each whole request (a hung RM is then
+    /// an error, and with HA the next RM is tried).
+    pub fn with_timeouts(
+        bases: Vec<String>,
+        user: Option<String>,
+        connect_timeout: Duration,
+        request_timeout: Duration,
+    ) -> Result<Self, RestError> {
         let http = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
+            .timeout(request_timeout)
             .build()
             .map_err(|e| RestError::Client(e.to_string()))?;
         Ok(RmRestClient {
