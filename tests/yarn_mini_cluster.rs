@@ -56,19 +56,26 @@ fn dshell(command: &str, containers: i32) -> ClientArgs {
 
 const AM_PREFIX: &[&str] = &["dshell"];
 
-async fn wait_for_state(client: &RmRestClient, app: &str, state: YarnApplicationState) -> AppInfo {
-    let deadline = Instant::now() + Duration::from_secs(30);
+/// Polls `probe` every 10 ms until it yields a value; fails the test after 20 s.
+async fn eventually<T, Fut>(what: &str, mut probe: impl FnMut() -> Fut) -> T
+where
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let r = client.application(app).await.unwrap();
-        if r.state == state {
-            return r;
+        if let Some(v) = probe().await {
+            return v;
         }
-        assert!(
-            Instant::now() < deadline,
-            "{app} never reached {state:?}, last {r:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+async fn wait_for_state(client: &RmRestClient, app: &str, state: YarnApplicationState) -> AppInfo {
+    eventually(&format!("{app} to reach {state:?}"), || async {
+        Some(client.application(app).await.unwrap()).filter(|r| r.state == state)
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -224,17 +231,10 @@ async fn submit_sleeper(
 async fn sleeping_am(c: &MiniYarnCluster) -> (RmRestClient, ApplicationId, Token) {
     let client = c.rest_client(Some("tester")).unwrap();
     let app = submit_sleeper(&client, |_| {}).await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let creds = loop {
-        if let Some(creds) = c.am_credentials(app) {
-            break creds;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "AM container never got its credentials"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let creds = eventually("the AM container's credentials", || async {
+        c.am_credentials(app)
+    })
+    .await;
     let token = creds
         .token_of_kind(AMRM_TOKEN_KIND)
         .cloned()
@@ -410,18 +410,10 @@ async fn kill_through_rest_ends_the_application_killed() {
         .unwrap();
     assert_eq!(killed.len(), 1);
     // Containers are gone: all cluster memory is free again.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let m = client.cluster_metrics().await.unwrap();
-        if m.allocated_mb == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "containers still allocated: {m:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("all containers to be released", || async {
+        Some(client.cluster_metrics().await.unwrap()).filter(|m| m.allocated_mb == 0)
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -555,25 +547,17 @@ async fn nm_client_starts_queries_and_stops_a_container_with_its_nm_token() {
             .contains("Attempt to relaunch the same container with id"),
         "{err}"
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    eventually("the container to run", || async {
         let s = nm.container_status(cid, &node).await.unwrap();
-        if s.state == Some(container_state::C_RUNNING) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "container never ran: {s:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        (s.state == Some(container_state::C_RUNNING)).then_some(())
+    })
+    .await;
     nm.stop_container(cid, &node).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let status = loop {
+    let status = eventually("a completed container status", || async {
         let r = am.allocate(AllocateRequest::default()).await.unwrap();
-        if let Some(s) = r.completed_container_statuses.into_iter().next() {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "no completed container reported");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+        r.completed_container_statuses.into_iter().next()
+    })
+    .await;
     assert_eq!(status.exit_status, Some(-105));
     let diag = status.diagnostics.unwrap();
     assert!(
@@ -663,19 +647,15 @@ async fn only_failures_inside_the_validity_interval_count_towards_max_attempts()
     let app = app_id.to_string();
     // Two crashes with max 2 attempts: without the 1 ms window the application would fail.
     for expected_attempts in [2usize, 3] {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !c.crash_am(app_id) {
-            assert!(Instant::now() < deadline, "AM never started");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        loop {
+        eventually("an AM process to crash", || async {
+            c.crash_am(app_id).then_some(())
+        })
+        .await;
+        eventually("a new attempt", || async {
             let attempts = client.application_attempts(&app).await.unwrap();
-            if attempts.len() == expected_attempts {
-                break;
-            }
-            assert!(Instant::now() < deadline, "no new attempt: {attempts:?}");
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+            (attempts.len() == expected_attempts).then_some(())
+        })
+        .await;
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let report = client.application(&app).await.unwrap();
@@ -871,27 +851,15 @@ async fn strict_locality_places_containers_only_on_named_nodes() {
 /// Waits for the AMRMToken of the given attempt in the AM container's credentials.
 async fn amrm_token_of_attempt(c: &MiniYarnCluster, app: ApplicationId, attempt: i32) -> Token {
     use strato::yarn::tokens::AmrmTokenIdentifier;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let token = c
-            .am_credentials(app)
+    eventually(&format!("attempt {attempt} to launch"), || async {
+        c.am_credentials(app)
             .and_then(|creds| creds.token_of_kind(AMRM_TOKEN_KIND).cloned())
             .filter(|t| {
-                AmrmTokenIdentifier::decode(&t.identifier)
-                    .unwrap()
-                    .attempt
-                    .attempt_id
-                    == attempt
-            });
-        if let Some(t) = token {
-            return t;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "attempt {attempt} never launched"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+                let id = AmrmTokenIdentifier::decode(&t.identifier).unwrap();
+                id.attempt.attempt_id == attempt
+            })
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

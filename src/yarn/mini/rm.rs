@@ -196,6 +196,24 @@ struct State {
     containers_allocated: i64,
 }
 
+impl State {
+    /// Books a container on its node.
+    fn take(&mut self, id: ContainerId, c: LiveContainer) {
+        self.node_used[c.node].memory += c.resource.memory;
+        self.node_used[c.node].vcores += c.resource.vcores;
+        self.containers.insert(id, c);
+        self.containers_allocated += 1;
+    }
+
+    /// Frees a container's node capacity; `None` if it was already gone.
+    fn free(&mut self, id: &ContainerId) -> Option<LiveContainer> {
+        let c = self.containers.remove(id)?;
+        self.node_used[c.node].memory -= c.resource.memory;
+        self.node_used[c.node].vcores -= c.resource.vcores;
+        Some(c)
+    }
+}
+
 /// The mini ResourceManager.
 pub struct ResourceManager {
     pub cluster_timestamp: i64,
@@ -914,9 +932,7 @@ impl ResourceManager {
             }
             .token(&amrm_key.1, &service);
             let launch_context = self.am_launch_context(app, amrm);
-            st.node_used[node].memory += r.memory;
-            st.node_used[node].vcores += r.vcores;
-            st.containers.insert(
+            st.take(
                 cid,
                 LiveContainer {
                     node,
@@ -926,7 +942,6 @@ impl ResourceManager {
                     allocation_request_id: -1,
                 },
             );
-            st.containers_allocated += 1;
             self.nodes[node].launch(ContainerStart {
                 token: ident,
                 launch_context,
@@ -999,9 +1014,7 @@ impl ResourceManager {
             .map(|(id, _)| *id)
             .collect();
         for id in ids {
-            if let Some(c) = st.containers.remove(&id) {
-                st.node_used[c.node].memory -= c.resource.memory;
-                st.node_used[c.node].vcores -= c.resource.vcores;
+            if let Some(c) = st.free(&id) {
                 self.nodes[c.node].kill(id, code, diag);
             }
         }
@@ -1014,11 +1027,9 @@ impl ResourceManager {
         };
         let cid = ContainerId::from_proto(&cid_proto);
         let mut st = self.lock();
-        let Some(live) = st.containers.remove(&cid) else {
+        if st.free(&cid).is_none() {
             return; // already released or cleaned up by the RM
-        };
-        st.node_used[live.node].memory -= live.resource.memory;
-        st.node_used[live.node].vcores -= live.resource.vcores;
+        }
         let app_id = cid.attempt.application_id;
         let tracking = format!(
             "http://{}/cluster/app/{app_id}",
@@ -1300,9 +1311,7 @@ impl ResourceManager {
                 let cid = ContainerId::from_proto(cid_p);
                 let owned = st.containers.get(&cid).is_some_and(|c| c.attempt.application_id == app_id);
                 if owned {
-                    if let Some(c) = st.containers.remove(&cid) {
-                        st.node_used[c.node].memory -= c.resource.memory;
-                        st.node_used[c.node].vcores -= c.resource.vcores;
+                    if let Some(c) = st.free(&cid) {
                         rm.nodes[c.node].kill(cid, exit_status::ABORTED, "Container released by application");
                     }
                     released.push(ContainerStatusProto {
@@ -1387,9 +1396,7 @@ impl ResourceManager {
                         allocation_request_id: key.1,
                     };
                     let (_, token) = rm.container_token(&app_ref.user, &grant);
-                    st.node_used[node].memory += r.memory;
-                    st.node_used[node].vcores += r.vcores;
-                    st.containers.insert(
+                    st.take(
                         cid,
                         LiveContainer {
                             node,
@@ -1399,7 +1406,6 @@ impl ResourceManager {
                             allocation_request_id: key.1,
                         },
                     );
-                    st.containers_allocated += 1;
                     if send_nm_token {
                         nm_tokens.push(rm.nm_token(attempt_id, node, &user));
                     }
