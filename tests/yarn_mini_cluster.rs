@@ -56,6 +56,21 @@ fn dshell(command: &str, containers: i32) -> ClientArgs {
 
 const AM_PREFIX: &[&str] = &["dshell"];
 
+/// Runs the distributed shell against the cluster until its application ends.
+async fn run_dshell(
+    c: &MiniYarnCluster,
+    command: &str,
+    containers: i32,
+) -> strato::yarn::dshell::DshellOutcome {
+    run_client(
+        &c.configuration().unwrap(),
+        &dshell(command, containers),
+        AM_PREFIX,
+    )
+    .await
+    .unwrap()
+}
+
 /// Polls `probe` every 10 ms until it yields a value; fails the test after 20 s.
 async fn eventually<T, Fut>(what: &str, mut probe: impl FnMut() -> Fut) -> T
 where
@@ -84,9 +99,7 @@ async fn distributed_shell_with_three_containers_succeeds() {
     let out_dir = tempfile::tempdir().unwrap();
     let out = out_dir.path().join("out");
     let cmd = format!("echo $CONTAINER_ID $NM_HOST $USER >> {}", out.display());
-    let outcome = run_client(&c.configuration().unwrap(), &dshell(&cmd, 3), AM_PREFIX)
-        .await
-        .unwrap();
+    let outcome = run_dshell(&c, &cmd, 3).await;
     println!(
         "distributed shell, 3 containers: submission to FINISHED in {:?}",
         outcome.submit_to_final
@@ -119,13 +132,7 @@ async fn distributed_shell_with_three_containers_succeeds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_command_makes_the_application_fail_with_diagnostics() {
     let c = cluster().await;
-    let outcome = run_client(
-        &c.configuration().unwrap(),
-        &dshell("echo oops >&2; exit 3", 2),
-        AM_PREFIX,
-    )
-    .await
-    .unwrap();
+    let outcome = run_dshell(&c, "echo oops >&2; exit 3", 2).await;
     assert_eq!(outcome.report.final_status, FinalApplicationStatus::FAILED);
     let d = &outcome.report.diagnostics;
     assert!(
@@ -420,13 +427,7 @@ async fn kill_through_rest_ends_the_application_killed() {
 async fn container_over_its_memory_limit_is_killed_with_exit_code_minus_104() {
     let c = cluster().await;
     // `tail` keeps the newline-free stream in memory: far beyond the 128 MB limit.
-    let outcome = run_client(
-        &c.configuration().unwrap(),
-        &dshell("head -c 600000000 /dev/zero | tail > /dev/null", 1),
-        AM_PREFIX,
-    )
-    .await
-    .unwrap();
+    let outcome = run_dshell(&c, "head -c 600000000 /dev/zero | tail > /dev/null", 1).await;
     assert_eq!(outcome.report.final_status, FinalApplicationStatus::FAILED);
     let d = &outcome.report.diagnostics;
     assert!(d.contains("exit status -104: ["), "{d}");
