@@ -229,18 +229,7 @@ impl RpcClient {
             }
         };
 
-        // ProtoUtil.makeIpcConnectionContext: the user goes along for SIMPLE only.
-        let user_info = match auth {
-            AuthMethod::Simple => Some(UserInformationProto {
-                effective_user: Some(config.user.clone()),
-                real_user: None,
-            }),
-            AuthMethod::Token => None,
-        };
-        let ctx = IpcConnectionContextProto {
-            user_info,
-            protocol: Some(config.protocol.clone()),
-        };
+        let ctx = connection_context(&config.protocol, &config.user, auth);
         let header = request_header(CONNECTION_CONTEXT_CALL_ID, INVALID_RETRY_COUNT, &client_id);
         writer
             .write_all(&encode_frame(&[&header, &ctx]))
@@ -361,6 +350,26 @@ impl Inner {
         let header = request_header(PING_CALL_ID, INVALID_RETRY_COUNT, &self.client_id);
         let mut w = self.writer.lock().await;
         w.write_all(&encode_frame(&[&header])).await
+    }
+}
+
+/// `ProtoUtil.makeIpcConnectionContext`: SIMPLE names the user; with TOKEN the
+/// connection already established it, so the user info goes empty.
+pub fn connection_context(
+    protocol: &str,
+    user: &str,
+    auth: AuthMethod,
+) -> IpcConnectionContextProto {
+    let effective_user = match auth {
+        AuthMethod::Simple => Some(user.to_string()),
+        AuthMethod::Token => None,
+    };
+    IpcConnectionContextProto {
+        user_info: Some(UserInformationProto {
+            effective_user,
+            real_user: None,
+        }),
+        protocol: Some(protocol.to_string()),
     }
 }
 
