@@ -11,7 +11,7 @@ use strato::hadoop::security::Token;
 use strato::yarn::amrm::{resource_request, AllocateRequest, AmRmClient};
 use strato::yarn::dshell::{run_client, submit, wait_for_final, ClientArgs};
 use strato::yarn::ids::ApplicationId;
-use strato::yarn::mini::localizer::file_status;
+use strato::yarn::launch::{file_status, local_file_resource};
 use strato::yarn::mini::{MiniYarnCluster, MiniYarnConfig};
 use strato::yarn::rest::*;
 use strato::yarn::tokens::AMRM_TOKEN_KIND;
@@ -691,18 +691,6 @@ async fn node_labels_the_cluster_lacks_are_rejected() {
     );
 }
 
-fn local_resource(path: &Path, kind: LocalResourceType) -> LocalResourceInfo {
-    let (timestamp, size) = file_status(path).unwrap();
-    LocalResourceInfo {
-        resource: format!("file://{}", path.display()),
-        kind,
-        visibility: LocalResourceVisibility::Application,
-        size,
-        timestamp,
-        pattern: None,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resources_are_localized_under_their_keys_and_archives_unpacked() {
     let c = cluster().await;
@@ -726,11 +714,13 @@ async fn resources_are_localized_under_their_keys_and_archives_unpacked() {
     let client = c.rest_client(Some("tester")).unwrap();
     let app = submit_sleeper(&client, |ctx| {
         let spec = &mut ctx.am_container_spec;
-        spec.local_resources
-            .push("my-data", local_resource(&data, LocalResourceType::File));
+        spec.local_resources.push(
+            "my-data",
+            local_file_resource(&data, LocalResourceType::File).unwrap(),
+        );
         spec.local_resources.push(
             "my-bundle",
-            local_resource(&tgz, LocalResourceType::Archive),
+            local_file_resource(&tgz, LocalResourceType::Archive).unwrap(),
         );
         spec.commands.command = vec![format!(
             "cat my-bundle/inner.txt my-data > {} && test -f $HADOOP_TOKEN_FILE_LOCATION",
@@ -761,7 +751,7 @@ async fn a_resource_changed_after_submission_fails_localization() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data.txt");
     std::fs::write(&data, "v1").unwrap();
-    let mut declared = local_resource(&data, LocalResourceType::File);
+    let mut declared = local_file_resource(&data, LocalResourceType::File).unwrap();
     declared.timestamp -= 1000;
     let client = c.rest_client(Some("tester")).unwrap();
     let app = submit_sleeper(&client, |ctx| {

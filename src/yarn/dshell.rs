@@ -17,9 +17,8 @@ use base64::Engine;
 
 use super::amrm::{resource_request, AllocateRequest, AmRmClient};
 use super::ids::ContainerId;
-use super::mini::localizer::file_status;
+use super::launch::{launch_context, local_file_resource};
 use super::nm::NmClient;
-use super::proto::{ContainerLaunchContextProto, StringStringMapProto};
 use super::rest::*;
 use crate::hadoop::conf::{self, Configuration};
 
@@ -190,29 +189,25 @@ pub async fn submit(
         args.am_resource_size,
         args.am_resource_timestamp,
     ) {
-        (Some(uri), Some(size), Some(timestamp)) => (uri.clone(), size, timestamp),
+        (Some(uri), Some(size), Some(timestamp)) => LocalResourceInfo {
+            resource: uri.clone(),
+            kind: LocalResourceType::File,
+            visibility: LocalResourceVisibility::Application,
+            size,
+            timestamp,
+            pattern: None,
+        },
         (Some(_), _, _) => {
             bail!("--am-resource needs --am-resource-size and --am-resource-timestamp")
         }
         (None, _, _) => {
             let exe = std::env::current_exe().context("locating this binary")?;
-            let (timestamp, size) =
-                file_status(&exe).with_context(|| format!("reading {}", exe.display()))?;
-            (format!("file://{}", exe.display()), size, timestamp)
+            local_file_resource(&exe, LocalResourceType::File)
+                .with_context(|| format!("reading {}", exe.display()))?
         }
     };
     let mut spec = ContainerLaunchContextInfo::default();
-    spec.local_resources.push(
-        AM_RESOURCE_KEY,
-        LocalResourceInfo {
-            resource: am_resource.0,
-            kind: LocalResourceType::File,
-            visibility: LocalResourceVisibility::Application,
-            size: am_resource.1,
-            timestamp: am_resource.2,
-            pattern: None,
-        },
-    );
+    spec.local_resources.push(AM_RESOURCE_KEY, am_resource);
     spec.environment.push(
         COMMAND_ENV,
         base64::engine::general_purpose::STANDARD.encode(command.as_bytes()),
@@ -301,7 +296,7 @@ pub async fn run_application_master(args: &AmArgs) -> anyhow::Result<bool> {
         std::env::var("HADOOP_TOKEN_FILE_LOCATION")
             .context("HADOOP_TOKEN_FILE_LOCATION is not set")?,
     );
-    let command =
+    let command_b64 =
         std::env::var(COMMAND_ENV).with_context(|| format!("{COMMAND_ENV} is not set"))?;
     let token = AmRmClient::amrm_token_from_file(&token_file)?;
     let addrs = scheduler_addresses(&token.service).await?;
@@ -349,16 +344,11 @@ pub async fn run_application_master(args: &AmArgs) -> anyhow::Result<bool> {
                 continue;
             }
             allocated += 1;
-            let ctx = ContainerLaunchContextProto {
-                environment: vec![StringStringMapProto {
-                    key: Some(COMMAND_ENV.into()),
-                    value: Some(command.clone()),
-                }],
-                command: vec![format!(
-                    "echo ${COMMAND_ENV} | base64 -d > ds_command.sh && /bin/bash ds_command.sh 1><LOG_DIR>/stdout 2><LOG_DIR>/stderr"
-                )],
-                ..Default::default()
-            };
+            let command = format!(
+                "echo ${COMMAND_ENV} | base64 -d > ds_command.sh && /bin/bash ds_command.sh 1><LOG_DIR>/stdout 2><LOG_DIR>/stderr"
+            );
+            let env = [(COMMAND_ENV, command_b64.as_str())];
+            let ctx = launch_context(vec![command], env, [], None);
             match nm.start_container(c, ctx).await {
                 Ok(()) => started.push(cid),
                 Err(e) => start_failures.push(format!("{cid}: start failed: {e}")),

@@ -9,6 +9,7 @@
 pub mod amrm;
 pub mod dshell;
 pub mod ids;
+pub mod launch;
 pub mod mini;
 pub mod nm;
 pub mod proto;

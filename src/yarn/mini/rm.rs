@@ -12,7 +12,6 @@ use base64::Engine;
 use bytes::Bytes;
 use prost::Message;
 
-use super::localizer::url_from_string;
 use super::nm::{exit_status, ClusterKeys, ContainerCompleted, ContainerStart, NodeManager};
 use crate::hadoop::ipc::server::{decode_request, unknown_method};
 use crate::hadoop::ipc::{
@@ -21,13 +20,13 @@ use crate::hadoop::ipc::{
 use crate::hadoop::security::{create_password, Credentials, Token};
 use crate::yarn::amrm::{final_status_from_code, ANY};
 use crate::yarn::ids::{ApplicationAttemptId, ApplicationId, ContainerId};
+use crate::yarn::launch::launch_context;
 use crate::yarn::proto::{
     container_state, AllocateRequestProto, AllocateResponseProto, ApplicationAclMapProto,
     ContainerLaunchContextProto, ContainerProto, ContainerStatusProto,
-    FinishApplicationMasterRequestProto, FinishApplicationMasterResponseProto, LocalResourceProto,
-    NmTokenProto, PriorityProto, RegisterApplicationMasterRequestProto,
-    RegisterApplicationMasterResponseProto, ResourceProto, ResourceRequestProto,
-    StringLocalResourceMapProto, StringStringMapProto,
+    FinishApplicationMasterRequestProto, FinishApplicationMasterResponseProto, NmTokenProto,
+    PriorityProto, RegisterApplicationMasterRequestProto, RegisterApplicationMasterResponseProto,
+    ResourceProto, ResourceRequestProto,
 };
 use crate::yarn::rest::model::*;
 use crate::yarn::tokens::{AmrmTokenIdentifier, ContainerTokenIdentifier, NmTokenIdentifier};
@@ -954,46 +953,31 @@ impl ResourceManager {
         let spec = &app.ctx.am_container_spec;
         let mut creds = app.credentials.clone();
         creds.add_token(amrm.service.clone(), amrm);
-        let mut env: Vec<StringStringMapProto> = spec
-            .environment
-            .iter()
-            .map(|(k, v)| StringStringMapProto {
-                key: Some(k.to_string()),
-                value: Some(v.clone()),
-            })
-            .collect();
-        for (k, v) in [
+        let extra = [
             ("APPLICATION_WEB_PROXY_BASE", format!("/proxy/{}", app.id)),
             ("APP_SUBMIT_TIME_ENV", app.submit_time.to_string()),
             ("MAX_APP_ATTEMPTS", app.max_attempts.to_string()),
-        ] {
-            env.push(StringStringMapProto {
-                key: Some(k.into()),
-                value: Some(v),
-            });
-        }
-        ContainerLaunchContextProto {
-            local_resources: spec
-                .local_resources
-                .iter()
-                .map(|(k, r)| StringLocalResourceMapProto {
-                    key: Some(k.to_string()),
-                    value: Some(local_resource_proto(r)),
-                })
-                .collect(),
-            tokens: Some(creds.to_bytes()),
-            service_data: Vec::new(),
-            environment: env,
-            command: spec.commands.command.clone(),
-            application_acls: spec
-                .application_acls
-                .iter()
-                .map(|(k, v)| ApplicationAclMapProto {
-                    access_type: Some(if k == "MODIFY_APP" { 2 } else { 1 }),
-                    acl: Some(v.clone()),
-                })
-                .collect(),
-        }
+        ];
+        let env = spec
+            .environment
+            .iter()
+            .map(|(k, v)| (k, v.as_str()))
+            .chain(extra.iter().map(|(k, v)| (*k, v.as_str())));
+        let mut ctx = launch_context(
+            spec.commands.command.clone(),
+            env,
+            spec.local_resources.iter(),
+            Some(&creds),
+        );
+        ctx.application_acls = spec
+            .application_acls
+            .iter()
+            .map(|(k, v)| ApplicationAclMapProto {
+                access_type: Some(if k == "MODIFY_APP" { 2 } else { 1 }),
+                acl: Some(v.clone()),
+            })
+            .collect();
+        ctx
     }
 
     /// Kills live containers of an application (of one attempt if given) and frees them.
@@ -1509,26 +1493,6 @@ fn new_attempt(app: ApplicationId, n: i32, key_id: i32) -> Attempt {
         amrm_key_id: key_id,
         progress: 0.0,
         last_heartbeat: now_millis(),
-    }
-}
-
-fn local_resource_proto(r: &LocalResourceInfo) -> LocalResourceProto {
-    use crate::yarn::proto::{local_resource_type as t, local_resource_visibility as v};
-    LocalResourceProto {
-        resource: Some(url_from_string(&r.resource)),
-        size: Some(r.size),
-        timestamp: Some(r.timestamp),
-        r#type: Some(match r.kind {
-            LocalResourceType::Archive => t::ARCHIVE,
-            LocalResourceType::File => t::FILE,
-            LocalResourceType::Pattern => t::PATTERN,
-        }),
-        visibility: Some(match r.visibility {
-            LocalResourceVisibility::Public => v::PUBLIC,
-            LocalResourceVisibility::Private => v::PRIVATE,
-            LocalResourceVisibility::Application => v::APPLICATION,
-        }),
-        pattern: r.pattern.clone(),
     }
 }
 
