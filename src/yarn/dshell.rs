@@ -249,20 +249,9 @@ pub async fn wait_for_final(
     app_id: &str,
     timeout: Duration,
 ) -> anyhow::Result<AppInfo> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let report = client.application(app_id).await?;
-        if report.state.is_final() {
-            return Ok(report);
-        }
-        if Instant::now() > deadline {
-            bail!(
-                "application {app_id} still {} after {timeout:?}",
-                report.state.name()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    Ok(client
+        .wait_for_final_state(app_id, Duration::from_millis(50), timeout)
+        .await?)
 }
 
 /// The scheduler addresses (several with RM HA): from the conf dir the container

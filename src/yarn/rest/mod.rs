@@ -38,6 +38,12 @@ pub enum RestError {
     },
     #[error("{url}: unexpected response body: {message}")]
     Decode { url: String, message: String },
+    #[error("application {app_id} still {state} after {timeout:?}")]
+    WaitTimeout {
+        app_id: String,
+        state: String,
+        timeout: Duration,
+    },
     #[error("ResourceManager configuration: {0}")]
     Conf(#[from] ConfError),
     #[error("building the HTTP client: {0}")]
@@ -329,6 +335,31 @@ impl RmRestClient {
         }
         let w: AppsWrapper = self.get("/ws/v1/cluster/apps", &query).await?;
         Ok(w.apps.map(|a| a.app).unwrap_or_default())
+    }
+
+    /// Polls the application report every `poll` until it is in a final state (FINISHED,
+    /// FAILED or KILLED).
+    pub async fn wait_for_final_state(
+        &self,
+        app_id: &str,
+        poll: Duration,
+        timeout: Duration,
+    ) -> Result<AppInfo, RestError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let report = self.application(app_id).await?;
+            if report.state.is_final() {
+                return Ok(report);
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(RestError::WaitTimeout {
+                    app_id: app_id.to_string(),
+                    state: report.state.name().to_string(),
+                    timeout,
+                });
+            }
+            tokio::time::sleep(poll).await;
+        }
     }
 
     /// PUT `/ws/v1/cluster/apps/{id}/state` with `KILLED`; returns the state the RM reports
