@@ -3,7 +3,9 @@
 //! - [`rest`]: ResourceManager REST client (new application, submit, report, kill, ...);
 //! - [`amrm`]: ApplicationMasterProtocol client (register, allocate, finish);
 //! - [`nm`]: ContainerManagementProtocol client (start, stop, statuses);
+//! - [`launch`]: container launch contexts and local resources as YARN wants them;
 //! - [`proto`], [`ids`], [`tokens`]: YARN's messages, identifiers and token identifiers;
+//! - [`dshell`]: the distributed shell application (client + AM), the end-to-end proof;
 //! - [`mini`]: a protocol-faithful ResourceManager + NodeManagers for tests and local use.
 
 pub mod amrm;
