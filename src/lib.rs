@@ -20,9 +20,11 @@ pub mod config;
 pub mod connectors;
 pub mod error;
 pub mod graph;
+pub mod hadoop;
 pub mod runtime;
 pub mod state;
 pub mod util;
+pub mod yarn;
 
 pub use api::*;
 pub use error::{Error, Result};
