@@ -1,19 +1,23 @@
 //! The job master: schedules a job's tasks onto slots, tracks their states, and decides the
 //! job's fate (Flink's `JobMaster` with its scheduler). A failed task cancels every other task
-//! of the job; the job ends when every task is in a terminal state.
+//! of the job; the job ends when every task is in a terminal state, and a failed job is
+//! restarted per its restart strategy. Where tasks run is behind [`TaskDeployer`]: threads of
+//! this process for the embedded executor, worker processes on TaskManagers for a cluster.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{unbounded, Receiver};
+use crossbeam_channel::{unbounded, Receiver, Sender};
 use serde::{Deserialize, Serialize};
 
 use super::network::local::LocalChannels;
 use super::task::{ExecutionState, TaskDeployment, TaskSettings, TaskStateUpdate};
 use super::task_executor::TaskExecutor;
+use crate::config::{ConfigError, Configuration};
 use crate::error::TaskFailure;
 use crate::graph::{JobGraph, StreamGraph};
+use crate::util::ids::JobId;
 
 /// Job states (Flink's `JobStatus`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,14 +61,187 @@ pub enum JobOutcome {
 /// Per-subtask state, for status queries.
 pub type ExecutionStates = Arc<Mutex<Vec<Vec<ExecutionState>>>>;
 
-/// Runs one job on a task executor until it ends.
-pub struct JobMaster {
-    pub job: Arc<JobGraph>,
+/// What a deployer managed to start for one attempt of a job.
+pub struct Deployed {
+    /// Tasks started: the job master waits for this many terminal state updates.
+    pub tasks: usize,
+    /// Set when not every task could be started.
+    pub failure: Option<TaskFailure>,
+}
+
+/// Where a job master's tasks run: the in-process [`TaskExecutor`] of the embedded executor, or
+/// TaskManagers in other processes (`crate::cluster`). The job master's scheduling, failure and
+/// restart logic is the same for both.
+pub trait TaskDeployer: Send + Sync {
+    /// Acquires the slots the job needs (waiting as long as the deployer's slot request timeout
+    /// allows); the error says how many slots were needed and available.
+    fn allocate_slots(&self, job: &Arc<JobGraph>) -> Result<(), String>;
+    /// Starts every subtask of the job as attempt `attempt`; their state updates go to `reports`.
+    fn deploy(
+        &self,
+        job: &Arc<JobGraph>,
+        attempt: u32,
+        reports: Sender<TaskStateUpdate>,
+    ) -> Deployed;
+    /// Asks every task of the job to stop (they report `Canceled`).
+    fn cancel_job(&self, job: JobId);
+    /// Waits for the job's tasks to be gone and frees its slots.
+    fn release_job(&self, job: JobId);
+}
+
+/// The embedded executor's deployer: tasks are threads of this process, channels in memory.
+pub struct LocalDeployer {
+    pub task_executor: Arc<TaskExecutor>,
     pub user_code: Arc<StreamGraph>,
     pub settings: TaskSettings,
-    pub task_executor: Arc<TaskExecutor>,
+}
+
+impl TaskDeployer for LocalDeployer {
+    fn allocate_slots(&self, job: &Arc<JobGraph>) -> Result<(), String> {
+        let needed = job.required_slots();
+        let available = self.task_executor.number_of_slots();
+        if needed > available {
+            return Err(format!(
+                "Could not acquire the minimum required resources: the job needs {needed} slots but only {available} are available"
+            ));
+        }
+        Ok(())
+    }
+
+    fn deploy(
+        &self,
+        job: &Arc<JobGraph>,
+        attempt: u32,
+        reports: Sender<TaskStateUpdate>,
+    ) -> Deployed {
+        let channels = Arc::new(LocalChannels::default());
+        let mut tasks = 0;
+        for vertex in &job.vertices {
+            for subtask in 0..vertex.parallelism {
+                let deployment = TaskDeployment {
+                    job_id: job.job_id,
+                    job: job.clone(),
+                    user_code: self.user_code.clone(),
+                    settings: self.settings.clone(),
+                    vertex: vertex.id,
+                    subtask,
+                    attempt,
+                    channels: channels.clone(),
+                };
+                if let Err(e) = self.task_executor.submit_task(deployment, reports.clone()) {
+                    return Deployed {
+                        tasks,
+                        failure: Some(TaskFailure {
+                            task: vertex.name.clone(),
+                            operator: "task executor".into(),
+                            subtask,
+                            parallelism: vertex.parallelism,
+                            message: format!("could not start the task thread: {e}"),
+                        }),
+                    };
+                }
+                tasks += 1;
+            }
+        }
+        Deployed {
+            tasks,
+            failure: None,
+        }
+    }
+
+    fn cancel_job(&self, job: JobId) {
+        self.task_executor.cancel_job(job);
+    }
+
+    fn release_job(&self, job: JobId) {
+        self.task_executor.release_job(job);
+    }
+}
+
+/// Flink's restart strategies, applied to whole-job restarts (no checkpoints yet, so a restart
+/// re-runs the job from the beginning, as Flink does without checkpointing).
+#[derive(Debug, Clone)]
+pub enum RestartStrategy {
+    None,
+    FixedDelay {
+        attempts: u32,
+        delay: Duration,
+    },
+    FailureRate {
+        max_failures: u32,
+        interval: Duration,
+        delay: Duration,
+    },
+    ExponentialDelay {
+        initial: Duration,
+        max: Duration,
+        multiplier: f64,
+    },
+}
+
+impl RestartStrategy {
+    /// The strategy `restart-strategy.*` configures (unset: none, as Flink without checkpoints).
+    pub fn from_config(config: &Configuration) -> Result<Self, ConfigError> {
+        use crate::config::options::{self as o, RestartStrategyType as T};
+        Ok(match config.get_optional(&o::RESTART_STRATEGY)? {
+            None | Some(T::None) => RestartStrategy::None,
+            Some(T::FixedDelay) => RestartStrategy::FixedDelay {
+                attempts: config.get(&o::FIXED_DELAY_ATTEMPTS)?,
+                delay: config.get(&o::FIXED_DELAY_DELAY)?,
+            },
+            Some(T::FailureRate) => RestartStrategy::FailureRate {
+                max_failures: config.get(&o::FAILURE_RATE_MAX_FAILURES)?,
+                interval: config.get(&o::FAILURE_RATE_INTERVAL)?,
+                delay: config.get(&o::FAILURE_RATE_DELAY)?,
+            },
+            Some(T::ExponentialDelay) => RestartStrategy::ExponentialDelay {
+                initial: config.get(&o::EXPONENTIAL_DELAY_INITIAL_BACKOFF)?,
+                max: config.get(&o::EXPONENTIAL_DELAY_MAX_BACKOFF)?,
+                multiplier: config.get(&o::EXPONENTIAL_DELAY_BACKOFF_MULTIPLIER)?,
+            },
+        })
+    }
+
+    /// The delay before the next restart, given the times of the failures so far (the latest
+    /// last); `None` when the strategy gives up.
+    pub fn next_delay(&self, failures: &[Instant]) -> Option<Duration> {
+        let n = failures.len() as u32;
+        match self {
+            RestartStrategy::None => None,
+            RestartStrategy::FixedDelay { attempts, delay } => (n <= *attempts).then_some(*delay),
+            RestartStrategy::FailureRate {
+                max_failures,
+                interval,
+                delay,
+            } => {
+                let recent = failures.iter().filter(|t| t.elapsed() <= *interval).count();
+                (recent as u32 <= *max_failures).then_some(*delay)
+            }
+            RestartStrategy::ExponentialDelay {
+                initial,
+                max,
+                multiplier,
+            } => {
+                let factor = multiplier.powi(n.saturating_sub(1) as i32);
+                Some(initial.mul_f64(factor).min(*max))
+            }
+        }
+    }
+}
+
+/// Runs one job on a deployer until it ends, restarting it per its restart strategy.
+pub struct JobMaster {
+    pub job: Arc<JobGraph>,
+    pub deployer: Arc<dyn TaskDeployer>,
+    pub restart: RestartStrategy,
     pub status: Arc<Mutex<JobStatus>>,
     pub states: ExecutionStates,
+}
+
+/// How one attempt of a job ended.
+enum AttemptOutcome {
+    Done(JobOutcome),
+    Failed(TaskFailure),
 }
 
 impl JobMaster {
@@ -72,22 +249,53 @@ impl JobMaster {
         *self.status.lock().unwrap_or_else(|e| e.into_inner()) = status;
     }
 
-    /// Deploys every task, then follows their state updates until the job is done.
+    fn scheduler_failure(&self, message: String) -> TaskFailure {
+        TaskFailure {
+            task: self.job.job_name.clone(),
+            operator: "scheduler".into(),
+            subtask: 0,
+            parallelism: 1,
+            message,
+        }
+    }
+
+    /// Runs attempts until the job finishes, is cancelled, or fails beyond its restart strategy.
     pub fn run(self, control: Receiver<JobControl>) -> JobOutcome {
+        let mut failures = Vec::new();
+        let mut attempt = 0;
+        let outcome = loop {
+            let failure = match self.run_attempt(attempt, &control) {
+                AttemptOutcome::Done(outcome) => break outcome,
+                AttemptOutcome::Failed(failure) => failure,
+            };
+            failures.push(Instant::now());
+            let Some(delay) = self.restart.next_delay(&failures) else {
+                break JobOutcome::Failed(failure);
+            };
+            tracing::warn!(
+                "job {} failed (attempt {attempt}), restarting in {delay:?}: {failure}",
+                self.job.job_id
+            );
+            self.set_status(JobStatus::Restarting);
+            // A cancel during the restart delay ends the job at once.
+            if let Ok(JobControl::Cancel) = control.recv_timeout(delay) {
+                break JobOutcome::Canceled;
+            }
+            attempt += 1;
+        };
+        self.set_status(match &outcome {
+            JobOutcome::Finished { .. } => JobStatus::Finished,
+            JobOutcome::Failed(_) => JobStatus::Failed,
+            JobOutcome::Canceled => JobStatus::Canceled,
+        });
+        outcome
+    }
+
+    /// Allocates slots, deploys every task, then follows their state updates until all are done.
+    fn run_attempt(&self, attempt: u32, control: &Receiver<JobControl>) -> AttemptOutcome {
         let job_id = self.job.job_id;
-        let needed = self.job.required_slots();
-        if needed > self.task_executor.number_of_slots() {
-            self.set_status(JobStatus::Failed);
-            return JobOutcome::Failed(TaskFailure {
-                task: self.job.job_name.clone(),
-                operator: "scheduler".into(),
-                subtask: 0,
-                parallelism: 1,
-                message: format!(
-                    "Could not acquire the minimum required resources: the job needs {needed} slots but only {} are available",
-                    self.task_executor.number_of_slots()
-                ),
-            });
+        if let Err(message) = self.deployer.allocate_slots(&self.job) {
+            return AttemptOutcome::Failed(self.scheduler_failure(message));
         }
         *self.states.lock().unwrap_or_else(|e| e.into_inner()) = self
             .job
@@ -98,36 +306,11 @@ impl JobMaster {
         self.set_status(JobStatus::Running);
 
         let (reports, updates) = unbounded();
-        let channels = Arc::new(LocalChannels::default());
         let total: usize = self.job.vertices.iter().map(|v| v.parallelism).sum();
-        let mut deployed = 0;
-        let mut failure: Option<TaskFailure> = None;
-        'deploy: for vertex in &self.job.vertices {
-            for subtask in 0..vertex.parallelism {
-                let deployment = TaskDeployment {
-                    job_id,
-                    job: self.job.clone(),
-                    user_code: self.user_code.clone(),
-                    settings: self.settings.clone(),
-                    vertex: vertex.id,
-                    subtask,
-                    attempt: 0,
-                    channels: channels.clone(),
-                };
-                if let Err(e) = self.task_executor.submit_task(deployment, reports.clone()) {
-                    failure = Some(TaskFailure {
-                        task: vertex.name.clone(),
-                        operator: "task executor".into(),
-                        subtask,
-                        parallelism: vertex.parallelism,
-                        message: format!("could not start the task thread: {e}"),
-                    });
-                    break 'deploy;
-                }
-                deployed += 1;
-            }
-        }
-        drop(reports);
+        let Deployed {
+            tasks: deployed,
+            mut failure,
+        } = self.deployer.deploy(&self.job, attempt, reports);
 
         let mut accumulators = BTreeMap::new();
         let mut terminal = 0;
@@ -135,7 +318,7 @@ impl JobMaster {
         let mut cancel_requested = false;
         if failure.is_some() {
             self.set_status(JobStatus::Failing);
-            self.task_executor.cancel_job(job_id);
+            self.deployer.cancel_job(job_id);
         }
         while terminal < deployed {
             crossbeam_channel::select! {
@@ -152,9 +335,10 @@ impl JobMaster {
                             }
                         }
                         ExecutionState::Failed if failure.is_none() => {
-                            failure = update.failure;
+                            failure = Some(update.failure.unwrap_or_else(|| self.scheduler_failure(
+                                "a task failed without a cause".into())));
                             self.set_status(JobStatus::Failing);
-                            self.task_executor.cancel_job(job_id);
+                            self.deployer.cancel_job(job_id);
                         }
                         _ => {}
                     }
@@ -164,25 +348,21 @@ impl JobMaster {
                         if !cancel_requested && failure.is_none() {
                             cancel_requested = true;
                             self.set_status(JobStatus::Cancelling);
-                            self.task_executor.cancel_job(job_id);
+                            self.deployer.cancel_job(job_id);
                         }
                     }
                 }
                 default(Duration::from_secs(1)) => {}
             }
         }
-        self.task_executor.release_job(job_id);
-        let outcome = match failure {
-            Some(f) => JobOutcome::Failed(f),
-            None if cancel_requested || finished < total => JobOutcome::Canceled,
-            None => JobOutcome::Finished { accumulators },
-        };
-        self.set_status(match &outcome {
-            JobOutcome::Finished { .. } => JobStatus::Finished,
-            JobOutcome::Failed(_) => JobStatus::Failed,
-            JobOutcome::Canceled => JobStatus::Canceled,
-        });
-        outcome
+        self.deployer.release_job(job_id);
+        match failure {
+            Some(f) => AttemptOutcome::Failed(f),
+            None if cancel_requested || finished < total => {
+                AttemptOutcome::Done(JobOutcome::Canceled)
+            }
+            None => AttemptOutcome::Done(JobOutcome::Finished { accumulators }),
+        }
     }
 
     /// Records a state update; true when the task reached a terminal state.

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crossbeam_channel::bounded;
 
-use super::job_master::{JobMaster, JobOutcome, JobStatus};
+use super::job_master::{JobMaster, JobOutcome, JobStatus, LocalDeployer, RestartStrategy};
 use super::task::TaskSettings;
 use super::task_executor::TaskExecutor;
 use crate::api::environment::{JobClient, JobExecutionResult};
@@ -25,9 +25,13 @@ pub fn submit(job: JobGraph, user_code: StreamGraph, settings: TaskSettings) -> 
     let (result_tx, result_rx) = bounded(1);
     let master = JobMaster {
         job: job.clone(),
-        user_code: Arc::new(user_code),
-        settings,
-        task_executor,
+        deployer: Arc::new(LocalDeployer {
+            task_executor,
+            user_code: Arc::new(user_code),
+            settings,
+        }),
+        // The embedded executor runs a job once, as before restart strategies existed here.
+        restart: RestartStrategy::None,
         status: status.clone(),
         states,
     };

@@ -55,8 +55,8 @@ impl ExecutionState {
     }
 }
 
-/// A task's state change, reported to its job master.
-#[derive(Debug, Clone)]
+/// A task's state change, reported to its job master (across processes in a cluster).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct TaskStateUpdate {
     pub vertex: usize,
     pub subtask: usize,

@@ -10,6 +10,7 @@
 pub mod gate;
 pub mod local;
 pub mod partitioner;
+pub mod remote;
 pub mod serde_codec;
 pub mod writer;
 
