@@ -22,6 +22,7 @@ pub mod connectors;
 pub mod error;
 pub mod graph;
 pub mod hadoop;
+pub mod rest;
 pub mod runtime;
 pub mod state;
 pub mod util;

@@ -287,9 +287,13 @@ impl StreamExecutionEnvironment {
         let job_name = self.resolve_job_name(job_name)?;
         let job_id = JobId::generate();
         let (graph, job) = self.translate(job_id, &job_name, true)?;
-        match launch::current() {
+        match launch::current()? {
             Launch::Plan(path) => {
                 launch::write_plan_and_exit(&path, &job, &plan::execution_plan(&graph, &job))
+            }
+            Launch::Worker(spec) => {
+                let settings = self.task_settings(&job)?;
+                crate::cluster::worker::run_and_exit(spec, &job, graph, settings)
             }
             Launch::Local => {
                 let settings = self.task_settings(&job)?;

@@ -1,8 +1,9 @@
 //! How this program was started, and what it tells the `strato` client that started it.
 //!
 //! A job binary is started either by hand (run locally), or by `strato run` (run locally with
-//! the client's configuration, reporting job events back), or by `strato info` (plan mode:
-//! write the JobGraph and exit). The client passes these through environment variables so the
+//! the client's configuration, reporting job events back), or by `strato info` / `strato run
+//! -t remote` (plan mode: write the JobGraph and exit), or by a TaskManager (worker mode: run the
+//! deployed subtasks, see `crate::cluster::worker`). The client passes these through environment variables so the
 //! user's `main` needs no arguments for them.
 
 use std::io::Write;
@@ -28,13 +29,20 @@ pub enum Launch {
     Local,
     /// Write the JobGraph and plan to this path, then exit.
     Plan(PathBuf),
+    /// Started by a TaskManager: run the subtasks the JobManager deploys here, then exit.
+    Worker(crate::cluster::worker::WorkerSpec),
 }
 
-pub fn current() -> Launch {
-    match std::env::var_os(ENV_PLAN_OUTPUT) {
+pub fn current() -> Result<Launch> {
+    if let Some(spec) = crate::cluster::worker::WorkerSpec::from_env() {
+        return spec
+            .map(Launch::Worker)
+            .map_err(|e| Error::Other(anyhow::anyhow!(e)));
+    }
+    Ok(match std::env::var_os(ENV_PLAN_OUTPUT) {
         Some(path) => Launch::Plan(PathBuf::from(path)),
         None => Launch::Local,
-    }
+    })
 }
 
 /// The configuration the client resolved (conf file, `-D`, `-p`), if started by the client.

@@ -7,4 +7,9 @@
 //! through [`jobmanager::ClusterDeployer`] to workers in other processes, whose tasks exchange
 //! records over [`crate::runtime::network::remote`].
 
+pub mod entrypoint;
+pub mod jobmanager;
+pub mod outbox;
 pub mod rpc;
+pub mod taskmanager;
+pub mod worker;

@@ -108,7 +108,8 @@ pub struct WorkerLaunch {
     pub attempt: u32,
     /// Blob key of the program; the bytes come along unless the TaskManager has them cached.
     pub program_key: String,
-    pub program: Option<Vec<u8>>,
+    /// Raw bytes on the wire (a plain `Vec<u8>` would be encoded byte by byte).
+    pub program: Option<serde_bytes::ByteBuf>,
     pub args: Vec<String>,
     /// The client's resolved configuration (flat YAML) the program reads at start-up.
     pub configuration: String,

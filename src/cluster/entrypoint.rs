@@ -1,0 +1,172 @@
+//! Process entry points: `strato jobmanager` and `strato taskmanager` (configuration, logging,
+//! ports, working directories, clean exit on SIGTERM).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use super::jobmanager::{bind_rpc, Cluster, ClusterSettings};
+use super::taskmanager::{self, TaskManagerSettings};
+use crate::config::{options, Configuration};
+
+/// Where scripts ask a daemon to write its log (`log/strato-<user>-<role>-<n>-<host>.log`).
+pub const ENV_LOG_FILE: &str = "STRATO_LOG_FILE";
+
+/// Logs to `$STRATO_LOG_FILE` when set (daemons started by the scripts), else to stderr;
+/// levels from `RUST_LOG` (default `info` for the daemons).
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let file = std::env::var_os(ENV_LOG_FILE).and_then(|path| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| {
+                eprintln!(
+                    "could not open the log file '{}': {e}",
+                    PathBuf::from(&path).display()
+                )
+            })
+            .ok()
+    });
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match file {
+        Some(file) => builder
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .try_init(),
+        None => builder.with_writer(std::io::stderr).try_init(),
+    };
+}
+
+/// A private temporary directory under the first of `io.tmp.dirs` (or the system's).
+fn temp_dir(config: &Configuration, prefix: &str) -> anyhow::Result<tempfile::TempDir> {
+    let base = config
+        .get_optional(&options::IO_TMP_DIRS)?
+        .and_then(|dirs| dirs.into_iter().next())
+        .map(PathBuf::from)
+        .unwrap_or_else(std::env::temp_dir);
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(&base)
+        .with_context(|| {
+            format!(
+                "could not create a temporary directory in '{}'",
+                base.display()
+            )
+        })
+}
+
+/// Runs `cleanup` and ends the process on SIGTERM or SIGINT.
+fn exit_on_signal(cleanup: impl FnOnce() + Send + 'static) -> anyhow::Result<()> {
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                use tokio::signal::unix::{signal, SignalKind};
+                let (Ok(mut term), Ok(mut int)) = (
+                    signal(SignalKind::terminate()),
+                    signal(SignalKind::interrupt()),
+                ) else {
+                    return;
+                };
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            });
+            tracing::info!("RECEIVED SIGNAL: shutting down");
+            cleanup();
+            std::process::exit(0);
+        })?;
+    Ok(())
+}
+
+/// `strato jobmanager`: a session cluster's JobManager, until SIGTERM.
+pub fn run_jobmanager(config: Configuration) -> anyhow::Result<()> {
+    let rpc_host = config.get(&options::JOBMANAGER_RPC_ADDRESS)?;
+    let rpc_port = config.get(&options::JOBMANAGER_RPC_PORT)?;
+    let rest_host = match config.get_optional(&options::REST_BIND_ADDRESS)? {
+        Some(h) => h,
+        None => config
+            .get(&options::REST_ADDRESS)
+            .unwrap_or_else(|_| rpc_host.clone()),
+    };
+    let rest_ports = config.get(&options::REST_BIND_PORT)?;
+    let blob_dir = temp_dir(&config, "strato-blobs-")?;
+    let settings = ClusterSettings {
+        heartbeat_interval: config.get(&options::HEARTBEAT_INTERVAL)?,
+        heartbeat_timeout: config.get(&options::HEARTBEAT_TIMEOUT)?,
+        slot_request_timeout: config.get(&options::SLOT_REQUEST_TIMEOUT)?,
+        jobstore_expiration: config.get(&options::JOBSTORE_EXPIRATION_TIME)?,
+        blob_dir: blob_dir.path().to_path_buf(),
+    };
+    let (rpc_listener, rpc_address) = bind_rpc(&rpc_host, rpc_port).with_context(|| {
+        format!("could not bind the JobManager RPC endpoint to {rpc_host}:{rpc_port}")
+    })?;
+    let cluster = Cluster::new(settings, config);
+    cluster.serve_rpc(rpc_listener)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("could not start the REST server's runtime")?;
+    let rest = rt
+        .block_on(async {
+            let mut last = None;
+            for port in rest_ports.ports() {
+                match tokio::net::TcpListener::bind((rest_host.as_str(), port)).await {
+                    Ok(l) => return Ok(l),
+                    Err(e) => last = Some(e),
+                }
+            }
+            Err(last.unwrap_or_else(|| std::io::Error::other("empty port range")))
+        })
+        .with_context(|| format!("could not bind the REST endpoint to {rest_host}:{rest_ports}"))?;
+    let rest_address = rest.local_addr()?;
+    // Tests and scripts read these two lines to find the ports.
+    println!("JobManager RPC endpoint listening at {rpc_address}");
+    println!("Rest endpoint listening at {rest_address}");
+    tracing::info!("JobManager RPC endpoint listening at {rpc_address}, Rest endpoint listening at {rest_address}");
+    let blob_path = blob_dir.path().to_path_buf();
+    exit_on_signal(move || {
+        let _ = std::fs::remove_dir_all(&blob_path);
+    })?;
+    rt.block_on(crate::rest::serve(rest, Arc::clone(&cluster)))
+        .context("the REST server stopped")?;
+    drop(blob_dir);
+    Ok(())
+}
+
+/// `strato taskmanager`: registers with the JobManager and runs workers, until SIGTERM.
+pub fn run_taskmanager(config: Configuration) -> anyhow::Result<()> {
+    let jobmanager = format!(
+        "{}:{}",
+        config.get(&options::JOBMANAGER_RPC_ADDRESS)?,
+        config.get(&options::JOBMANAGER_RPC_PORT)?
+    );
+    let host = config
+        .get_optional(&options::TASKMANAGER_HOST)?
+        .unwrap_or_else(|| "127.0.0.1".into());
+    let work_dir = temp_dir(&config, "strato-taskmanager-")?;
+    let settings = TaskManagerSettings {
+        jobmanager,
+        host,
+        slots: config.get(&options::NUM_TASK_SLOTS)? as usize,
+        heartbeat_interval: config.get(&options::HEARTBEAT_INTERVAL)?,
+        work_dir: work_dir.path().to_path_buf(),
+    };
+    let path = work_dir.path().to_path_buf();
+    exit_on_signal(move || {
+        let _ = std::fs::remove_dir_all(&path);
+    })?;
+    taskmanager::run(settings)
+}

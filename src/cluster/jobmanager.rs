@@ -1,0 +1,851 @@
+//! The JobManager of a session cluster: the dispatcher (accepts jobs, one job master per job,
+//! keeps finished jobs for `jobstore.expiration-time`), the resource manager (TaskManager
+//! registration, heartbeats, the slot manager), the blob store for uploaded programs, and the
+//! control RPC endpoint TaskManagers and workers connect to. The REST server (`crate::rest`)
+//! reads and drives it through [`Cluster`].
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::BufReader;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crossbeam_channel::{bounded, Sender};
+use sha1::{Digest, Sha1};
+
+use super::outbox::Outbox;
+use super::rpc::{
+    self, FromTaskManager, FromWorker, Hello, TaskLocation, TaskManagerRegistration, ToTaskManager,
+    ToWorker, WorkerLaunch, WorkerRegistration,
+};
+use crate::error::TaskFailure;
+use crate::graph::JobGraph;
+use crate::runtime::job_master::{
+    Deployed, ExecutionStates, JobControl, JobMaster, JobOutcome, JobStatus, RestartStrategy,
+    TaskDeployer,
+};
+use crate::runtime::task::{ExecutionState, TaskStateUpdate};
+use crate::util::ids::JobId;
+
+/// Milliseconds since the epoch, as Flink's REST API reports times.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// JobManager settings resolved from the configuration.
+#[derive(Debug, Clone)]
+pub struct ClusterSettings {
+    pub heartbeat_interval: Duration,
+    pub heartbeat_timeout: Duration,
+    pub slot_request_timeout: Duration,
+    pub jobstore_expiration: Duration,
+    pub blob_dir: PathBuf,
+}
+
+/// A job as submitted: the JobGraph from the client's plan run, and how to start its program.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Submission {
+    #[serde(rename = "jobGraph")]
+    pub job_graph: JobGraph,
+    #[serde(default)]
+    pub plan: serde_json::Value,
+    /// Blob key of the uploaded program.
+    #[serde(rename = "programKey")]
+    pub program_key: String,
+    #[serde(rename = "programArgs", default)]
+    pub program_args: Vec<String>,
+    /// The client's resolved configuration (flat YAML).
+    #[serde(default)]
+    pub configuration: String,
+}
+
+/// What the dispatcher keeps about a job.
+pub struct JobEntry {
+    pub job: Arc<JobGraph>,
+    pub plan: serde_json::Value,
+    pub status: Arc<Mutex<JobStatus>>,
+    pub states: ExecutionStates,
+    pub start_time: i64,
+    pub end_time: Option<i64>,
+    /// Root cause of a failure: time and text.
+    pub failure: Option<(i64, String)>,
+    control: Sender<JobControl>,
+    /// When the job last changed state, per state (Flink's `timestamps`).
+    pub timestamps: BTreeMap<String, i64>,
+}
+
+impl JobEntry {
+    pub fn status(&self) -> JobStatus {
+        *self.status.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A registered TaskManager.
+pub struct TaskManagerEntry {
+    pub registration: TaskManagerRegistration,
+    pub address: String,
+    pub last_heartbeat: Instant,
+    /// Which job holds each slot.
+    pub slots: Vec<Option<JobId>>,
+    outbox: Outbox,
+    cached_blobs: HashSet<String>,
+}
+
+impl TaskManagerEntry {
+    pub fn free_slots(&self) -> usize {
+        self.slots.iter().filter(|s| s.is_none()).count()
+    }
+}
+
+#[derive(Default)]
+struct WorkerEntry {
+    registration: Option<WorkerRegistration>,
+    outbox: Option<Outbox>,
+    /// Why the worker is gone, once it is.
+    gone: Option<String>,
+}
+
+/// The running attempt of a job: where each subtask is and which are done.
+struct Attempt {
+    attempt: u32,
+    /// TaskManager id per (vertex, subtask).
+    placement: Vec<Vec<String>>,
+    reports: Sender<TaskStateUpdate>,
+    terminal: HashSet<(usize, usize)>,
+    workers: BTreeMap<String, WorkerEntry>,
+    names: Vec<(String, usize)>,
+}
+
+impl Attempt {
+    /// Reports every unfinished task on `tm` as failed (its process or TaskManager is gone).
+    fn fail_tasks_on(&mut self, tm: &str, message: &str) {
+        if let Some(w) = self.workers.get_mut(tm) {
+            w.gone.get_or_insert_with(|| message.to_string());
+        }
+        for (vertex, subtasks) in self.placement.iter().enumerate() {
+            for (subtask, placed) in subtasks.iter().enumerate() {
+                if placed == tm && self.terminal.insert((vertex, subtask)) {
+                    let (task, parallelism) = self.names[vertex].clone();
+                    let _ = self.reports.send(TaskStateUpdate {
+                        vertex,
+                        subtask,
+                        state: ExecutionState::Failed,
+                        failure: Some(TaskFailure {
+                            task,
+                            operator: "task manager".into(),
+                            subtask,
+                            parallelism,
+                            message: message.to_string(),
+                        }),
+                        accumulators: Default::default(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    task_managers: BTreeMap<String, TaskManagerEntry>,
+    jobs: BTreeMap<JobId, JobEntry>,
+    attempts: HashMap<JobId, Attempt>,
+    /// Slots held by each job: (TaskManager id, slot index), in subtask order.
+    allocations: HashMap<JobId, Vec<(String, usize)>>,
+}
+
+/// The JobManager's shared state and operations (dispatcher + resource manager + blob store).
+pub struct Cluster {
+    state: Mutex<State>,
+    pub settings: ClusterSettings,
+    pub configuration: crate::config::Configuration,
+    pub started: i64,
+}
+
+/// Errors the dispatcher reports to REST callers.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    #[error("Job {0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Cluster {
+    pub fn new(
+        settings: ClusterSettings,
+        configuration: crate::config::Configuration,
+    ) -> Arc<Self> {
+        Arc::new(Cluster {
+            state: Mutex::new(State::default()),
+            settings,
+            configuration,
+            started: now_ms(),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    // ---- blob store ----
+
+    /// Stores a program; returns its content key.
+    pub fn put_blob(&self, bytes: &[u8]) -> Result<String, DispatchError> {
+        let key = Sha1::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>();
+        let path = self.settings.blob_dir.join(&key);
+        if !path.exists() {
+            let tmp = path.with_extension("partial");
+            std::fs::write(&tmp, bytes)
+                .and_then(|_| std::fs::rename(&tmp, &path))
+                .map_err(|e| {
+                    DispatchError::Internal(format!(
+                        "could not store the program in '{}': {e}",
+                        path.display()
+                    ))
+                })?;
+        }
+        Ok(key)
+    }
+
+    fn blob_path(&self, key: &str) -> Result<PathBuf, DispatchError> {
+        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(DispatchError::BadRequest(format!(
+                "'{key}' is not a blob key"
+            )));
+        }
+        let path = self.settings.blob_dir.join(key);
+        if !path.is_file() {
+            return Err(DispatchError::BadRequest(format!(
+                "no uploaded program with key '{key}'"
+            )));
+        }
+        Ok(path)
+    }
+
+    // ---- dispatcher ----
+
+    /// Accepts a job and starts its job master.
+    pub fn submit(self: &Arc<Self>, submission: Submission) -> Result<JobId, DispatchError> {
+        self.blob_path(&submission.program_key)?;
+        let configuration = crate::config::Configuration::from_yaml_str(
+            &submission.configuration,
+            "the submitted configuration",
+        )
+        .map_err(|e| DispatchError::BadRequest(e.to_string()))?;
+        let restart = RestartStrategy::from_config(&configuration)
+            .map_err(|e| DispatchError::BadRequest(e.to_string()))?;
+        let job = Arc::new(submission.job_graph.clone());
+        let job_id = job.job_id;
+        let status = Arc::new(Mutex::new(JobStatus::Created));
+        let states: ExecutionStates = Arc::new(Mutex::new(Vec::new()));
+        let (control, control_rx) = bounded(16);
+        {
+            let mut state = self.lock();
+            if state.jobs.contains_key(&job_id) {
+                return Err(DispatchError::BadRequest(format!(
+                    "Job {job_id} was already submitted"
+                )));
+            }
+            let now = now_ms();
+            state.jobs.insert(
+                job_id,
+                JobEntry {
+                    job: job.clone(),
+                    plan: submission.plan.clone(),
+                    status: status.clone(),
+                    states: states.clone(),
+                    start_time: now,
+                    end_time: None,
+                    failure: None,
+                    control,
+                    timestamps: BTreeMap::from([("CREATED".to_string(), now)]),
+                },
+            );
+        }
+        let master = JobMaster {
+            job: job.clone(),
+            deployer: Arc::new(ClusterDeployer {
+                cluster: self.clone(),
+                submission,
+            }),
+            restart,
+            status,
+            states,
+        };
+        let cluster = self.clone();
+        std::thread::Builder::new()
+            .name(format!("jobmaster-{job_id}"))
+            .spawn(move || {
+                tracing::info!("Job {job_id} ({}) submitted", master.job.job_name);
+                let outcome = master.run(control_rx);
+                cluster.job_ended(job_id, outcome);
+            })
+            .map_err(|e| DispatchError::Internal(format!("could not start a job master: {e}")))?;
+        Ok(job_id)
+    }
+
+    fn job_ended(&self, job_id: JobId, outcome: JobOutcome) {
+        let mut state = self.lock();
+        if let Some(entry) = state.jobs.get_mut(&job_id) {
+            let now = now_ms();
+            entry.end_time = Some(now);
+            entry
+                .timestamps
+                .insert(format!("{:?}", entry.status()).to_uppercase(), now);
+            if let JobOutcome::Failed(f) = &outcome {
+                entry.failure = Some((now, f.to_string()));
+            }
+        }
+        tracing::info!("Job {job_id} ended: {outcome:?}");
+    }
+
+    /// Asks a job to cancel.
+    pub fn cancel(&self, job_id: JobId) -> Result<(), DispatchError> {
+        let state = self.lock();
+        let entry = state
+            .jobs
+            .get(&job_id)
+            .ok_or_else(|| DispatchError::NotFound(job_id.to_string()))?;
+        let _ = entry.control.send(JobControl::Cancel);
+        Ok(())
+    }
+
+    /// Runs `f` over the jobs, first forgetting finished jobs older than the job store allows.
+    pub fn with_jobs<R>(&self, f: impl FnOnce(&BTreeMap<JobId, JobEntry>) -> R) -> R {
+        let mut state = self.lock();
+        let expiry = now_ms() - self.settings.jobstore_expiration.as_millis() as i64;
+        state
+            .jobs
+            .retain(|_, j| j.end_time.is_none_or(|end| end >= expiry));
+        f(&state.jobs)
+    }
+
+    /// Runs `f` over the registered TaskManagers.
+    pub fn with_task_managers<R>(
+        &self,
+        f: impl FnOnce(&BTreeMap<String, TaskManagerEntry>) -> R,
+    ) -> R {
+        f(&self.lock().task_managers)
+    }
+
+    // ---- resource manager ----
+
+    fn register_task_manager(
+        &self,
+        registration: TaskManagerRegistration,
+        address: String,
+        outbox: Outbox,
+    ) {
+        let id = registration.id.clone();
+        tracing::info!(
+            "Registering TaskManager with ResourceID {id} ({address}, {} slots)",
+            registration.slots
+        );
+        outbox.send(&ToTaskManager::Registered {
+            heartbeat_interval_ms: self.settings.heartbeat_interval.as_millis() as u64,
+        });
+        self.lock().task_managers.insert(
+            id,
+            TaskManagerEntry {
+                slots: vec![None; registration.slots],
+                registration,
+                address,
+                last_heartbeat: Instant::now(),
+                outbox,
+                cached_blobs: HashSet::new(),
+            },
+        );
+    }
+
+    /// Forgets a TaskManager and fails the tasks it ran.
+    fn task_manager_lost(&self, id: &str, reason: &str) {
+        let mut state = self.lock();
+        let Some(tm) = state.task_managers.remove(id) else {
+            return;
+        };
+        tracing::warn!("TaskManager {id} is lost: {reason}");
+        tm.outbox.close();
+        for allocation in state.allocations.values_mut() {
+            allocation.retain(|(t, _)| t != id);
+        }
+        for attempt in state.attempts.values_mut() {
+            if let Some(worker) = attempt.workers.get(id) {
+                if let Some(outbox) = &worker.outbox {
+                    outbox.close();
+                }
+                attempt.fail_tasks_on(id, reason);
+            }
+        }
+    }
+
+    /// Declares TaskManagers whose heartbeats stopped lost.
+    fn check_heartbeats(&self) {
+        let timeout = self.settings.heartbeat_timeout;
+        let expired: Vec<String> = self
+            .lock()
+            .task_managers
+            .iter()
+            .filter(|(_, tm)| tm.last_heartbeat.elapsed() > timeout)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in expired {
+            self.task_manager_lost(
+                &id,
+                &format!("The heartbeat of TaskManager with id {id} timed out."),
+            );
+        }
+    }
+
+    fn worker_gone(&self, job_id: JobId, attempt: u32, tm: &str, reason: &str) {
+        let mut state = self.lock();
+        if let Some(a) = state
+            .attempts
+            .get_mut(&job_id)
+            .filter(|a| a.attempt == attempt)
+        {
+            a.fail_tasks_on(tm, reason);
+        }
+    }
+
+    // ---- control RPC ----
+
+    /// Serves TaskManager and worker connections on `listener` (background threads).
+    pub fn serve_rpc(self: &Arc<Self>, listener: TcpListener) -> std::io::Result<()> {
+        let cluster = self.clone();
+        std::thread::Builder::new()
+            .name("rpc-accept".into())
+            .spawn(move || {
+                for stream in listener.incoming() {
+                    let Ok(stream) = stream else { continue };
+                    let cluster = cluster.clone();
+                    let _ = std::thread::Builder::new()
+                        .name("rpc-in".into())
+                        .spawn(move || {
+                            if let Err(e) = cluster.serve_connection(stream) {
+                                tracing::warn!("control connection failed: {e}");
+                            }
+                        });
+                }
+            })?;
+        let cluster = self.clone();
+        let every = (self.settings.heartbeat_timeout / 10).max(Duration::from_millis(50));
+        std::thread::Builder::new()
+            .name("heartbeat-monitor".into())
+            .spawn(move || loop {
+                std::thread::sleep(every);
+                cluster.check_heartbeats();
+            })?;
+        Ok(())
+    }
+
+    fn serve_connection(&self, stream: TcpStream) -> std::io::Result<()> {
+        let peer = stream
+            .peer_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        stream.set_nodelay(true)?;
+        let outbox = Outbox::new(stream.try_clone()?, &peer)?;
+        let mut reader = BufReader::new(stream);
+        match rpc::receive::<Hello>(&mut reader)? {
+            Some(Hello::TaskManager(registration)) => {
+                let id = registration.id.clone();
+                self.register_task_manager(registration, peer, outbox);
+                let result = self.follow_task_manager(&id, &mut reader);
+                let reason = match &result {
+                    Ok(()) => format!("the connection to TaskManager {id} was closed"),
+                    Err(e) => format!("the connection to TaskManager {id} failed: {e}"),
+                };
+                self.task_manager_lost(&id, &reason);
+                result
+            }
+            Some(Hello::Worker(registration)) => {
+                let (job, attempt, tm) = (
+                    registration.job_id,
+                    registration.attempt,
+                    registration.task_manager.clone(),
+                );
+                self.worker_registered(registration, outbox);
+                let result = self.follow_worker(job, attempt, &mut reader);
+                self.worker_gone(
+                    job,
+                    attempt,
+                    &tm,
+                    &format!("the worker process of job {job} on TaskManager {tm} disconnected"),
+                );
+                result
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn follow_task_manager(
+        &self,
+        id: &str,
+        reader: &mut impl std::io::Read,
+    ) -> std::io::Result<()> {
+        while let Some(message) = rpc::receive::<FromTaskManager>(reader)? {
+            match message {
+                FromTaskManager::Heartbeat => {
+                    if let Some(tm) = self.lock().task_managers.get_mut(id) {
+                        tm.last_heartbeat = Instant::now();
+                    }
+                }
+                FromTaskManager::WorkerExited {
+                    job_id,
+                    attempt,
+                    status,
+                } => self.worker_gone(
+                    job_id,
+                    attempt,
+                    id,
+                    &format!(
+                        "the worker process of job {job_id} on TaskManager {id} exited ({status})"
+                    ),
+                ),
+            }
+        }
+        Ok(())
+    }
+
+    fn worker_registered(&self, registration: WorkerRegistration, outbox: Outbox) {
+        let mut state = self.lock();
+        let current = state
+            .attempts
+            .get_mut(&registration.job_id)
+            .filter(|a| a.attempt == registration.attempt)
+            .and_then(|a| a.workers.get_mut(&registration.task_manager));
+        match current {
+            Some(worker) => {
+                if let Some(refused) = &registration.refused {
+                    worker.gone = Some(refused.clone());
+                }
+                worker.registration = Some(registration);
+                worker.outbox = Some(outbox);
+            }
+            // A worker of an attempt that is over: it has nothing to do.
+            None => outbox.close(),
+        }
+    }
+
+    fn follow_worker(
+        &self,
+        job: JobId,
+        attempt: u32,
+        reader: &mut impl std::io::Read,
+    ) -> std::io::Result<()> {
+        while let Some(FromWorker::TaskState(update)) = rpc::receive::<FromWorker>(reader)? {
+            let mut state = self.lock();
+            let Some(a) = state
+                .attempts
+                .get_mut(&job)
+                .filter(|a| a.attempt == attempt)
+            else {
+                continue;
+            };
+            if update.state.is_terminal() && !a.terminal.insert((update.vertex, update.subtask)) {
+                continue;
+            }
+            let _ = a.reports.send(update);
+        }
+        Ok(())
+    }
+}
+
+/// Deploys one job's tasks to worker processes on the cluster's TaskManagers.
+pub struct ClusterDeployer {
+    cluster: Arc<Cluster>,
+    submission: Submission,
+}
+
+/// How long workers get to start and announce themselves.
+const WORKER_START_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl ClusterDeployer {
+    fn deployment_failure(&self, job: &JobGraph, message: String) -> Deployed {
+        Deployed {
+            tasks: 0,
+            failure: Some(TaskFailure {
+                task: job.job_name.clone(),
+                operator: "deployment".into(),
+                subtask: 0,
+                parallelism: 1,
+                message,
+            }),
+        }
+    }
+
+    /// Waits until every worker of the attempt announced itself; the error names the first
+    /// that could not start.
+    fn await_workers(&self, job_id: JobId, attempt: u32) -> Result<(), String> {
+        let deadline = Instant::now() + WORKER_START_TIMEOUT;
+        loop {
+            {
+                let state = self.cluster.lock();
+                let a = state
+                    .attempts
+                    .get(&job_id)
+                    .filter(|a| a.attempt == attempt)
+                    .ok_or("the attempt was released while starting")?;
+                if let Some((tm, w)) = a.workers.iter().find(|(_, w)| w.gone.is_some()) {
+                    return Err(format!(
+                        "The worker for job {job_id} on TaskManager {tm} could not start: {}",
+                        w.gone.as_deref().unwrap_or_default()
+                    ));
+                }
+                if a.workers.values().all(|w| w.registration.is_some()) {
+                    return Ok(());
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "The workers for job {job_id} did not start within {WORKER_START_TIMEOUT:?}"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+}
+
+impl TaskDeployer for ClusterDeployer {
+    fn allocate_slots(&self, job: &Arc<JobGraph>) -> Result<(), String> {
+        let needed = job.required_slots();
+        let timeout = self.cluster.settings.slot_request_timeout;
+        let deadline = Instant::now() + timeout;
+        loop {
+            {
+                let mut state = self.cluster.lock();
+                // Spread the job: the first free slot of every TaskManager before second ones.
+                let mut free: Vec<(usize, String)> = state
+                    .task_managers
+                    .iter()
+                    .flat_map(|(id, tm)| {
+                        tm.slots
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, s)| s.is_none())
+                            .map(move |(i, _)| (i, id.clone()))
+                    })
+                    .collect();
+                free.sort();
+                if free.len() >= needed {
+                    let chosen: Vec<(String, usize)> = free
+                        .into_iter()
+                        .take(needed)
+                        .map(|(i, id)| (id, i))
+                        .collect();
+                    for (id, i) in &chosen {
+                        if let Some(tm) = state.task_managers.get_mut(id) {
+                            tm.slots[*i] = Some(job.job_id);
+                        }
+                    }
+                    state.allocations.insert(job.job_id, chosen);
+                    return Ok(());
+                }
+                if Instant::now() >= deadline {
+                    let total: usize = state.task_managers.values().map(|t| t.slots.len()).sum();
+                    return Err(format!(
+                        "NoResourceAvailableException: Could not acquire the minimum required resources: the job needs {needed} slots but only {} of {total} slots were available within the slot request timeout of {} ms (slot.request.timeout)",
+                        free.len(),
+                        timeout.as_millis()
+                    ));
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn deploy(
+        &self,
+        job: &Arc<JobGraph>,
+        attempt: u32,
+        reports: Sender<TaskStateUpdate>,
+    ) -> Deployed {
+        let job_id = job.job_id;
+        let job_json = match serde_json::to_string(job.as_ref()) {
+            Ok(j) => j,
+            Err(e) => {
+                return self.deployment_failure(job, format!("could not encode the JobGraph: {e}"))
+            }
+        };
+        let program_path = match self.cluster.blob_path(&self.submission.program_key) {
+            Ok(p) => p,
+            Err(e) => return self.deployment_failure(job, e.to_string()),
+        };
+        {
+            let mut state = self.cluster.lock();
+            let Some(slots) = state.allocations.get(&job_id).cloned() else {
+                return self.deployment_failure(job, "the job holds no slots".into());
+            };
+            if slots.len() < job.required_slots() {
+                return self.deployment_failure(
+                    job,
+                    format!(
+                        "the job lost slots before deployment ({} of {})",
+                        slots.len(),
+                        job.required_slots()
+                    ),
+                );
+            }
+            // Slot sharing: subtask i of every vertex goes to the job's slot i.
+            let placement: Vec<Vec<String>> = job
+                .vertices
+                .iter()
+                .map(|v| (0..v.parallelism).map(|s| slots[s].0.clone()).collect())
+                .collect();
+            let workers: BTreeMap<String, WorkerEntry> = slots
+                .iter()
+                .map(|(tm, _)| (tm.clone(), WorkerEntry::default()))
+                .collect();
+            for tm_id in workers.keys() {
+                let Some(tm) = state.task_managers.get_mut(tm_id) else {
+                    continue;
+                };
+                let program = if tm.cached_blobs.contains(&self.submission.program_key) {
+                    None
+                } else {
+                    match std::fs::read(&program_path) {
+                        Ok(bytes) => Some(serde_bytes::ByteBuf::from(bytes)),
+                        Err(e) => {
+                            return self.deployment_failure(
+                                job,
+                                format!(
+                                    "could not read the program '{}': {e}",
+                                    program_path.display()
+                                ),
+                            )
+                        }
+                    }
+                };
+                tm.cached_blobs.insert(self.submission.program_key.clone());
+                tm.outbox.send(&ToTaskManager::StartWorker(WorkerLaunch {
+                    job_id,
+                    attempt,
+                    program_key: self.submission.program_key.clone(),
+                    program,
+                    args: self.submission.program_args.clone(),
+                    configuration: self.submission.configuration.clone(),
+                    job_graph: job_json.clone(),
+                }));
+            }
+            state.attempts.insert(
+                job_id,
+                Attempt {
+                    attempt,
+                    placement,
+                    reports,
+                    terminal: HashSet::new(),
+                    workers,
+                    names: job
+                        .vertices
+                        .iter()
+                        .map(|v| (v.name.clone(), v.parallelism))
+                        .collect(),
+                },
+            );
+        }
+        if let Err(message) = self.await_workers(job_id, attempt) {
+            return self.deployment_failure(job, message);
+        }
+        let state = self.cluster.lock();
+        let Some(a) = state.attempts.get(&job_id).filter(|a| a.attempt == attempt) else {
+            return self.deployment_failure(job, "the attempt was released while deploying".into());
+        };
+        let address = |tm: &str| {
+            a.workers
+                .get(tm)
+                .and_then(|w| w.registration.as_ref())
+                .map(|r| r.data_address.clone())
+                .unwrap_or_default()
+        };
+        let locations: Vec<TaskLocation> = a
+            .placement
+            .iter()
+            .enumerate()
+            .flat_map(|(vertex, subtasks)| {
+                subtasks
+                    .iter()
+                    .enumerate()
+                    .map(move |(subtask, tm)| (vertex, subtask, tm))
+            })
+            .map(|(vertex, subtask, tm)| TaskLocation {
+                vertex,
+                subtask,
+                data_address: address(tm),
+            })
+            .collect();
+        let mut total = 0;
+        for (tm, worker) in &a.workers {
+            let tasks: Vec<(usize, usize)> = a
+                .placement
+                .iter()
+                .enumerate()
+                .flat_map(|(v, subtasks)| {
+                    subtasks
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, t)| *t == tm)
+                        .map(move |(s, _)| (v, s))
+                })
+                .collect();
+            total += tasks.len();
+            if let Some(outbox) = &worker.outbox {
+                outbox.send(&ToWorker::Deploy {
+                    tasks,
+                    locations: locations.clone(),
+                });
+            }
+        }
+        Deployed {
+            tasks: total,
+            failure: None,
+        }
+    }
+
+    fn cancel_job(&self, job: JobId) {
+        let state = self.cluster.lock();
+        if let Some(a) = state.attempts.get(&job) {
+            for worker in a.workers.values() {
+                if let Some(outbox) = &worker.outbox {
+                    outbox.send(&ToWorker::Cancel);
+                }
+            }
+        }
+    }
+
+    fn release_job(&self, job: JobId) {
+        let mut state = self.cluster.lock();
+        if let Some(a) = state.attempts.remove(&job) {
+            for tm in a.workers.keys() {
+                if let Some(tm_entry) = state.task_managers.get(tm) {
+                    tm_entry.outbox.send(&ToTaskManager::StopWorker {
+                        job_id: job,
+                        attempt: a.attempt,
+                    });
+                }
+            }
+        }
+        state.allocations.remove(&job);
+        for tm in state.task_managers.values_mut() {
+            for slot in tm.slots.iter_mut().filter(|s| **s == Some(job)) {
+                *slot = None;
+            }
+        }
+    }
+}
+
+/// Binds the JobManager's RPC endpoint.
+pub fn bind_rpc(host: &str, port: u16) -> std::io::Result<(TcpListener, SocketAddr)> {
+    let listener = TcpListener::bind((host, port))?;
+    let address = listener.local_addr()?;
+    Ok((listener, address))
+}

@@ -1,0 +1,271 @@
+//! The TaskManager process: registers its slots with the JobManager's resource manager,
+//! heartbeats, and starts one worker process per job attempt (the job's own binary, fetched
+//! from the blob store once and cached), supervising it and reporting when it exits. A worker
+//! dies with its TaskManager (parent-death signal), so a killed TaskManager leaves nothing behind.
+
+use std::collections::HashMap;
+use std::io::BufReader;
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::outbox::Outbox;
+use super::rpc::{
+    self, FromTaskManager, Hello, TaskManagerRegistration, ToTaskManager, WorkerLaunch,
+};
+use super::worker;
+use crate::api::launch::{ENV_CLIENT_CONFIG, ENV_CLIENT_REPORT, ENV_PLAN_OUTPUT};
+use crate::util::ids::JobId;
+
+/// TaskManager settings resolved from the configuration.
+#[derive(Debug, Clone)]
+pub struct TaskManagerSettings {
+    pub jobmanager: String,
+    pub host: String,
+    pub slots: usize,
+    pub heartbeat_interval: Duration,
+    /// Where programs are cached and workers get their working directories.
+    pub work_dir: PathBuf,
+}
+
+type Workers = Arc<Mutex<HashMap<(JobId, u32), u32>>>;
+
+/// Runs the TaskManager until the process is killed: registers, and registers again whenever
+/// the JobManager connection is lost (killing the workers of the lost connection).
+pub fn run(settings: TaskManagerSettings) -> anyhow::Result<()> {
+    std::fs::create_dir_all(settings.work_dir.join("blobs")).with_context(|| {
+        format!(
+            "could not create the working directory '{}'",
+            settings.work_dir.display()
+        )
+    })?;
+    let id = format!(
+        "{}:{}-{:06x}",
+        settings.host,
+        std::process::id(),
+        rand::random::<u32>() & 0xff_ffff
+    );
+    let workers: Workers = Arc::default();
+    loop {
+        match TcpStream::connect(&settings.jobmanager) {
+            Ok(stream) => {
+                tracing::info!("Connected to the JobManager at {}", settings.jobmanager);
+                if let Err(e) = serve(&settings, &id, stream, &workers) {
+                    tracing::warn!(
+                        "connection to the JobManager at {} failed: {e:#}",
+                        settings.jobmanager
+                    );
+                }
+                kill_workers(&workers);
+            }
+            Err(e) => tracing::info!(
+                "Could not connect to the JobManager at {}: {e}; retrying",
+                settings.jobmanager
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+fn kill_workers(workers: &Workers) {
+    for (_, pid) in workers.lock().unwrap_or_else(|e| e.into_inner()).drain() {
+        // SAFETY: kill(2) with a pid we spawned; at worst it names a process that already exited.
+        unsafe {
+            libc::kill(pid as libc::pid_t, libc::SIGKILL);
+        }
+    }
+}
+
+fn serve(
+    settings: &TaskManagerSettings,
+    id: &str,
+    stream: TcpStream,
+    workers: &Workers,
+) -> anyhow::Result<()> {
+    stream.set_nodelay(true)?;
+    let outbox = Outbox::new(stream.try_clone()?, &settings.jobmanager)?;
+    let mut reader = BufReader::new(stream);
+    outbox.send(&Hello::TaskManager(TaskManagerRegistration {
+        id: id.to_string(),
+        host: settings.host.clone(),
+        slots: settings.slots,
+        cpu_cores: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        physical_memory: physical_memory(),
+    }));
+    let heartbeat_outbox = outbox.clone();
+    let interval = settings.heartbeat_interval;
+    std::thread::Builder::new()
+        .name("heartbeat".into())
+        .spawn(move || {
+            while heartbeat_outbox.send(&FromTaskManager::Heartbeat) {
+                std::thread::sleep(interval);
+            }
+        })?;
+    while let Some(message) = rpc::receive::<ToTaskManager>(&mut reader)? {
+        match message {
+            ToTaskManager::Registered { .. } => {
+                tracing::info!("Successful registration at the resource manager as {id}")
+            }
+            ToTaskManager::StartWorker(launch) => {
+                let (job_id, attempt) = (launch.job_id, launch.attempt);
+                if let Err(e) = start_worker(settings, id, launch, workers, &outbox) {
+                    tracing::error!("could not start the worker of job {job_id}: {e:#}");
+                    outbox.send(&FromTaskManager::WorkerExited {
+                        job_id,
+                        attempt,
+                        status: format!("not started: {e:#}"),
+                    });
+                }
+            }
+            ToTaskManager::StopWorker { job_id, attempt } => {
+                stop_worker(workers, job_id, attempt);
+            }
+        }
+    }
+    outbox.close();
+    Ok(())
+}
+
+/// Gives a worker that is still running after its job attempt ended a moment to exit, then
+/// kills it.
+fn stop_worker(workers: &Workers, job_id: JobId, attempt: u32) {
+    let workers = workers.clone();
+    let _ = std::thread::Builder::new()
+        .name("worker-stop".into())
+        .spawn(move || {
+            std::thread::sleep(Duration::from_secs(2));
+            if let Some(pid) = workers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&(job_id, attempt))
+            {
+                // SAFETY: as in kill_workers.
+                unsafe {
+                    libc::kill(pid as libc::pid_t, libc::SIGKILL);
+                }
+            }
+        });
+}
+
+/// The program of a launch, from the cache or written to it.
+fn cached_program(work_dir: &Path, launch: &mut WorkerLaunch) -> anyhow::Result<PathBuf> {
+    if launch.program_key.is_empty() || !launch.program_key.bytes().all(|b| b.is_ascii_hexdigit()) {
+        anyhow::bail!("'{}' is not a blob key", launch.program_key);
+    }
+    let path = work_dir.join("blobs").join(&launch.program_key);
+    if let Some(bytes) = launch.program.take() {
+        let tmp = path.with_extension("partial");
+        std::fs::write(&tmp, bytes.as_slice())
+            .and_then(|_| std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)))
+            .and_then(|_| std::fs::rename(&tmp, &path))
+            .with_context(|| format!("could not cache the program at '{}'", path.display()))?;
+    }
+    if !path.is_file() {
+        anyhow::bail!(
+            "program {} is not in the cache '{}'",
+            launch.program_key,
+            path.display()
+        );
+    }
+    Ok(path)
+}
+
+fn start_worker(
+    settings: &TaskManagerSettings,
+    id: &str,
+    mut launch: WorkerLaunch,
+    workers: &Workers,
+    outbox: &Outbox,
+) -> anyhow::Result<()> {
+    let program = cached_program(&settings.work_dir, &mut launch)?;
+    let dir = settings
+        .work_dir
+        .join(format!("job-{}-{}", launch.job_id, launch.attempt));
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("could not create '{}'", dir.display()))?;
+    let graph_path = dir.join("job-graph.json");
+    let conf_path = dir.join("strato-conf.yaml");
+    std::fs::write(&graph_path, &launch.job_graph)
+        .and_then(|_| std::fs::write(&conf_path, &launch.configuration))
+        .with_context(|| format!("could not write the job files into '{}'", dir.display()))?;
+    let mut command = Command::new(&program);
+    command
+        .args(&launch.args)
+        .current_dir(&dir)
+        .env(worker::ENV_JOB_GRAPH, &graph_path)
+        .env(worker::ENV_JOBMANAGER, &settings.jobmanager)
+        .env(worker::ENV_TASKMANAGER, id)
+        .env(worker::ENV_ATTEMPT, launch.attempt.to_string())
+        .env(worker::ENV_HOST, &settings.host)
+        .env(ENV_CLIENT_CONFIG, &conf_path)
+        .env_remove(ENV_CLIENT_REPORT)
+        .env_remove(ENV_PLAN_OUTPUT);
+    // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill the child with us.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = command
+        .spawn()
+        .with_context(|| format!("could not start '{}'", program.display()))?;
+    let key = (launch.job_id, launch.attempt);
+    workers
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key, child.id());
+    tracing::info!(
+        "Started worker (pid {}) for job {} attempt {}",
+        child.id(),
+        launch.job_id,
+        launch.attempt
+    );
+    let workers = workers.clone();
+    let outbox = outbox.clone();
+    std::thread::Builder::new()
+        .name(format!("worker-{}", launch.job_id))
+        .spawn(move || {
+            let status = child
+                .wait()
+                .map(|s| s.to_string())
+                .unwrap_or_else(|e| format!("unknown: {e}"));
+            workers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key);
+            let _ = std::fs::remove_dir_all(&dir);
+            outbox.send(&FromTaskManager::WorkerExited {
+                job_id: key.0,
+                attempt: key.1,
+                status,
+            });
+        })?;
+    Ok(())
+}
+
+/// Total physical memory in bytes (0 when unknown).
+fn physical_memory() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let (pages, size) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    if pages > 0 && size > 0 {
+        pages as u64 * size as u64
+    } else {
+        0
+    }
+}
