@@ -281,6 +281,18 @@ impl Cluster {
             restart,
             status,
             states,
+            on_status: Some(Box::new({
+                let cluster = Arc::downgrade(self);
+                move |status| {
+                    if let Some(cluster) = cluster.upgrade() {
+                        if let Some(entry) = cluster.lock().jobs.get_mut(&job_id) {
+                            entry
+                                .timestamps
+                                .insert(crate::rest::model::job_state_name(status), now_ms());
+                        }
+                    }
+                }
+            })),
         };
         let cluster = self.clone();
         std::thread::Builder::new()
@@ -299,9 +311,6 @@ impl Cluster {
         if let Some(entry) = state.jobs.get_mut(&job_id) {
             let now = now_ms();
             entry.end_time = Some(now);
-            entry
-                .timestamps
-                .insert(format!("{:?}", entry.status()).to_uppercase(), now);
             if let JobOutcome::Failed(f) = &outcome {
                 entry.failure = Some((now, f.to_string()));
             }
@@ -681,6 +690,7 @@ impl TaskDeployer for ClusterDeployer {
             Ok(p) => p,
             Err(e) => return self.deployment_failure(job, e.to_string()),
         };
+        let mut launches = Vec::new();
         {
             let mut state = self.cluster.lock();
             let Some(slots) = state.allocations.get(&job_id).cloned() else {
@@ -706,36 +716,12 @@ impl TaskDeployer for ClusterDeployer {
                 .iter()
                 .map(|(tm, _)| (tm.clone(), WorkerEntry::default()))
                 .collect();
+            // Which TaskManagers get the program bytes along (the others have them cached).
             for tm_id in workers.keys() {
-                let Some(tm) = state.task_managers.get_mut(tm_id) else {
-                    continue;
-                };
-                let program = if tm.cached_blobs.contains(&self.submission.program_key) {
-                    None
-                } else {
-                    match std::fs::read(&program_path) {
-                        Ok(bytes) => Some(serde_bytes::ByteBuf::from(bytes)),
-                        Err(e) => {
-                            return self.deployment_failure(
-                                job,
-                                format!(
-                                    "could not read the program '{}': {e}",
-                                    program_path.display()
-                                ),
-                            )
-                        }
-                    }
-                };
-                tm.cached_blobs.insert(self.submission.program_key.clone());
-                tm.outbox.send(&ToTaskManager::StartWorker(WorkerLaunch {
-                    job_id,
-                    attempt,
-                    program_key: self.submission.program_key.clone(),
-                    program,
-                    args: self.submission.program_args.clone(),
-                    configuration: self.submission.configuration.clone(),
-                    job_graph: job_json.clone(),
-                }));
+                if let Some(tm) = state.task_managers.get_mut(tm_id) {
+                    let cached = !tm.cached_blobs.insert(self.submission.program_key.clone());
+                    launches.push((tm.outbox.clone(), cached));
+                }
             }
             state.attempts.insert(
                 job_id,
@@ -752,6 +738,34 @@ impl TaskDeployer for ClusterDeployer {
                         .collect(),
                 },
             );
+        }
+        // Reading and encoding a program takes a while: never under the state lock, which
+        // heartbeats need.
+        let mut program = None;
+        for (outbox, cached) in launches {
+            if !cached && program.is_none() {
+                match std::fs::read(&program_path) {
+                    Ok(bytes) => program = Some(serde_bytes::ByteBuf::from(bytes)),
+                    Err(e) => {
+                        return self.deployment_failure(
+                            job,
+                            format!(
+                                "could not read the program '{}': {e}",
+                                program_path.display()
+                            ),
+                        )
+                    }
+                }
+            }
+            outbox.send(&ToTaskManager::StartWorker(WorkerLaunch {
+                job_id,
+                attempt,
+                program_key: self.submission.program_key.clone(),
+                program: if cached { None } else { program.clone() },
+                args: self.submission.program_args.clone(),
+                configuration: self.submission.configuration.clone(),
+                job_graph: job_json.clone(),
+            }));
         }
         if let Err(message) = self.await_workers(job_id, attempt) {
             return self.deployment_failure(job, message);

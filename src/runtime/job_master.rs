@@ -236,7 +236,12 @@ pub struct JobMaster {
     pub restart: RestartStrategy,
     pub status: Arc<Mutex<JobStatus>>,
     pub states: ExecutionStates,
+    /// Told of every job status change (the cluster records Flink's per-state timestamps).
+    pub on_status: Option<StatusListener>,
 }
+
+/// Callback for job status changes.
+pub type StatusListener = Box<dyn Fn(JobStatus) + Send + Sync>;
 
 /// How one attempt of a job ended.
 enum AttemptOutcome {
@@ -247,6 +252,9 @@ enum AttemptOutcome {
 impl JobMaster {
     fn set_status(&self, status: JobStatus) {
         *self.status.lock().unwrap_or_else(|e| e.into_inner()) = status;
+        if let Some(listener) = &self.on_status {
+            listener(status);
+        }
     }
 
     fn scheduler_failure(&self, message: String) -> TaskFailure {

@@ -33,6 +33,7 @@ pub fn submit(job: JobGraph, user_code: StreamGraph, settings: TaskSettings) -> 
         // The embedded executor runs a job once, as before restart strategies existed here.
         restart: RestartStrategy::None,
         status: status.clone(),
+        on_status: None,
         states,
     };
     let started = Instant::now();

@@ -1,0 +1,296 @@
+//! A session cluster of real processes: a JobManager and TaskManagers on 127.0.0.1, jobs
+//! submitted with `strato run -m`, managed with `list` and `cancel`, and watched over REST.
+
+#[path = "cluster_support/mod.rs"]
+mod cluster_support;
+mod support;
+
+use std::time::{Duration, Instant};
+
+use cluster_support::{silent_socket_server, submitted_job_id, LocalCluster};
+use support::{example, read_counts, reference_word_count, stderr, stdout, write_corpus};
+
+#[test]
+fn word_count_at_parallelism_two_across_two_task_managers_matches_the_embedded_executor() {
+    let cluster = LocalCluster::start(2, 1, &[]);
+    let input = cluster.dir.path().join("corpus.txt");
+    let text = write_corpus(&input, 300_000);
+    let run = |target: &[&str], output: &std::path::Path| {
+        let out = support::strato()
+            .arg("run")
+            .args(target)
+            .args(["-p", "2"])
+            .arg(example("word_count"))
+            .args([
+                "--input",
+                input.to_str().unwrap(),
+                "--output",
+                output.to_str().unwrap(),
+            ])
+            .args(["--execution-mode", "BATCH"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+        out
+    };
+    let remote_dir = cluster.dir.path().join("remote-out");
+    let out = run(&["-m", &cluster.rest], &remote_dir);
+    let id = submitted_job_id(&out);
+    assert!(stdout(&out).contains(&format!("Job with JobID {id} has finished.")));
+    assert!(stdout(&out).contains("Job Runtime: "));
+    let local_dir = cluster.dir.path().join("local-out");
+    run(&["-t", "local"], &local_dir);
+
+    let remote = read_counts(&remote_dir);
+    assert_eq!(remote, read_counts(&local_dir));
+    assert_eq!(remote, reference_word_count(&text));
+    // Each TaskManager had one slot: the two sink subtasks ran in different processes.
+    assert_eq!(std::fs::read_dir(&remote_dir).unwrap().count(), 2);
+    let job = cluster.get(&format!("/jobs/{id}"));
+    assert_eq!(job["state"], "FINISHED");
+    assert!(job["vertices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|v| v["parallelism"] == 2
+            && v["status"] == "FINISHED"
+            && v["tasks"]["finished"] == 2));
+    // Slots are free again.
+    cluster.wait_for(|c| c.get("/overview")["slots-available"] == 2);
+}
+
+#[test]
+fn two_jobs_run_at_once_and_cancelling_one_leaves_the_other_running() {
+    let cluster = LocalCluster::start(2, 2, &[]);
+    let (_server, port) = silent_socket_server();
+    let submit = || {
+        let port = port.to_string();
+        let out = cluster.cli(
+            "run",
+            &[
+                "-d",
+                "-p",
+                "2",
+                example("streaming_word_count").to_str().unwrap(),
+                "--hostname",
+                "127.0.0.1",
+                "--port",
+                &port,
+            ],
+        );
+        assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+        submitted_job_id(&out)
+    };
+    let first = submit();
+    let second = submit();
+    cluster.wait_for(|c| c.job_state(&first) == "RUNNING" && c.job_state(&second) == "RUNNING");
+
+    let overview = cluster.get("/overview");
+    assert_eq!(overview["taskmanagers"], 2);
+    assert_eq!(overview["slots-total"], 4);
+    assert_eq!(overview["slots-available"], 0);
+    assert_eq!(overview["jobs-running"], 2);
+    let jobs = cluster.get("/jobs/overview");
+    assert_eq!(jobs["jobs"].as_array().unwrap().len(), 2);
+    assert_eq!(jobs["jobs"][0]["name"], "Streaming WordCount");
+
+    let list = cluster.cli("list", &[]);
+    let text = stdout(&list);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "Waiting for response...");
+    assert_eq!(
+        lines[1],
+        "------------------ Running/Restarting Jobs -------------------"
+    );
+    for id in [&first, &second] {
+        let line = lines.iter().find(|l| l.contains(id.as_str())).unwrap();
+        // dd.MM.yyyy HH:mm:ss : <id> : <name> (RUNNING)
+        let (time, rest) = line.split_once(" : ").unwrap();
+        assert_eq!(time.len(), 19, "{line}");
+        assert_eq!(&time[2..3], ".");
+        assert_eq!(rest, format!("{id} : Streaming WordCount (RUNNING)"));
+    }
+    assert_eq!(
+        lines[4],
+        "--------------------------------------------------------------"
+    );
+    assert_eq!(lines[5], "No scheduled jobs.");
+
+    let cancel = cluster.cli("cancel", &[&first]);
+    assert!(cancel.status.success(), "{}", stderr(&cancel));
+    assert_eq!(
+        stdout(&cancel),
+        format!("Cancelling job {first}.\nCancelled job {first}.\n")
+    );
+    assert_eq!(cluster.job_state(&first), "CANCELED");
+    // The other job is untouched.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(cluster.job_state(&second), "RUNNING");
+    let details = cluster.get(&format!("/jobs/{second}"));
+    assert!(details["vertices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|v| v["status"] == "RUNNING"));
+
+    let running = stdout(&cluster.cli("list", &["-r"]));
+    assert!(
+        running.contains(&second) && !running.contains(&first),
+        "{running}"
+    );
+    let all = stdout(&cluster.cli("list", &["-a"]));
+    assert!(
+        all.contains("---------------------- Terminated Jobs -----------------------"),
+        "{all}"
+    );
+    assert!(
+        all.contains(&format!("{first} : Streaming WordCount (CANCELED)")),
+        "{all}"
+    );
+    let scheduled = stdout(&cluster.cli("list", &["-s"]));
+    assert_eq!(scheduled, "Waiting for response...\nNo scheduled jobs.\n");
+    cluster.cli("cancel", &[&second]);
+}
+
+#[test]
+fn a_job_needing_more_slots_than_the_cluster_has_fails_after_the_slot_request_timeout() {
+    let cluster = LocalCluster::start(1, 1, &["slot.request.timeout=1 s"]);
+    let input = cluster.dir.path().join("in.txt");
+    std::fs::write(&input, "a b c").unwrap();
+    let started = Instant::now();
+    let out = cluster.cli(
+        "run",
+        &[
+            "-p",
+            "2",
+            example("word_count").to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+        ],
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("the job needs 2 slots but only 1 of 1 slots were available"),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn an_unreachable_job_manager_is_reported_within_the_client_timeout() {
+    // Accepts connections but never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = silent.local_addr().unwrap().to_string();
+    let started = Instant::now();
+    let out = support::strato()
+        .args(["list", "-m", &address, "-D", "client.timeout=1 s"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "the JobManager at http://{address} did not answer within 1000 ms"
+        )),
+        "{err}"
+    );
+
+    // Nothing listening at all.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().to_string()
+    };
+    let out = support::strato()
+        .args(["cancel", "-m", &closed, "0123456789abcdef0123456789abcdef"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains(&closed), "{}", stderr(&out));
+}
+
+#[test]
+fn a_silent_task_manager_is_detected_by_heartbeat_timeout_and_the_job_restarts_on_a_new_one() {
+    let mut cluster = LocalCluster::start(
+        2,
+        1,
+        &[
+            "heartbeat.interval=200 ms",
+            "heartbeat.timeout=3 s",
+            "restart-strategy=fixed-delay",
+            "restart-strategy.fixed-delay.attempts=3",
+            "restart-strategy.fixed-delay.delay=100 ms",
+            "slot.request.timeout=20 s",
+        ],
+    );
+    let (_server, port) = silent_socket_server();
+    let out = cluster.cli(
+        "run",
+        &[
+            "-d",
+            "-p",
+            "2",
+            "-D",
+            "restart-strategy=fixed-delay",
+            "-D",
+            "restart-strategy.fixed-delay.attempts=3",
+            "-D",
+            "restart-strategy.fixed-delay.delay=100 ms",
+            example("streaming_word_count").to_str().unwrap(),
+            "--hostname",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = submitted_job_id(&out);
+    let all_running = |c: &LocalCluster| {
+        let job = c.get(&format!("/jobs/{id}"));
+        job["state"] == "RUNNING"
+            && job["vertices"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|v| v["status"] == "RUNNING")
+    };
+    cluster.wait_for(all_running);
+
+    // Freeze one TaskManager: its connection stays open, only its heartbeats stop.
+    let frozen = cluster.task_managers[0].id() as i32;
+    unsafe { libc::kill(frozen, libc::SIGSTOP) };
+    let stopped_at = Instant::now();
+    cluster.wait_for(|c| {
+        c.get("/taskmanagers")["taskmanagers"]
+            .as_array()
+            .map(Vec::len)
+            == Some(1)
+    });
+    let detected = stopped_at.elapsed();
+    assert!(
+        detected >= Duration::from_millis(2500),
+        "detected after {detected:?}: {}",
+        cluster.jobmanager_log()
+    );
+    assert!(
+        cluster.jobmanager_log().contains("timed out"),
+        "{}",
+        cluster.jobmanager_log()
+    );
+    // The job cannot run on one slot; a new TaskManager brings the second.
+    cluster.add_task_manager();
+    cluster.wait_for(|c| {
+        all_running(c)
+            && c.get(&format!("/jobs/{id}"))["timestamps"]["RESTARTING"]
+                .as_i64()
+                .unwrap_or(0)
+                > 0
+    });
+    assert_eq!(cluster.get("/overview")["slots-available"], 0);
+    cluster.cli("cancel", &[&id]);
+}
