@@ -120,30 +120,8 @@ impl LocalCluster {
             .unwrap()
     }
 
-    /// GETs a REST path (plain HTTP/1.1 over a socket); `Null` if it cannot be read.
     pub fn get(&self, path: &str) -> serde_json::Value {
-        use std::io::{Read, Write};
-        let Ok(mut stream) = std::net::TcpStream::connect(&self.rest) else {
-            return serde_json::Value::Null;
-        };
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .unwrap();
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            self.rest
-        );
-        let mut response = String::new();
-        if stream.write_all(request.as_bytes()).is_err()
-            || stream.read_to_string(&mut response).is_err()
-        {
-            return serde_json::Value::Null;
-        }
-        let body = response
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b)
-            .unwrap_or("");
-        serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
+        http_get(&self.rest, path)
     }
 
     /// Polls until `ready` holds (10 s at most).
@@ -206,4 +184,47 @@ pub fn silent_socket_server() -> (std::net::TcpListener, u16) {
         }
     });
     (listener, port)
+}
+
+/// GETs a REST path (plain HTTP/1.1 over a socket); `Null` if it cannot be read.
+pub fn http_get(address: &str, path: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(address) else {
+        return serde_json::Value::Null;
+    };
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    let mut response = String::new();
+    if stream.write_all(request.as_bytes()).is_err()
+        || stream.read_to_string(&mut response).is_err()
+    {
+        return serde_json::Value::Null;
+    }
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or("");
+    serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
+}
+
+/// A port that was free a moment ago (for configurations that cannot say 0).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// True while `pid` is a live (not zombie) process.
+pub fn is_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .map(|(_, rest)| !rest.starts_with('Z'))
+            .unwrap_or(false),
+        Err(_) => false,
+    }
 }
