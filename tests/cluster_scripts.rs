@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use cluster_support::{free_port, http_get, is_alive};
+use cluster_support::{children, free_port, http_get, is_alive};
 use support::{example, stderr, stdout};
 
 /// A standalone installation in a temp dir; dropping it kills whatever its pid files name.
@@ -82,15 +82,6 @@ fn hostname() -> String {
         .unwrap()
         .trim()
         .to_string()
-}
-
-/// The processes whose parent is `pid` (workers of a TaskManager).
-fn children(pid: u32) -> Vec<u32> {
-    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-        .unwrap_or_default()
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
 }
 
 #[test]

@@ -7,7 +7,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use cluster_support::{silent_socket_server, submitted_job_id, LocalCluster};
+use cluster_support::{children, http, silent_socket_server, submitted_job_id, LocalCluster};
 use support::{example, read_counts, reference_word_count, stderr, stdout, write_corpus};
 
 #[test]
@@ -88,7 +88,7 @@ fn two_jobs_run_at_once_and_cancelling_one_leaves_the_other_running() {
     let overview = cluster.get("/overview");
     assert_eq!(overview["taskmanagers"], 2);
     assert_eq!(overview["slots-total"], 4);
-    assert_eq!(overview["slots-available"], 0);
+    assert_eq!(overview["slots-available"], 0, "{overview} {}", cluster.get("/jobs/overview"));
     assert_eq!(overview["jobs-running"], 2);
     let jobs = cluster.get("/jobs/overview");
     assert_eq!(jobs["jobs"].as_array().unwrap().len(), 2);
@@ -103,7 +103,7 @@ fn two_jobs_run_at_once_and_cancelling_one_leaves_the_other_running() {
         "------------------ Running/Restarting Jobs -------------------"
     );
     for id in [&first, &second] {
-        let line = lines.iter().find(|l| l.contains(id.as_str())).unwrap();
+        let line = lines.iter().find(|l| l.contains(id.as_str())).unwrap_or_else(|| panic!("{id} not in {text}; {}", cluster.get("/jobs/overview")));
         // dd.MM.yyyy HH:mm:ss : <id> : <name> (RUNNING)
         let (time, rest) = line.split_once(" : ").unwrap();
         assert_eq!(time.len(), 19, "{line}");
@@ -222,44 +222,15 @@ fn a_silent_task_manager_is_detected_by_heartbeat_timeout_and_the_job_restarts_o
         &[
             "heartbeat.interval=200 ms",
             "heartbeat.timeout=3 s",
-            "restart-strategy=fixed-delay",
-            "restart-strategy.fixed-delay.attempts=3",
-            "restart-strategy.fixed-delay.delay=100 ms",
             "slot.request.timeout=20 s",
         ],
     );
     let (_server, port) = silent_socket_server();
-    let out = cluster.cli(
-        "run",
-        &[
-            "-d",
-            "-p",
-            "2",
-            "-D",
-            "restart-strategy=fixed-delay",
-            "-D",
-            "restart-strategy.fixed-delay.attempts=3",
-            "-D",
-            "restart-strategy.fixed-delay.delay=100 ms",
-            example("streaming_word_count").to_str().unwrap(),
-            "--hostname",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-        ],
-    );
+    let args = restartable_streaming_job(port);
+    let out = cluster.cli("run", &args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(out.status.success(), "{}", stderr(&out));
     let id = submitted_job_id(&out);
-    let all_running = |c: &LocalCluster| {
-        let job = c.get(&format!("/jobs/{id}"));
-        job["state"] == "RUNNING"
-            && job["vertices"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|v| v["status"] == "RUNNING")
-    };
-    cluster.wait_for(all_running);
+    cluster.wait_for(|c| all_running(c, &id));
 
     // Freeze one TaskManager: its connection stays open, only its heartbeats stop.
     let frozen = cluster.task_managers[0].id() as i32;
@@ -285,7 +256,7 @@ fn a_silent_task_manager_is_detected_by_heartbeat_timeout_and_the_job_restarts_o
     // The job cannot run on one slot; a new TaskManager brings the second.
     cluster.add_task_manager();
     cluster.wait_for(|c| {
-        all_running(c)
+        all_running(c, &id)
             && c.get(&format!("/jobs/{id}"))["timestamps"]["RESTARTING"]
                 .as_i64()
                 .unwrap_or(0)
@@ -293,4 +264,117 @@ fn a_silent_task_manager_is_detected_by_heartbeat_timeout_and_the_job_restarts_o
     });
     assert_eq!(cluster.get("/overview")["slots-available"], 0);
     cluster.cli("cancel", &[&id]);
+}
+
+/// `-D` options and arguments of a streaming job that runs until cancelled and restarts on
+/// failure.
+fn restartable_streaming_job(port: u16) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "-d",
+        "-p",
+        "2",
+        "-D",
+        "restart-strategy=fixed-delay",
+        "-D",
+        "restart-strategy.fixed-delay.attempts=3",
+        "-D",
+        "restart-strategy.fixed-delay.delay=100 ms",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.push(example("streaming_word_count").display().to_string());
+    args.extend([
+        "--hostname".into(),
+        "127.0.0.1".into(),
+        "--port".into(),
+        port.to_string(),
+    ]);
+    args
+}
+
+fn all_running(cluster: &LocalCluster, id: &str) -> bool {
+    let job = cluster.get(&format!("/jobs/{id}"));
+    job["state"] == "RUNNING"
+        && job["vertices"]
+            .as_array()
+            .is_some_and(|v| v.iter().all(|v| v["status"] == "RUNNING"))
+}
+
+#[test]
+fn a_killed_worker_process_fails_its_tasks_and_the_job_restarts() {
+    let cluster = LocalCluster::start(2, 1, &[]);
+    let (_server, port) = silent_socket_server();
+    let args = restartable_streaming_job(port);
+    let out = cluster.cli("run", &args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = submitted_job_id(&out);
+    cluster.wait_for(|c| all_running(c, &id));
+    let tm = cluster.task_managers[1].id();
+    let worker = children(tm)[0];
+    unsafe { libc::kill(worker as i32, libc::SIGKILL) };
+    cluster.wait_for(|c| {
+        all_running(c, &id)
+            && c.get(&format!("/jobs/{id}"))["timestamps"]["RESTARTING"]
+                .as_i64()
+                .unwrap_or(0)
+                > 0
+            && children(tm).first().is_some_and(|w| *w != worker)
+    });
+    // The TaskManager itself survived its worker.
+    assert_eq!(cluster.get("/overview")["taskmanagers"], 2);
+    cluster.cli("cancel", &[&id]);
+}
+
+#[test]
+fn a_worker_whose_program_builds_a_different_graph_refuses_to_run() {
+    use strato::api::launch::{PlanFile, ENV_CLIENT_CONFIG, ENV_PLAN_OUTPUT};
+    use strato::cluster::jobmanager::Submission;
+
+    let cluster = LocalCluster::start(1, 1, &[]);
+    let program = example("word_count");
+    let plan_path = cluster.dir.path().join("plan.json");
+    let configuration = "parallelism.default: 1\n";
+    let conf_path = cluster.dir.path().join("client-conf.yaml");
+    std::fs::write(&conf_path, configuration).unwrap();
+    let planned = std::process::Command::new(&program)
+        .env(ENV_PLAN_OUTPUT, &plan_path)
+        .env(ENV_CLIENT_CONFIG, &conf_path)
+        .output()
+        .unwrap();
+    assert!(planned.status.success(), "{}", stderr(&planned));
+    let mut plan: PlanFile = serde_json::from_slice(&std::fs::read(&plan_path).unwrap()).unwrap();
+    // As if main had built something else when the job was planned.
+    plan.job_graph.fingerprint = "0000000000000000".into();
+    let job_id = plan.job_graph.job_id.to_string();
+    let blob = http(
+        &cluster.rest,
+        "POST",
+        "/blobs",
+        &std::fs::read(&program).unwrap(),
+    );
+    let submission = Submission {
+        job_graph: plan.job_graph,
+        plan: plan.plan,
+        program_key: blob["key"].as_str().unwrap().to_string(),
+        program_args: vec![],
+        configuration: configuration.into(),
+    };
+    let accepted = http(
+        &cluster.rest,
+        "POST",
+        "/jobs",
+        &serde_json::to_vec(&submission).unwrap(),
+    );
+    assert_eq!(accepted["jobUrl"], format!("/jobs/{job_id}"));
+    cluster.wait_for(|c| c.job_state(&job_id) == "FAILED");
+    let cause = cluster.get(&format!("/jobs/{job_id}/exceptions"))["root-exception"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        cause.contains("the program built a different dataflow in the worker"),
+        "{cause}"
+    );
+    assert!(cause.contains("0000000000000000"), "{cause}");
 }

@@ -130,7 +130,8 @@ impl LocalCluster {
         while !ready(self) {
             assert!(
                 Instant::now() < deadline,
-                "condition not reached; JobManager log:\n{}",
+                "condition not reached; jobs {}; JobManager log:\n{}",
+                self.get("/jobs/overview"),
                 self.jobmanager_log()
             );
             std::thread::sleep(Duration::from_millis(50));
@@ -188,25 +189,44 @@ pub fn silent_socket_server() -> (std::net::TcpListener, u16) {
 
 /// GETs a REST path (plain HTTP/1.1 over a socket); `Null` if it cannot be read.
 pub fn http_get(address: &str, path: &str) -> serde_json::Value {
+    http(address, "GET", path, &[])
+}
+
+/// One HTTP/1.1 request; the JSON body of the answer, `Null` if it cannot be read.
+pub fn http(address: &str, method: &str, path: &str, body: &[u8]) -> serde_json::Value {
     use std::io::{Read, Write};
     let Ok(mut stream) = std::net::TcpStream::connect(address) else {
         return serde_json::Value::Null;
     };
     stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
+        .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
-    let mut response = String::new();
-    if stream.write_all(request.as_bytes()).is_err()
-        || stream.read_to_string(&mut response).is_err()
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let mut response = Vec::new();
+    if stream.write_all(head.as_bytes()).is_err()
+        || stream.write_all(body).is_err()
+        || stream.read_to_end(&mut response).is_err()
     {
         return serde_json::Value::Null;
     }
+    let response = String::from_utf8_lossy(&response);
     let body = response
         .split_once("\r\n\r\n")
         .map(|(_, b)| b)
         .unwrap_or("");
     serde_json::from_str(body).unwrap_or(serde_json::Value::Null)
+}
+
+/// The processes whose parent is `pid` (the workers of a TaskManager).
+pub fn children(pid: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect()
 }
 
 /// A port that was free a moment ago (for configurations that cannot say 0).
