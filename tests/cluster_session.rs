@@ -88,7 +88,12 @@ fn two_jobs_run_at_once_and_cancelling_one_leaves_the_other_running() {
     let overview = cluster.get("/overview");
     assert_eq!(overview["taskmanagers"], 2);
     assert_eq!(overview["slots-total"], 4);
-    assert_eq!(overview["slots-available"], 0, "{overview} {}", cluster.get("/jobs/overview"));
+    assert_eq!(
+        overview["slots-available"],
+        0,
+        "{overview} {}",
+        cluster.get("/jobs/overview")
+    );
     assert_eq!(overview["jobs-running"], 2);
     let jobs = cluster.get("/jobs/overview");
     assert_eq!(jobs["jobs"].as_array().unwrap().len(), 2);
@@ -103,7 +108,10 @@ fn two_jobs_run_at_once_and_cancelling_one_leaves_the_other_running() {
         "------------------ Running/Restarting Jobs -------------------"
     );
     for id in [&first, &second] {
-        let line = lines.iter().find(|l| l.contains(id.as_str())).unwrap_or_else(|| panic!("{id} not in {text}; {}", cluster.get("/jobs/overview")));
+        let line = lines
+            .iter()
+            .find(|l| l.contains(id.as_str()))
+            .unwrap_or_else(|| panic!("{id} not in {text}; {}", cluster.get("/jobs/overview")));
         // dd.MM.yyyy HH:mm:ss : <id> : <name> (RUNNING)
         let (time, rest) = line.split_once(" : ").unwrap();
         assert_eq!(time.len(), 19, "{line}");

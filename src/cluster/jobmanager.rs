@@ -161,6 +161,8 @@ struct State {
 /// The JobManager's shared state and operations (dispatcher + resource manager + blob store).
 pub struct Cluster {
     state: Mutex<State>,
+    /// Held while programs are sent to TaskManagers (see `ClusterDeployer::deploy`).
+    launching: Mutex<()>,
     pub settings: ClusterSettings,
     pub configuration: crate::config::Configuration,
     pub started: i64,
@@ -184,6 +186,7 @@ impl Cluster {
     ) -> Arc<Self> {
         Arc::new(Cluster {
             state: Mutex::new(State::default()),
+            launching: Mutex::new(()),
             settings,
             configuration,
             started: now_ms(),
@@ -716,11 +719,9 @@ impl TaskDeployer for ClusterDeployer {
                 .iter()
                 .map(|(tm, _)| (tm.clone(), WorkerEntry::default()))
                 .collect();
-            // Which TaskManagers get the program bytes along (the others have them cached).
             for tm_id in workers.keys() {
-                if let Some(tm) = state.task_managers.get_mut(tm_id) {
-                    let cached = !tm.cached_blobs.insert(self.submission.program_key.clone());
-                    launches.push((tm.outbox.clone(), cached));
+                if let Some(tm) = state.task_managers.get(tm_id) {
+                    launches.push((tm_id.clone(), tm.outbox.clone()));
                 }
             }
             state.attempts.insert(
@@ -740,9 +741,22 @@ impl TaskDeployer for ClusterDeployer {
             );
         }
         // Reading and encoding a program takes a while: never under the state lock, which
-        // heartbeats need.
+        // heartbeats need. Launches are serialised so that a TaskManager always receives a
+        // program before any launch that relies on its cached copy.
+        let key = &self.submission.program_key;
+        let _launching = self
+            .cluster
+            .launching
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let mut program = None;
-        for (outbox, cached) in launches {
+        for (tm_id, outbox) in launches {
+            let cached = self
+                .cluster
+                .lock()
+                .task_managers
+                .get(&tm_id)
+                .is_some_and(|tm| tm.cached_blobs.contains(key));
             if !cached && program.is_none() {
                 match std::fs::read(&program_path) {
                     Ok(bytes) => program = Some(serde_bytes::ByteBuf::from(bytes)),
@@ -760,13 +774,17 @@ impl TaskDeployer for ClusterDeployer {
             outbox.send(&ToTaskManager::StartWorker(WorkerLaunch {
                 job_id,
                 attempt,
-                program_key: self.submission.program_key.clone(),
+                program_key: key.clone(),
                 program: if cached { None } else { program.clone() },
                 args: self.submission.program_args.clone(),
                 configuration: self.submission.configuration.clone(),
                 job_graph: job_json.clone(),
             }));
+            if let Some(tm) = self.cluster.lock().task_managers.get_mut(&tm_id) {
+                tm.cached_blobs.insert(key.clone());
+            }
         }
+        drop(launching);
         if let Err(message) = self.await_workers(job_id, attempt) {
             return self.deployment_failure(job, message);
         }
