@@ -233,12 +233,7 @@ fn a_silent_task_manager_is_detected_by_heartbeat_timeout_and_the_job_restarts_o
             "slot.request.timeout=20 s",
         ],
     );
-    let (_server, port) = silent_socket_server();
-    let args = restartable_streaming_job(port);
-    let out = cluster.cli("run", &args.iter().map(String::as_str).collect::<Vec<_>>());
-    assert!(out.status.success(), "{}", stderr(&out));
-    let id = submitted_job_id(&out);
-    cluster.wait_for(|c| all_running(c, &id));
+    let (_server, id) = start_restartable_streaming_job(&cluster);
 
     // Freeze one TaskManager: its connection stays open, only its heartbeats stop.
     let frozen = cluster.task_managers[0].id() as i32;
@@ -274,31 +269,35 @@ fn a_silent_task_manager_is_detected_by_heartbeat_timeout_and_the_job_restarts_o
     cluster.cli("cancel", &[&id]);
 }
 
-/// `-D` options and arguments of a streaming job that runs until cancelled and restarts on
-/// failure.
-fn restartable_streaming_job(port: u16) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "-d",
-        "-p",
-        "2",
-        "-D",
-        "restart-strategy=fixed-delay",
-        "-D",
-        "restart-strategy.fixed-delay.attempts=3",
-        "-D",
-        "restart-strategy.fixed-delay.delay=100 ms",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.push(example("streaming_word_count").display().to_string());
-    args.extend([
-        "--hostname".into(),
-        "127.0.0.1".into(),
-        "--port".into(),
-        port.to_string(),
-    ]);
-    args
+/// Submits (detached) a streaming job that runs until cancelled and restarts on failure, and
+/// waits until all its subtasks run; returns the socket server it reads and the job id.
+fn start_restartable_streaming_job(cluster: &LocalCluster) -> (std::net::TcpListener, String) {
+    let (server, port) = silent_socket_server();
+    let port = port.to_string();
+    let program = example("streaming_word_count");
+    let out = cluster.cli(
+        "run",
+        &[
+            "-d",
+            "-p",
+            "2",
+            "-D",
+            "restart-strategy=fixed-delay",
+            "-D",
+            "restart-strategy.fixed-delay.attempts=3",
+            "-D",
+            "restart-strategy.fixed-delay.delay=100 ms",
+            program.to_str().unwrap(),
+            "--hostname",
+            "127.0.0.1",
+            "--port",
+            &port,
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = submitted_job_id(&out);
+    cluster.wait_for(|c| all_running(c, &id));
+    (server, id)
 }
 
 fn all_running(cluster: &LocalCluster, id: &str) -> bool {
@@ -312,12 +311,7 @@ fn all_running(cluster: &LocalCluster, id: &str) -> bool {
 #[test]
 fn a_killed_worker_process_fails_its_tasks_and_the_job_restarts() {
     let cluster = LocalCluster::start(2, 1, &[]);
-    let (_server, port) = silent_socket_server();
-    let args = restartable_streaming_job(port);
-    let out = cluster.cli("run", &args.iter().map(String::as_str).collect::<Vec<_>>());
-    assert!(out.status.success(), "{}", stderr(&out));
-    let id = submitted_job_id(&out);
-    cluster.wait_for(|c| all_running(c, &id));
+    let (_server, id) = start_restartable_streaming_job(&cluster);
     let tm = cluster.task_managers[1].id();
     let worker = children(tm)[0];
     unsafe { libc::kill(worker as i32, libc::SIGKILL) };

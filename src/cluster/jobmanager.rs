@@ -744,7 +744,7 @@ impl TaskDeployer for ClusterDeployer {
         // heartbeats need. Launches are serialised so that a TaskManager always receives a
         // program before any launch that relies on its cached copy.
         let key = &self.submission.program_key;
-        let _launching = self
+        let launching = self
             .cluster
             .launching
             .lock()
