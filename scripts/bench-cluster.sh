@@ -15,19 +15,20 @@ WORK=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 
 CORPUS=${1:-$WORK/corpus.txt}
 if [ ! -f "$CORPUS" ]; then
     python3 - "$CORPUS" <<'PY'
-import random, sys
+import itertools, random, sys
 random.seed(7)
 words = ["".join(random.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(random.randint(2, 9))) for _ in range(50000)]
-weights = [1.0 / (i + 1) for i in range(len(words))]
+cum = list(itertools.accumulate(1.0 / (i + 1) for i in range(len(words))))
 with open(sys.argv[1], "w") as f:
     size = 0
     while size < 50_000_000:
-        line = " ".join(random.choices(words, weights, k=12)) + "\n"
-        f.write(line); size += len(line)
+        block = "\n".join(" ".join(random.choices(words, cum_weights=cum, k=12)) for _ in range(10000)) + "\n"
+        f.write(block); size += len(block)
 PY
 fi
 
@@ -35,7 +36,7 @@ now_ms() { date +%s%3N; }
 $BIN jobmanager -Djobmanager.rpc.address=127.0.0.1 -Djobmanager.rpc.port=0 -Drest.port=0 \
     -Drest.address=127.0.0.1 -Dio.tmp.dirs="$WORK" > "$WORK/jm.out" 2> "$WORK/jm.log" &
 PIDS+=($!)
-until grep -q "Rest endpoint" "$WORK/jm.out"; do sleep 0.05; done
+until grep -qs "Rest endpoint" "$WORK/jm.out"; do sleep 0.05; done
 RPC_PORT=$(grep "RPC endpoint" "$WORK/jm.out" | sed 's/.*://')
 REST=$(grep "Rest endpoint" "$WORK/jm.out" | awk '{print $NF}')
 for i in 1 2; do
@@ -66,7 +67,9 @@ for round in cold warm; do
     submitted=$(now_ms)
     until all_running "$id"; do sleep 0.005; done
     running=$(now_ms)
-    echo "submission to RUNNING ($round cache): $((running - start)) ms from client start, $((running - submitted)) ms after the client returned"
+    status_running=$(curl -s "http://$REST/jobs/$id" | python3 -c "import json,sys
+j=json.load(sys.stdin); print(j['timestamps']['RUNNING'] - j['start-time'])")
+    echo "submission to RUNNING ($round cache): job status RUNNING ${status_running} ms after the JobManager accepted it; every subtask RUNNING $((running - submitted)) ms after the client returned ($((running - start)) ms from client start, incl. plan run and upload)"
     $BIN cancel -m "$REST" "$id" > /dev/null
 done
 
