@@ -16,12 +16,18 @@ use std::time::{Duration, Instant};
 use strato::connectors::datagen::DataGeneratorSource;
 use strato::util::textgen::ensure_corpus;
 use strato::{
-    AggregateFunction, SlidingEventTimeWindows, TumblingEventTimeWindows, WatermarkStrategy,
-    Collector, LongCounter, RuntimeContext, RuntimeExecutionMode, SinkFunction,
-    StreamExecutionEnvironment, WriteMode,
+    AggregateFunction, Collector, LongCounter, RuntimeContext, RuntimeExecutionMode, SinkFunction,
+    SlidingEventTimeWindows, StreamExecutionEnvironment, TumblingEventTimeWindows,
+    WatermarkStrategy, WriteMode,
 };
 
-const SCENARIOS: &[&str] = &["word_count", "keyed_rolling_sum", "map_filter_chain", "tumbling_window_sum", "sliding_window_count"];
+const SCENARIOS: &[&str] = &[
+    "word_count",
+    "keyed_rolling_sum",
+    "map_filter_chain",
+    "tumbling_window_sum",
+    "sliding_window_count",
+];
 const PARALLELISM: usize = 2;
 
 /// Counts what reaches it, so the benchmark measures the pipeline, not an output format.
@@ -170,13 +176,22 @@ fn run_scenario(name: &str) -> anyhow::Result<(u64, &'static str, f64)> {
             let env = env();
             let events = env
                 .from_source(DataGeneratorSource::new(window_event, Some(n)))
-                .assign_timestamps_and_watermarks(WatermarkStrategy::for_bounded_out_of_orderness(Duration::from_millis(100)).with_timestamp_assigner(|e: &(u64, i64, i64), _| e.2))
+                .assign_timestamps_and_watermarks(
+                    WatermarkStrategy::for_bounded_out_of_orderness(Duration::from_millis(100))
+                        .with_timestamp_assigner(|e: &(u64, i64, i64), _| e.2),
+                )
                 .key_by(|e: &(u64, i64, i64)| e.0);
             if name == "tumbling_window_sum" {
-                events.window(TumblingEventTimeWindows::of(Duration::from_secs(1))).reduce(|a: (u64, i64, i64), b: (u64, i64, i64)| (a.0, a.1 + b.1, a.2)).add_sink_rich(CountingSink::default());
+                events
+                    .window(TumblingEventTimeWindows::of(Duration::from_secs(1)))
+                    .reduce(|a: (u64, i64, i64), b: (u64, i64, i64)| (a.0, a.1 + b.1, a.2))
+                    .add_sink_rich(CountingSink::default());
             } else {
                 events
-                    .window(SlidingEventTimeWindows::of(Duration::from_secs(10), Duration::from_secs(1)))
+                    .window(SlidingEventTimeWindows::of(
+                        Duration::from_secs(10),
+                        Duration::from_secs(1),
+                    ))
                     .aggregate(Count)
                     .add_sink_rich(CountingSink::default());
             }

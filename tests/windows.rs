@@ -452,3 +452,51 @@ fn processing_time_windows_fire_on_the_wall_clock() {
     assert!(out.len() >= 2, "{out:?}");
     assert!(out.iter().map(|e| e.1).sum::<i64>() <= 30);
 }
+
+#[test]
+fn sliding_windows_on_panes_give_the_same_results_as_the_general_window_operator() {
+    // Size 10, slide 4: panes of gcd(10, 4) = 2 ms. The late element goes to the side output.
+    let script = vec![
+        E("a", 1, 1),
+        E("a", 2, 7),
+        E("b", 10, 3),
+        E("a", 4, 12),
+        E("a", 8, 5),
+        W(9),
+        E("b", 20, 14),
+        E("a", 3, 2),
+        E("a", 16, 11),
+        W(19),
+        E("b", 40, 25),
+        W(100),
+    ];
+    let late = OutputTag::<Event>::new("late");
+    let sliding =
+        || SlidingEventTimeWindows::of(Duration::from_millis(10), Duration::from_millis(4));
+    let on_panes = run(script.clone(), |s| {
+        let w = s
+            .key_by(key)
+            .window(sliding())
+            .side_output_late_data(&late)
+            .reduce(sum_values);
+        w.get_side_output(&late)
+            .map(|e: Event| (format!("late {}", e.0), e.1, e.2))
+            .union(&w)
+    });
+    let general = run(script, |s| {
+        let w = s
+            .key_by(key)
+            .window(sliding())
+            .trigger(strato::EventTimeTrigger)
+            .side_output_late_data(&late)
+            .reduce(sum_values);
+        w.get_side_output(&late)
+            .map(|e: Event| (format!("late {}", e.0), e.1, e.2))
+            .union(&w)
+    });
+    assert_eq!(on_panes, general);
+    assert!(
+        on_panes.contains(&("late a".to_string(), 3, 2)),
+        "{on_panes:?}"
+    );
+}

@@ -17,13 +17,15 @@ use crate::runtime::chain::{
     guarded, processing_time_now, BoxOutput, ChainEvent, Output, TaskError,
 };
 use crate::runtime::keygroup::KeyGroupRange;
+use crate::state::heap::StateTable;
 use crate::state::{HeapKeyedStateBackend, StateKey, TimerService};
 use crate::util::hash::StableHashMap;
 
 /// How a window keeps its elements and turns them into results (Flink's internal window
 /// functions): incrementally reduced or aggregated, or kept as a list for a process function.
 pub trait WindowContents<K, T, O>: Clone + Send + Sync + 'static {
-    type Acc: Send + 'static;
+    /// Cloneable so sliding windows can merge shared panes.
+    type Acc: Clone + Send + 'static;
     fn open(&mut self, _ctx: &RuntimeContext) -> anyhow::Result<()> {
         Ok(())
     }
@@ -92,7 +94,7 @@ impl<A: Clone, P: Clone, Acc, R> Clone for AggregateContents<A, P, Acc, R> {
 
 impl<K, T, O, A, P, Acc, R> WindowContents<K, T, O> for AggregateContents<A, P, Acc, R>
 where
-    Acc: Send + 'static,
+    Acc: Clone + Send + 'static,
     R: 'static,
     A: crate::api::window::AggregateFunction<T, Acc, R>,
     P: ProcessWindowFunction<K, R, O>,
@@ -386,19 +388,29 @@ where
         }
     }
 
+    /// Each window's contents; `None` only while an element is being added.
+    fn contents_table(&mut self) -> anyhow::Result<&mut StateTable<K, TimeWindow, Option<C::Acc>>> {
+        self.state
+            .table::<TimeWindow, Option<C::Acc>>(CONTENTS)
+            .map_err(state_error)
+    }
+
     /// Emits a window's results (if it has contents) with the window's max timestamp.
     fn fire(&mut self, key: &K, key_group: usize, window: &TimeWindow) -> anyhow::Result<()> {
-        let table = self
-            .state
-            .table::<TimeWindow, C::Acc>(CONTENTS)
-            .map_err(state_error)?;
-        let Some(acc) = table.get_mut(key_group, key, window) else {
-            return Ok(());
-        };
         let ctx = WindowContext {
             window,
             current_watermark: self.timers.current_watermark(),
             current_processing_time: processing_time_now(),
+        };
+        let table = self
+            .state
+            .table::<TimeWindow, Option<C::Acc>>(CONTENTS)
+            .map_err(state_error)?;
+        let Some(acc) = table
+            .get_mut(key_group, key, window)
+            .and_then(|slot| slot.as_mut())
+        else {
+            return Ok(());
         };
         let mut collector = Collector::new(&mut *self.out);
         collector.timestamp = Some(window.max_timestamp());
@@ -406,10 +418,7 @@ where
     }
 
     fn purge(&mut self, key: &K, key_group: usize, window: &TimeWindow) -> anyhow::Result<()> {
-        self.state
-            .table::<TimeWindow, C::Acc>(CONTENTS)
-            .map_err(state_error)?
-            .remove(key_group, key, window);
+        self.contents_table()?.remove(key_group, key, window);
         Ok(())
     }
 
@@ -461,11 +470,7 @@ where
             let mut acc: Option<C::Acc> = None;
             let mut trigger_values: StableHashMap<String, i64> = StableHashMap::default();
             for old in &overlapping {
-                if let Some(old_acc) = self
-                    .state
-                    .table::<TimeWindow, C::Acc>(CONTENTS)
-                    .map_err(state_error)?
-                    .remove(key_group, key, old)
+                if let Some(old_acc) = self.contents_table()?.remove(key_group, key, old).flatten()
                 {
                     acc = Some(match acc {
                         Some(a) => self.contents.merge(a, old_acc)?,
@@ -485,10 +490,8 @@ where
                 self.clear_window(key, key_group, old, cleanup(old))?;
             }
             if let Some(acc) = acc {
-                self.state
-                    .table::<TimeWindow, C::Acc>(CONTENTS)
-                    .map_err(state_error)?
-                    .insert(key_group, key, &merged, acc);
+                self.contents_table()?
+                    .insert(key_group, key, &merged, Some(acc));
             }
             if !trigger_values.is_empty() {
                 self.state
@@ -619,33 +622,30 @@ where
                         record.clone()
                     };
                     let Some(value) = value else { continue };
-                    let table = p
+                    // The trigger sees the element first; a FIRE is acted on after it is added.
+                    let trigger_result = p.spec.trigger.on_element(
+                        &value,
+                        time,
+                        &window,
+                        &mut Processing::<K, T, O, C>::ctx(
+                            p.state, p.timers, &key, key_group, window,
+                        ),
+                    );
+                    let slot = p
                         .state
-                        .table::<TimeWindow, C::Acc>(CONTENTS)
-                        .map_err(state_error)?;
-                    let previous = table.remove(key_group, &key, &window);
-                    let trigger_result = {
-                        let acc = p.contents.add(previous, value.clone(), time)?;
-                        p.state
-                            .table::<TimeWindow, C::Acc>(CONTENTS)
-                            .map_err(state_error)?
-                            .insert(key_group, &key, &window, acc);
-                        p.spec.trigger.on_element(
-                            &value,
-                            time,
-                            &window,
-                            &mut Processing::<K, T, O, C>::ctx(
-                                p.state, p.timers, &key, key_group, window,
-                            ),
-                        )
-                    };
+                        .table::<TimeWindow, Option<C::Acc>>(CONTENTS)
+                        .map_err(state_error)?
+                        .get_or_insert_with(key_group, &key, &window, || None);
+                    let new_window = slot.is_none();
+                    let acc = slot.take();
+                    *slot = Some(p.contents.add(acc, value, time)?);
                     if trigger_result.is_fire() {
                         p.fire(&key, key_group, &window)?;
                     }
                     if trigger_result.is_purge() {
                         p.purge(&key, key_group, &window)?;
                     }
-                    if let Some(t) = cleanup_of(&window) {
+                    if let Some(t) = cleanup_of(&window).filter(|_| new_window) {
                         if event_time {
                             p.timers.register_event_time_timer(key.clone(), window, t);
                         } else {
