@@ -52,7 +52,10 @@ fn main() -> anyhow::Result<()> {
             30 * 60,
         )))
         .apply(
-            |user: &String, ctx: &WindowContext, clicks: &[Click], out: &mut Collector<String>| {
+            |user: &String,
+             ctx: &mut WindowContext,
+             clicks: &[Click],
+             out: &mut Collector<String>| {
                 let pages: Vec<&str> = clicks.iter().map(|c| c.url.as_str()).collect();
                 out.collect(format!(
                     "{user}: session {}..{} min, {} clicks {pages:?}",

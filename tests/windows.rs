@@ -27,7 +27,7 @@ fn sum_values(a: Event, b: Event) -> Event {
 /// (key, window start, window end, sum)
 fn with_window(
     key: &String,
-    ctx: &WindowContext,
+    ctx: &mut WindowContext,
     elements: &[Event],
     out: &mut Collector<(String, i64, i64, i64)>,
 ) {
@@ -166,7 +166,10 @@ fn count_windows_fire_every_n_elements_per_key() {
         .collect::<Vec<_>>();
     let tumbling = run(script.clone(), |s| {
         s.key_by(key).count_window(3).apply(
-            |k: &String, _: &WindowContext, els: &[Event], out: &mut Collector<(String, i64)>| {
+            |k: &String,
+             _: &mut WindowContext,
+             els: &[Event],
+             out: &mut Collector<(String, i64)>| {
                 out.collect((k.clone(), els.iter().map(|e| e.1).sum()))
             },
         )
@@ -178,7 +181,7 @@ fn count_windows_fire_every_n_elements_per_key() {
     let sliding = run(script, |s| {
         s.key_by(key).count_window_sliding(3, 2).apply(
             |k: &String,
-             _: &WindowContext,
+             _: &mut WindowContext,
              els: &[Event],
              out: &mut Collector<(String, Vec<i64>)>| {
                 out.collect((k.clone(), els.iter().map(|e| e.1).collect()))
@@ -369,7 +372,7 @@ fn aggregate_functions_combine_with_process_window_functions() {
                 Average,
                 strato::WindowClosure(
                     |k: &String,
-                     ctx: &WindowContext,
+                     ctx: &mut WindowContext,
                      avg: &[f64],
                      out: &mut Collector<(String, i64, String)>| {
                         out.collect((k.clone(), ctx.window.start, format!("{:.2}", avg[0])))
@@ -394,7 +397,10 @@ fn window_all_evaluates_the_whole_stream_in_one_subtask() {
     let out = run(out_of_order(), |s| {
         s.window_all(TumblingEventTimeWindows::of(Duration::from_millis(10)))
             .apply(
-                |_: &u8, ctx: &WindowContext, els: &[Event], out: &mut Collector<(i64, i64)>| {
+                |_: &u8,
+                 ctx: &mut WindowContext,
+                 els: &[Event],
+                 out: &mut Collector<(i64, i64)>| {
                     out.collect((ctx.window.start, els.iter().map(|e| e.1).sum()))
                 },
             )
@@ -499,4 +505,100 @@ fn sliding_windows_on_panes_give_the_same_results_as_the_general_window_operator
         on_panes.contains(&("late a".to_string(), 3, 2)),
         "{on_panes:?}"
     );
+}
+
+#[test]
+fn process_window_functions_keep_per_window_and_per_key_state() {
+    // A count trigger fires the same window twice; per-window state counts firings of that
+    // window, global state counts every firing of the key.
+    let script = vec![
+        E("a", 1, 1),
+        E("a", 2, 2),
+        E("a", 3, 3),
+        E("a", 4, 4),
+        E("a", 5, 15),
+        E("a", 6, 16),
+        W(100),
+    ];
+    let out = run(script, |s| {
+        s.key_by(key)
+            .window(TumblingEventTimeWindows::of(Duration::from_millis(10)))
+            .trigger(CountTrigger::of(2))
+            .apply(
+                |k: &String,
+                 ctx: &mut WindowContext,
+                 els: &[Event],
+                 out: &mut Collector<(String, i64, i64, i64, usize)>| {
+                    let in_window = ctx.window_state::<i64>("firings").unwrap().unwrap_or(0) + 1;
+                    ctx.update_window_state("firings", in_window).unwrap();
+                    let for_key = ctx.global_state::<i64>("firings").unwrap().unwrap_or(0) + 1;
+                    ctx.update_global_state("firings", for_key).unwrap();
+                    out.collect((k.clone(), ctx.window.start, in_window, for_key, els.len()));
+                },
+            )
+    });
+    assert_eq!(
+        out,
+        vec![
+            ("a".into(), 0, 1, 1, 2),
+            ("a".into(), 0, 2, 2, 4),
+            ("a".into(), 10, 1, 3, 2)
+        ]
+    );
+}
+
+/// A user-defined trigger: fires when an element's value exceeds 100, purging the window.
+struct FireOnBigValue;
+
+impl strato::Trigger<Event> for FireOnBigValue {
+    fn on_element(
+        &self,
+        e: &Event,
+        _: i64,
+        _: &strato::TimeWindow,
+        _: &mut dyn strato::TriggerContext,
+    ) -> strato::TriggerResult {
+        if e.1 > 100 {
+            strato::TriggerResult::FireAndPurge
+        } else {
+            strato::TriggerResult::Continue
+        }
+    }
+    fn on_event_time(
+        &self,
+        _: i64,
+        _: &strato::TimeWindow,
+        _: &mut dyn strato::TriggerContext,
+    ) -> strato::TriggerResult {
+        strato::TriggerResult::Continue
+    }
+    fn on_processing_time(
+        &self,
+        _: i64,
+        _: &strato::TimeWindow,
+        _: &mut dyn strato::TriggerContext,
+    ) -> strato::TriggerResult {
+        strato::TriggerResult::Continue
+    }
+    fn clear(&self, _: &strato::TimeWindow, _: &mut dyn strato::TriggerContext) {}
+}
+
+#[test]
+fn a_custom_trigger_decides_when_windows_fire_and_purge() {
+    let script = vec![
+        E("a", 1, 1),
+        E("a", 2, 2),
+        E("a", 500, 3),
+        E("a", 4, 4),
+        E("a", 5, 5),
+        W(100),
+    ];
+    let out = run(script, |s| {
+        s.key_by(key)
+            .window(TumblingEventTimeWindows::of(Duration::from_millis(10)))
+            .trigger(FireOnBigValue)
+            .apply(with_window)
+    });
+    // Fired once with 1 + 2 + 500; the rest (4 + 5) never fires: no trigger result says so.
+    assert_eq!(out, vec![("a".into(), 0, 10, 503)]);
 }

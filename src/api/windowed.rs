@@ -160,7 +160,7 @@ impl<T: Record, K: Hash + Eq + Clone + Send + 'static> WindowedStream<T, K> {
     /// Like `process`, with a closure `(key, context, elements, out)`.
     pub fn apply<O: Record, F>(self, f: F) -> DataStream<O>
     where
-        F: FnMut(&K, &WindowContext, &[T], &mut Collector<O>) + Clone + Send + Sync + 'static,
+        F: FnMut(&K, &mut WindowContext, &[T], &mut Collector<O>) + Clone + Send + Sync + 'static,
     {
         self.process(WindowClosure(f))
     }
@@ -271,7 +271,7 @@ impl<
     fn process(
         &mut self,
         key: &K,
-        ctx: &WindowContext,
+        ctx: &mut WindowContext,
         elements: &[T],
         out: &mut Collector<O>,
     ) -> anyhow::Result<()> {
@@ -310,7 +310,7 @@ impl<
     fn process(
         &mut self,
         key: &K,
-        ctx: &WindowContext,
+        ctx: &mut WindowContext,
         elements: &[T],
         out: &mut Collector<O>,
     ) -> anyhow::Result<()> {

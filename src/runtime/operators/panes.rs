@@ -9,7 +9,7 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use super::side::SideOutputs;
-use super::window::WindowContents;
+use super::window::{UserStateTable, WindowContents, WindowStateRef, WINDOW_USER_STATE_NAME};
 use crate::api::functions::{Collector, LongCounter, RuntimeContext};
 use crate::api::process::OutputTag;
 use crate::api::window::{TimeWindow, WindowContext};
@@ -118,14 +118,24 @@ where
         }
         if let Some(mut acc) = merged {
             let window = TimeWindow::new(start, end);
-            let ctx = WindowContext {
-                window: &window,
-                current_watermark: self.timers.current_watermark(),
-                current_processing_time: processing_time_now(),
+            let watermark = self.timers.current_watermark();
+            let mut access = WindowStateRef {
+                state: &mut *state,
+                key,
+                key_group,
+                window,
             };
+            let mut ctx = WindowContext::new(&window, watermark, processing_time_now());
+            ctx.state = Some(&mut access);
             let mut collector = Collector::new(&mut self.out);
             collector.timestamp = Some(window.max_timestamp());
-            self.contents.emit(key, &ctx, &mut acc, &mut collector)?;
+            self.contents
+                .emit(key, &mut ctx, &mut acc, &mut collector)?;
+            // A pane window fires once: its per-window state ends with it.
+            state
+                .table::<TimeWindow, UserStateTable>(WINDOW_USER_STATE_NAME)
+                .map_err(|e| anyhow::anyhow!("{e}"))?
+                .remove(key_group, key, &window);
         }
         Ok(())
     }

@@ -11,6 +11,7 @@ use crate::api::functions::{Collector, RuntimeContext};
 use crate::api::process::OutputTag;
 use crate::api::window::{
     ProcessWindowFunction, TimeWindow, Trigger, TriggerContext, WindowAssigner, WindowContext,
+    WindowStateAccess,
 };
 use crate::runtime::batch::Batch;
 use crate::runtime::chain::{
@@ -40,7 +41,7 @@ pub trait WindowContents<K, T, O>: Clone + Send + Sync + 'static {
     fn emit(
         &mut self,
         key: &K,
-        ctx: &WindowContext,
+        ctx: &mut WindowContext,
         acc: &mut Self::Acc,
         out: &mut Collector<O>,
     ) -> anyhow::Result<()>;
@@ -71,7 +72,7 @@ where
     fn emit(
         &mut self,
         key: &K,
-        ctx: &WindowContext,
+        ctx: &mut WindowContext,
         acc: &mut T,
         out: &mut Collector<O>,
     ) -> anyhow::Result<()> {
@@ -113,7 +114,7 @@ where
     fn emit(
         &mut self,
         key: &K,
-        ctx: &WindowContext,
+        ctx: &mut WindowContext,
         acc: &mut Acc,
         out: &mut Collector<O>,
     ) -> anyhow::Result<()> {
@@ -161,7 +162,7 @@ impl<K, T: Clone + Send + 'static, O, P: ProcessWindowFunction<K, T, O>> WindowC
     fn emit(
         &mut self,
         key: &K,
-        ctx: &WindowContext,
+        ctx: &mut WindowContext,
         acc: &mut Self::Acc,
         out: &mut Collector<O>,
     ) -> anyhow::Result<()> {
@@ -185,7 +186,7 @@ impl<K, T: Clone + Send + 'static> ProcessWindowFunction<K, T, T> for PassThroug
     fn process(
         &mut self,
         _key: &K,
-        _ctx: &WindowContext,
+        _ctx: &mut WindowContext,
         elements: &[T],
         out: &mut Collector<T>,
     ) -> anyhow::Result<()> {
@@ -197,6 +198,43 @@ impl<K, T: Clone + Send + 'static> ProcessWindowFunction<K, T, T> for PassThroug
 const CONTENTS: &str = "window-contents";
 const TRIGGER_VALUES: &str = "window-trigger-values";
 const SESSIONS: &str = "window-sessions";
+const WINDOW_USER_STATE: &str = "window-user-state";
+/// For the pane operator, which clears per-window state after each firing.
+pub(crate) const WINDOW_USER_STATE_NAME: &str = WINDOW_USER_STATE;
+pub(crate) type UserStateTable = UserState;
+const GLOBAL_USER_STATE: &str = "window-global-user-state";
+
+/// Values a process window function keeps by name.
+type UserState = StableHashMap<String, Option<Box<dyn std::any::Any + Send>>>;
+
+/// A process window function's view of the key's state: per window and per key.
+pub(crate) struct WindowStateRef<'a, K> {
+    pub state: &'a mut HeapKeyedStateBackend<K>,
+    pub key: &'a K,
+    pub key_group: usize,
+    pub window: TimeWindow,
+}
+
+impl<K: StateKey> WindowStateAccess for WindowStateRef<'_, K> {
+    fn slot(
+        &mut self,
+        name: &str,
+        global: bool,
+    ) -> anyhow::Result<&mut Option<Box<dyn std::any::Any + Send>>> {
+        let values = if global {
+            self.state
+                .table::<(), UserState>(GLOBAL_USER_STATE)
+                .map_err(state_error)?
+                .get_or_insert_with(self.key_group, self.key, &(), UserState::default)
+        } else {
+            self.state
+                .table::<TimeWindow, UserState>(WINDOW_USER_STATE)
+                .map_err(state_error)?
+                .get_or_insert_with(self.key_group, self.key, &self.window, UserState::default)
+        };
+        Ok(values.entry(name.to_string()).or_insert(None))
+    }
+}
 
 /// Window settings shared by every subtask.
 pub struct WindowSpec<T> {
@@ -397,24 +435,38 @@ where
 
     /// Emits a window's results (if it has contents) with the window's max timestamp.
     fn fire(&mut self, key: &K, key_group: usize, window: &TimeWindow) -> anyhow::Result<()> {
-        let ctx = WindowContext {
-            window,
-            current_watermark: self.timers.current_watermark(),
-            current_processing_time: processing_time_now(),
-        };
         let table = self
             .state
             .table::<TimeWindow, Option<C::Acc>>(CONTENTS)
             .map_err(state_error)?;
-        let Some(acc) = table
+        // Taken out while the function runs, so it can use the key's other state.
+        let Some(mut acc) = table
             .get_mut(key_group, key, window)
-            .and_then(|slot| slot.as_mut())
+            .and_then(|slot| slot.take())
         else {
             return Ok(());
         };
+        let watermark = self.timers.current_watermark();
+        let mut access = WindowStateRef {
+            state: &mut *self.state,
+            key,
+            key_group,
+            window: *window,
+        };
+        let mut ctx = WindowContext::new(window, watermark, processing_time_now());
+        ctx.state = Some(&mut access);
         let mut collector = Collector::new(&mut *self.out);
         collector.timestamp = Some(window.max_timestamp());
-        self.contents.emit(key, &ctx, acc, &mut collector)
+        let result = self.contents.emit(key, &mut ctx, &mut acc, &mut collector);
+        if let Some(slot) = self
+            .state
+            .table::<TimeWindow, Option<C::Acc>>(CONTENTS)
+            .map_err(state_error)?
+            .get_mut(key_group, key, window)
+        {
+            *slot = Some(acc);
+        }
+        result
     }
 
     fn purge(&mut self, key: &K, key_group: usize, window: &TimeWindow) -> anyhow::Result<()> {
@@ -422,7 +474,7 @@ where
         Ok(())
     }
 
-    /// Removes everything of a window: contents, trigger state and timers.
+    /// Removes everything of a window: contents, trigger and function state, timers.
     fn clear_window(
         &mut self,
         key: &K,
@@ -431,6 +483,10 @@ where
         cleanup: Option<i64>,
     ) -> anyhow::Result<()> {
         self.purge(key, key_group, window)?;
+        self.state
+            .table::<TimeWindow, UserState>(WINDOW_USER_STATE)
+            .map_err(state_error)?
+            .remove(key_group, key, window);
         self.spec.trigger.clear(
             window,
             &mut Self::ctx(self.state, self.timers, key, key_group, *window),
