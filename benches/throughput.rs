@@ -172,7 +172,10 @@ fn run_scenario(name: &str) -> anyhow::Result<(u64, &'static str, f64)> {
             Ok((n, "records", result.net_runtime.as_secs_f64()))
         }
         "tumbling_window_sum" | "sliding_window_count" => {
-            let n = 20_000_000u64;
+            let n: u64 = std::env::var("STRATO_BENCH_EVENTS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(20_000_000);
             let env = env();
             let events = env
                 .from_source(DataGeneratorSource::new(window_event, Some(n)))

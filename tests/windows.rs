@@ -602,3 +602,40 @@ fn a_custom_trigger_decides_when_windows_fire_and_purge() {
     // Fired once with 1 + 2 + 500; the rest (4 + 5) never fires: no trigger result says so.
     assert_eq!(out, vec![("a".into(), 0, 10, 503)]);
 }
+
+#[test]
+fn default_trigger_event_time_windows_run_on_panes_and_others_on_the_general_operator() {
+    let env = StreamExecutionEnvironment::create_local_environment();
+    let s = env.from_source(Script(Arc::new(vec![])));
+    s.key_by(key)
+        .window(TumblingEventTimeWindows::of(Duration::from_secs(1)))
+        .reduce(sum_values)
+        .print();
+    s.key_by(key)
+        .window(SlidingEventTimeWindows::of(
+            Duration::from_secs(10),
+            Duration::from_secs(1),
+        ))
+        .reduce(sum_values)
+        .print();
+    s.key_by(key)
+        .window(TumblingEventTimeWindows::of(Duration::from_secs(1)))
+        .allowed_lateness(Duration::from_secs(1))
+        .reduce(sum_values)
+        .print();
+    let names: Vec<String> = env
+        .get_job_graph()
+        .unwrap()
+        .vertices
+        .iter()
+        .map(|v| v.name.clone())
+        .collect();
+    assert_eq!(
+        names[1..],
+        [
+            "Window(reduce, panes) -> Sink: Print to Std. Out",
+            "Window(reduce, panes) -> Sink: Print to Std. Out",
+            "Window(reduce) -> Sink: Print to Std. Out"
+        ]
+    );
+}

@@ -190,25 +190,28 @@ impl<T: Record, K: Hash + Eq + Clone + Send + 'static> WindowedStream<T, K> {
         }
         let selector = self.keyed.selector();
         let stream = self.keyed.stream_ref();
-        // Sliding event-time windows with the default trigger and no evictor or lateness run
-        // on panes: one update per element instead of one per window.
-        if let (
+        // Sliding (and tumbling = sliding by its size) event-time windows with the default
+        // trigger and no evictor or lateness run on panes: one update per element.
+        let panes = match &self.assigner {
             WindowAssigner::Sliding {
                 size,
                 slide,
                 offset,
                 event_time: true,
-            },
-            false,
-            None,
-            0,
-        ) = (
-            &self.assigner,
+            } => Some((*size, *slide, *offset)),
+            WindowAssigner::Tumbling {
+                size,
+                offset,
+                event_time: true,
+            } => Some((*size, *size, *offset)),
+            _ => None,
+        };
+        if let (Some((size, slide, offset)), false, None, 0) = (
+            panes,
             has_custom_trigger,
             &self.evictor,
             self.allowed_lateness,
         ) {
-            let (size, slide, offset) = (*size, *slide, *offset);
             let late_tag = self.late_tag.clone();
             let name = format!("Window({function}, panes)");
             return stream.add_windowed(&name, self.non_parallel, move |name, next, side| {

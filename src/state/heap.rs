@@ -164,6 +164,10 @@ impl<K: StateKey> HeapKeyedStateBackend<K> {
         self.range
     }
 
+    pub fn max_parallelism(&self) -> usize {
+        self.max_parallelism
+    }
+
     /// The table of state `name` holding `S` per (key, namespace), created on first use.
     pub fn table<N: Hash + Eq + Clone + Send + 'static, S: Send + 'static>(
         &mut self,

@@ -17,7 +17,7 @@ use crate::runtime::batch::Batch;
 use crate::runtime::chain::{
     guarded, processing_time_now, BoxOutput, ChainEvent, Output, TaskError,
 };
-use crate::runtime::keygroup::KeyGroupRange;
+use crate::runtime::keygroup::{assign_to_key_group, KeyGroupRange};
 use crate::state::{HeapKeyedStateBackend, StateKey, TimerService};
 
 const PANES: &str = "window-panes";
@@ -183,7 +183,11 @@ where
                 "records arrived before the window operator was opened",
             ));
         };
+        let max_parallelism = state.max_parallelism();
         guarded(name, || {
+            let panes = state
+                .table::<i64, Option<C::Acc>>(PANES)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             for (record, timestamp) in batch.drain() {
                 let ts = timestamp.ok_or_else(|| anyhow::anyhow!("a record has no timestamp, but '{name}' uses event-time windows: did you forget assign_timestamps_and_watermarks?"))?;
                 let watermark = timers.current_watermark();
@@ -201,12 +205,9 @@ where
                     continue;
                 }
                 let key = key_selector(&record);
-                let key_group = state.key_group_of(&key);
+                let key_group = assign_to_key_group(&key, max_parallelism);
                 let pane_start = TimeWindow::start_with_offset(ts, offset, pane);
-                let slot = state
-                    .table::<i64, Option<C::Acc>>(PANES)
-                    .map_err(|e| anyhow::anyhow!("{e}"))?
-                    .get_or_insert_with(key_group, &key, &pane_start, || None);
+                let slot = panes.get_or_insert_with(key_group, &key, &pane_start, || None);
                 let new_pane = slot.is_none();
                 let acc = slot.take();
                 *slot = Some(contents.add(acc, record, ts)?);
