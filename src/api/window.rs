@@ -779,10 +779,13 @@ impl<T> Evictor<T> for TimeEvictor {
     }
 }
 
+/// Distance between two elements, for [`DeltaEvictor`].
+type DeltaFunction<T> = dyn Fn(&T, &T) -> f64 + Send + Sync;
+
 /// Keeps the elements whose `delta` to the newest element is below `threshold`.
 pub struct DeltaEvictor<T> {
     threshold: f64,
-    delta: Arc<dyn Fn(&T, &T) -> f64 + Send + Sync>,
+    delta: Arc<DeltaFunction<T>>,
     after: bool,
 }
 

@@ -73,7 +73,7 @@ impl<K: StateKey, N: Hash + Eq + Clone, S> StateTable<K, N, S> {
     ) -> &mut S {
         self.group(key_group)
             .entry_ref(&KeyRef(key, namespace))
-            .or_insert_with(|| init())
+            .or_insert_with(init)
     }
 
     pub fn insert(&mut self, key_group: usize, key: &K, namespace: &N, value: S) {

@@ -522,7 +522,9 @@ where
         let (overlapping, mut rest): (Vec<_>, Vec<_>) =
             active.drain(..).partition(|w| w.intersects(&new));
         let merged = overlapping.iter().fold(new, |acc, w| acc.cover(w));
-        if !(overlapping.len() == 1 && overlapping[0] == merged) && !overlapping.is_empty() {
+        // Nothing to merge when no session overlaps, or the only one already covers the new window.
+        let already_covered = overlapping.len() == 1 && overlapping[0] == merged;
+        if !overlapping.is_empty() && !already_covered {
             let mut acc: Option<C::Acc> = None;
             let mut trigger_values: StableHashMap<String, i64> = StableHashMap::default();
             for old in &overlapping {
