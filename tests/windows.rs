@@ -25,6 +25,7 @@ fn sum_values(a: Event, b: Event) -> Event {
 }
 
 /// (key, window start, window end, sum)
+#[allow(clippy::ptr_arg)] // window functions receive the key as the key type
 fn with_window(
     key: &String,
     ctx: &mut WindowContext,

@@ -155,6 +155,16 @@ impl<K: StateKey> HeapKeyedStateBackend<K> {
         }
     }
 
+    /// The backend of the subtask `ctx` runs: its key-group range under its max parallelism.
+    pub fn for_subtask(ctx: &crate::api::functions::RuntimeContext) -> Self {
+        let (max_p, p, i) = (
+            ctx.max_number_of_parallel_subtasks(),
+            ctx.number_of_parallel_subtasks(),
+            ctx.index_of_this_subtask(),
+        );
+        Self::new(KeyGroupRange::for_operator_index(max_p, p, i), max_p)
+    }
+
     /// The key group a key belongs to.
     pub fn key_group_of(&self, key: &K) -> usize {
         assign_to_key_group(key, self.max_parallelism)

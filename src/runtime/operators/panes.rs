@@ -9,7 +9,9 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use super::side::SideOutputs;
-use super::window::{UserStateTable, WindowContents, WindowStateRef, WINDOW_USER_STATE_NAME};
+use super::window::{
+    handle_late, UserStateTable, WindowContents, WindowStateRef, WINDOW_USER_STATE_NAME,
+};
 use crate::api::functions::{Collector, LongCounter, RuntimeContext};
 use crate::api::process::OutputTag;
 use crate::api::window::{TimeWindow, WindowContext};
@@ -17,7 +19,7 @@ use crate::runtime::batch::Batch;
 use crate::runtime::chain::{
     guarded, processing_time_now, BoxOutput, ChainEvent, Output, TaskError,
 };
-use crate::runtime::keygroup::{assign_to_key_group, KeyGroupRange};
+use crate::runtime::keygroup::assign_to_key_group;
 use crate::state::{HeapKeyedStateBackend, StateKey, TimerService};
 
 const PANES: &str = "window-panes";
@@ -151,15 +153,7 @@ where
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), TaskError> {
         self.next.open(ctx)?;
         self.side.open(ctx)?;
-        let (max_p, p, i) = (
-            ctx.max_number_of_parallel_subtasks(),
-            ctx.number_of_parallel_subtasks(),
-            ctx.index_of_this_subtask(),
-        );
-        self.state = Some(HeapKeyedStateBackend::new(
-            KeyGroupRange::for_operator_index(max_p, p, i),
-            max_p,
-        ));
+        self.state = Some(HeapKeyedStateBackend::for_subtask(ctx));
         self.late_dropped = Some(ctx.long_counter("numLateRecordsDropped"));
         guarded(&self.name, || self.contents.open(ctx))
     }
@@ -194,14 +188,7 @@ where
                 // The last window holding the element ends at its slide-aligned start + size.
                 let last_end = TimeWindow::start_with_offset(ts, offset, slide) + size;
                 if last_end - 1 <= watermark {
-                    match late_tag {
-                        Some(tag) => side.emit(tag, record, Some(ts))?,
-                        None => {
-                            if let Some(c) = late_dropped.as_ref() {
-                                c.add(1)
-                            }
-                        }
-                    }
+                    handle_late(late_tag.as_ref(), side, late_dropped.as_ref(), record, ts)?;
                     continue;
                 }
                 let key = key_selector(&record);

@@ -7,7 +7,7 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use super::side::SideOutputs;
-use crate::api::functions::{Collector, RuntimeContext};
+use crate::api::functions::{Collector, LongCounter, RuntimeContext};
 use crate::api::process::OutputTag;
 use crate::api::window::{
     ProcessWindowFunction, TimeWindow, Trigger, TriggerContext, WindowAssigner, WindowContext,
@@ -17,7 +17,6 @@ use crate::runtime::batch::Batch;
 use crate::runtime::chain::{
     guarded, processing_time_now, BoxOutput, ChainEvent, Output, TaskError,
 };
-use crate::runtime::keygroup::KeyGroupRange;
 use crate::state::heap::StateTable;
 use crate::state::{HeapKeyedStateBackend, StateKey, TimerService};
 use crate::util::hash::StableHashMap;
@@ -267,7 +266,7 @@ pub struct WindowOperator<K, T, O, C: WindowContents<K, T, O>> {
     pub timers: TimerService<K, TimeWindow>,
     pub windows: Vec<TimeWindow>,
     /// Elements dropped as late with no late-data output (Flink's `numLateRecordsDropped`).
-    pub late_dropped: Option<crate::api::functions::LongCounter>,
+    pub late_dropped: Option<LongCounter>,
 }
 
 /// The trigger's view of one (key, window).
@@ -378,6 +377,26 @@ where
 
     fn event_time(&self) -> bool {
         self.spec.assigner.is_event_time()
+    }
+}
+
+/// An element too late for every window it belongs to: to the late-data side output if there
+/// is one, else dropped and counted (Flink's `numLateRecordsDropped`).
+pub(crate) fn handle_late<T: Clone + 'static>(
+    tag: Option<&OutputTag<T>>,
+    side: &mut SideOutputs,
+    dropped: Option<&LongCounter>,
+    value: T,
+    timestamp: i64,
+) -> anyhow::Result<()> {
+    match tag {
+        Some(tag) => side.emit(tag, value, Some(timestamp)),
+        None => {
+            if let Some(counter) = dropped {
+                counter.add(1);
+            }
+            Ok(())
+        }
     }
 }
 
@@ -600,15 +619,7 @@ where
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), TaskError> {
         self.next.open(ctx)?;
         self.side.open(ctx)?;
-        let (max_p, p, i) = (
-            ctx.max_number_of_parallel_subtasks(),
-            ctx.number_of_parallel_subtasks(),
-            ctx.index_of_this_subtask(),
-        );
-        self.state = Some(HeapKeyedStateBackend::new(
-            KeyGroupRange::for_operator_index(max_p, p, i),
-            max_p,
-        ));
+        self.state = Some(HeapKeyedStateBackend::for_subtask(ctx));
         self.late_dropped = Some(ctx.long_counter("numLateRecordsDropped"));
         guarded(&self.name, || self.contents.open(ctx))
     }
@@ -714,14 +725,13 @@ where
                 }
                 if skipped && event_time {
                     if let Some(value) = record.take() {
-                        match &p.spec.late_tag {
-                            Some(tag) => side.emit(tag, value, Some(time))?,
-                            None => {
-                                if let Some(c) = late_dropped.as_ref() {
-                                    c.add(1)
-                                }
-                            }
-                        }
+                        handle_late(
+                            p.spec.late_tag.as_ref(),
+                            side,
+                            late_dropped.as_ref(),
+                            value,
+                            time,
+                        )?;
                     }
                 }
             }
