@@ -18,6 +18,7 @@ pub mod api;
 pub mod client;
 pub mod config;
 pub mod connectors;
+pub mod fs;
 pub mod graph;
 pub mod runtime;
 pub mod util;
