@@ -215,3 +215,79 @@ fn a_stopped_namenode_is_reported_with_its_address() {
         "{err}"
     );
 }
+
+#[test]
+fn a_kerberos_cluster_is_refused_with_a_clear_error() {
+    let (hdfs, _dir) = start();
+    let mut config = FsConfig::with_default_fs(hdfs.uri());
+    config
+        .hadoop_config
+        .insert("hadoop.security.authentication".into(), "kerberos".into());
+    let err = FileSystems::new(config)
+        .unwrap()
+        .resolve("/x")
+        .err()
+        .unwrap();
+    assert!(matches!(err, FsError::KerberosUnsupported { .. }), "{err}");
+    assert!(err.to_string().contains("Kerberos"), "{err}");
+}
+
+#[test]
+fn an_ha_nameservice_from_hadoop_conf_dir_reaches_the_namenode() {
+    let (hdfs, _dir) = start();
+    let conf = tempfile::tempdir().unwrap();
+    let property = |name: &str, value: &str| {
+        format!("<property><name>{name}</name><value>{value}</value></property>")
+    };
+    let site = [
+        property("dfs.nameservices", "minins"),
+        property("dfs.ha.namenodes.minins", "nn1"),
+        property(
+            "dfs.namenode.rpc-address.minins.nn1",
+            &hdfs.namenode_addr().to_string(),
+        ),
+        property(
+            "dfs.client.failover.proxy.provider.minins",
+            "org.apache.hadoop.hdfs.server.namenode.ha.ConfiguredFailoverProxyProvider",
+        ),
+    ]
+    .concat();
+    std::fs::write(
+        conf.path().join("hdfs-site.xml"),
+        format!("<configuration>{site}</configuration>"),
+    )
+    .unwrap();
+    std::fs::write(
+        conf.path().join("core-site.xml"),
+        "<configuration></configuration>",
+    )
+    .unwrap();
+    let mut config = FsConfig::with_default_fs("hdfs://minins");
+    config.hadoop_conf_dir = Some(conf.path().to_path_buf());
+    let (fs, path) = FileSystems::new(config)
+        .unwrap()
+        .resolve("/ha/file")
+        .unwrap();
+    assert_eq!(path.to_string(), "hdfs://minins/ha/file");
+    write_file_at(&*fs, &path, b"through the nameservice");
+    assert_eq!(fs.read_range(&path, 8, 3).unwrap(), b"the");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_code_reaches_hdfs_through_run_blocking() {
+    let (hdfs, _dir) = start();
+    let (fs, path) = resolver(&hdfs).resolve("/async/file").unwrap();
+    let writer_fs = fs.clone();
+    let target = path.clone();
+    strato::fs::run_blocking(move || {
+        let mut w = writer_fs.create(&target, &CreateOptions::default())?;
+        w.write_all(b"from async").map_err(|e| FsError::io("write", &target, e))?;
+        w.close()
+    })
+    .await
+    .unwrap();
+    let read = strato::fs::run_blocking(move || fs.read_range(&path, 5, 100))
+        .await
+        .unwrap();
+    assert_eq!(read, b"async");
+}

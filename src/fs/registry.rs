@@ -124,9 +124,21 @@ impl FileSystems {
     }
 }
 
-/// The process-wide resolver behind `<dyn FileSystem>::for_uri`: default `file:///`.
+static GLOBAL: OnceLock<FileSystems> = OnceLock::new();
+
+impl FileSystems {
+    /// Configures the process-wide resolver behind `<dyn FileSystem>::for_uri` (call once at
+    /// startup, e.g. with the cluster's `fs.defaultFS`). Returns false when it was already in
+    /// use or configured, in which case the earlier settings stay.
+    pub fn init_global(config: FsConfig) -> FsResult<bool> {
+        let systems = FileSystems::new(config)?;
+        Ok(GLOBAL.set(systems).is_ok())
+    }
+}
+
+/// The process-wide resolver behind `<dyn FileSystem>::for_uri`: default `file:///` unless
+/// [`FileSystems::init_global`] configured another.
 pub(super) fn global() -> &'static FileSystems {
-    static GLOBAL: OnceLock<FileSystems> = OnceLock::new();
     GLOBAL.get_or_init(|| {
         FileSystems::new(FsConfig::default())
             .unwrap_or_else(|_| unreachable!("the built-in default file system parses"))

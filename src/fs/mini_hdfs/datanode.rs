@@ -379,6 +379,10 @@ impl DataNode {
             meta_header[5],
             meta_header[6],
         ]) as u64;
+        if bytes_per_checksum == 0 {
+            let message = format!("{name}: corrupt meta file {}", meta_path.display());
+            return respond(writer, STATUS_ERROR, None, &message);
+        }
         let send_checksums = op.send_checksums.unwrap_or(true);
         // Reads start at a chunk boundary so the client can verify whole chunks.
         let start = op.offset - op.offset % bytes_per_checksum;
