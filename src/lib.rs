@@ -20,7 +20,9 @@ pub mod config;
 pub mod connectors;
 pub mod fs;
 pub mod graph;
+pub mod hadoop;
 pub mod runtime;
 pub mod util;
+pub mod yarn;
 
 pub use api::*;

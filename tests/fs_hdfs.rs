@@ -281,7 +281,8 @@ async fn async_code_reaches_hdfs_through_run_blocking() {
     let target = path.clone();
     strato::fs::run_blocking(move || {
         let mut w = writer_fs.create(&target, &CreateOptions::default())?;
-        w.write_all(b"from async").map_err(|e| FsError::io("write", &target, e))?;
+        w.write_all(b"from async")
+            .map_err(|e| FsError::io("write", &target, e))?;
         w.close()
     })
     .await

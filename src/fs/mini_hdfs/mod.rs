@@ -1,7 +1,8 @@
 //! A mini HDFS for tests (and for trying `hdfs://` by hand): one NameNode and one DataNode on
 //! 127.0.0.1 that speak Hadoop's real wire protocols to the unmodified `hdfs-native` client.
 //!
-//! - [`namenode`]: ClientNamenodeProtocol over Hadoop RPC (simple authentication) — getFileInfo,
+//! - [`namenode`]: ClientNamenodeProtocol over Hadoop RPC ([`crate::hadoop::ipc`]'s server with
+//!   SIMPLE authentication, as on a cluster without Kerberos) — getFileInfo,
 //!   getListing, getBlockLocations, getServerDefaults, create, addBlock, complete, fsync,
 //!   mkdirs, rename2, delete, renewLease — with Hadoop's exception classes and messages.
 //! - [`datanode`]: DataTransferProtocol WRITE_BLOCK (packets with CRC32C chunk checksums,
@@ -22,7 +23,6 @@
 mod datanode;
 mod namenode;
 mod proto;
-mod rpc;
 mod server;
 
 use std::io;
@@ -32,8 +32,9 @@ use std::sync::Arc;
 
 pub use namenode::NameNodeConfig;
 
+use crate::hadoop::ipc::{AuthConfig, RpcServer};
 use datanode::DataNode;
-use namenode::NameNode;
+use namenode::{ClientProtocolService, NameNode};
 use server::Server;
 
 /// Where and how to start the mini HDFS.
@@ -51,7 +52,9 @@ pub struct MiniHdfsConfig {
 /// data stays in the directory.
 pub struct MiniHdfs {
     dir: PathBuf,
-    namenode_server: Server,
+    namenode_addr: SocketAddr,
+    /// The NameNode's RPC server and the runtime it runs on (None once stopped).
+    namenode_server: Option<(RpcServer, tokio::runtime::Runtime)>,
     datanode_server: Server,
 }
 
@@ -80,16 +83,29 @@ impl MiniHdfs {
         };
         datanode.set_addr(datanode_server.addr());
         namenode.register_datanode(datanode);
-        let namenode_server = {
-            let namenode = namenode.clone();
-            Server::start("mini-namenode", config.namenode_port, move |stream| {
-                rpc::serve_connection(stream, namenode.as_ref())
-            })
-            .map_err(|e| context("NameNode port", e))?
-        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("mini-namenode")
+            .enable_all()
+            .build()
+            .map_err(|e| context("NameNode runtime", e))?;
+        let service = Arc::new(ClientProtocolService(namenode));
+        let addr = SocketAddr::from(([127, 0, 0, 1], config.namenode_port));
+        let handle = runtime.handle().clone();
+        // Started from a plain thread so that callers inside an async runtime can start it too.
+        let rpc_server = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    handle.block_on(RpcServer::start(addr, AuthConfig::simple_only(), service))
+                })
+                .join()
+                .unwrap_or_else(|_| Err(io::Error::other("the NameNode start panicked")))
+        })
+        .map_err(|e| context("NameNode port", e))?;
         Ok(MiniHdfs {
             dir: dir.to_path_buf(),
-            namenode_server,
+            namenode_addr: rpc_server.local_addr(),
+            namenode_server: Some((rpc_server, runtime)),
             datanode_server,
         })
     }
@@ -101,7 +117,7 @@ impl MiniHdfs {
 
     /// The NameNode's RPC address.
     pub fn namenode_addr(&self) -> SocketAddr {
-        self.namenode_server.addr()
+        self.namenode_addr
     }
 
     /// The DataNode's data transfer address.
@@ -114,9 +130,19 @@ impl MiniHdfs {
         &self.dir
     }
 
-    /// Stops both servers (also done on drop).
+    /// Stops both servers and closes their connections (also done on drop).
     pub fn stop(&mut self) {
-        self.namenode_server.stop();
+        if let Some((server, runtime)) = self.namenode_server.take() {
+            drop(server);
+            // Ends the connection tasks too; allowed even from inside another runtime.
+            runtime.shutdown_background();
+        }
         self.datanode_server.stop();
+    }
+}
+
+impl Drop for MiniHdfs {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

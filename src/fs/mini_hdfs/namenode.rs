@@ -13,9 +13,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use bytes::Bytes;
+use prost::Message;
+
 use super::datanode::DataNode;
 use super::proto::*;
-use super::rpc::{decode, encode, Caller, RemoteException, RpcService, NO_SUCH_METHOD};
+use crate::hadoop::ipc::server::unknown_method;
+use crate::hadoop::ipc::{BoxFuture, Caller, RpcException, RpcService};
 
 pub(crate) const CLIENT_PROTOCOL: &str = "org.apache.hadoop.hdfs.protocol.ClientProtocol";
 
@@ -142,8 +146,8 @@ fn child_prefix(dir: &str) -> String {
 
 /// Validates and normalises a client path like `DFSUtil.isValidName`: absolute, no `.`/`..`
 /// components, no `:`, no empty components except a trailing slash.
-fn normalise(src: &str) -> Result<String, RemoteException> {
-    let invalid = || RemoteException::new(INVALID_PATH, format!("Invalid path name {src}"));
+fn normalise(src: &str) -> Result<String, RpcException> {
+    let invalid = || RpcException::new(INVALID_PATH, format!("Invalid path name {src}"));
     if !src.starts_with('/') {
         return Err(invalid());
     }
@@ -236,18 +240,18 @@ impl NameNode {
         std::fs::rename(&tmp, &self.image)
     }
 
-    fn persist(&self, ns: &Namespace) -> Result<(), RemoteException> {
+    fn persist(&self, ns: &Namespace) -> Result<(), RpcException> {
         self.save(ns).map_err(|e| {
-            RemoteException::new(
+            RpcException::new(
                 IO_EXCEPTION,
                 format!("cannot save the namespace to {}: {e}", self.image.display()),
             )
         })
     }
 
-    fn datanode_info(&self) -> Result<(DatanodeInfoProto, String), RemoteException> {
+    fn datanode_info(&self) -> Result<(DatanodeInfoProto, String), RpcException> {
         let datanode = self.datanode.get().ok_or_else(|| {
-            RemoteException::new(
+            RpcException::new(
                 IO_EXCEPTION,
                 "File could only be written to 0 of the 1 minReplication nodes. There are 0 \
                  datanode(s) running and 0 node(s) are excluded in this operation.",
@@ -306,7 +310,7 @@ impl NameNode {
         ns: &Namespace,
         block: &Block,
         offset: u64,
-    ) -> Result<LocatedBlockProto, RemoteException> {
+    ) -> Result<LocatedBlockProto, RpcException> {
         let (info, storage_id) = self.datanode_info()?;
         Ok(LocatedBlockProto {
             b: ExtendedBlockProto {
@@ -333,7 +337,7 @@ impl NameNode {
 
     // ---- ClientProtocol calls ----
 
-    fn get_file_info(&self, req: GetFileInfoRequestProto) -> Result<Vec<u8>, RemoteException> {
+    fn get_file_info(&self, req: GetFileInfoRequestProto) -> Result<Vec<u8>, RpcException> {
         let src = normalise(&req.src)?;
         let ns = self.lock();
         let fs = ns
@@ -343,7 +347,7 @@ impl NameNode {
         Ok(encode(&GetFileInfoResponseProto { fs }))
     }
 
-    fn get_listing(&self, req: GetListingRequestProto) -> Result<Vec<u8>, RemoteException> {
+    fn get_listing(&self, req: GetListingRequestProto) -> Result<Vec<u8>, RpcException> {
         let src = normalise(&req.src)?;
         let ns = self.lock();
         let Some(inode) = ns.inodes.get(&src) else {
@@ -383,11 +387,10 @@ impl NameNode {
     fn get_block_locations(
         &self,
         req: GetBlockLocationsRequestProto,
-    ) -> Result<Vec<u8>, RemoteException> {
+    ) -> Result<Vec<u8>, RpcException> {
         let src = normalise(&req.src)?;
         let ns = self.lock();
-        let not_found =
-            || RemoteException::new(FILE_NOT_FOUND, format!("File does not exist: {src}"));
+        let not_found = || RpcException::new(FILE_NOT_FOUND, format!("File does not exist: {src}"));
         let inode = ns.inodes.get(&src).ok_or_else(not_found)?;
         let InodeKind::File {
             blocks,
@@ -395,7 +398,7 @@ impl NameNode {
             ..
         } = &inode.kind
         else {
-            return Err(RemoteException::new(
+            return Err(RpcException::new(
                 FILE_NOT_FOUND,
                 format!("Path is not a file: {src}"),
             ));
@@ -428,7 +431,7 @@ impl NameNode {
         }))
     }
 
-    fn get_server_defaults(&self) -> Result<Vec<u8>, RemoteException> {
+    fn get_server_defaults(&self) -> Result<Vec<u8>, RpcException> {
         Ok(encode(&GetServerDefaultsResponseProto {
             server_defaults: FsServerDefaultsProto {
                 block_size: self.config.block_size,
@@ -451,7 +454,7 @@ impl NameNode {
         path: &str,
         create_parent: bool,
         caller: &Caller,
-    ) -> Result<(), RemoteException> {
+    ) -> Result<(), RpcException> {
         let parent = parent_of(path);
         // The nearest existing ancestor must be a directory.
         let mut ancestor = parent;
@@ -460,7 +463,7 @@ impl NameNode {
             match ns.inodes.get(ancestor) {
                 Some(inode) if inode.is_dir() => break,
                 Some(_) => {
-                    return Err(RemoteException::new(
+                    return Err(RpcException::new(
                         PARENT_NOT_DIRECTORY,
                         format!("Parent path is not a directory: {ancestor}"),
                     ))
@@ -475,7 +478,7 @@ impl NameNode {
             return Ok(());
         }
         if !create_parent {
-            return Err(RemoteException::new(
+            return Err(RpcException::new(
                 FILE_NOT_FOUND,
                 format!("Parent directory doesn't exist: {parent}"),
             ));
@@ -487,16 +490,16 @@ impl NameNode {
         Ok(())
     }
 
-    fn create(&self, req: CreateRequestProto, caller: &Caller) -> Result<Vec<u8>, RemoteException> {
+    fn create(&self, req: CreateRequestProto, caller: &Caller) -> Result<Vec<u8>, RpcException> {
         let src = normalise(&req.src)?;
         if req.create_flag & CREATE_FLAG_APPEND != 0 {
-            return Err(RemoteException::new(
+            return Err(RpcException::new(
                 UNSUPPORTED,
                 format!("append to {src} is not supported by the mini HDFS"),
             ));
         }
         if req.block_size < self.config.min_block_size {
-            return Err(RemoteException::new(
+            return Err(RpcException::new(
                 IO_EXCEPTION,
                 format!(
                     "Specified block size is less than configured minimum value \
@@ -510,21 +513,21 @@ impl NameNode {
         let mut removed = Vec::new();
         match ns.inodes.get(&src) {
             Some(inode) if inode.is_dir() => {
-                return Err(RemoteException::new(
+                return Err(RpcException::new(
                     FILE_ALREADY_EXISTS,
                     format!("{src} already exists as a directory"),
                 ))
             }
             Some(_) if !overwrite => {
-                return Err(RemoteException::new(
+                return Err(RpcException::new(
                     FILE_ALREADY_EXISTS,
-                    format!("{src} for client {} already exists", caller.host),
+                    format!("{src} for client {} already exists", caller.remote.ip()),
                 ))
             }
             Some(_) => removed = remove_tree(&mut ns, &src),
             None => {
                 if req.create_flag & CREATE_FLAG_CREATE == 0 {
-                    return Err(RemoteException::new(
+                    return Err(RpcException::new(
                         FILE_NOT_FOUND,
                         format!("Can't overwrite non-existent {src}"),
                     ));
@@ -559,7 +562,7 @@ impl NameNode {
         src: &str,
         file_id: Option<u64>,
         client: &str,
-    ) -> Result<(String, &'a mut Inode), RemoteException> {
+    ) -> Result<(String, &'a mut Inode), RpcException> {
         let path = match file_id.filter(|id| *id != 0) {
             Some(id) => ns
                 .inodes
@@ -569,7 +572,7 @@ impl NameNode {
             None => ns.inodes.contains_key(src).then(|| src.to_string()),
         };
         let no_lease = |detail: &str| {
-            RemoteException::new(
+            RpcException::new(
                 LEASE_EXPIRED,
                 format!(
                     "No lease on {src}: {detail} [Lease.  Holder: {client}, pending creates: 0]"
@@ -577,7 +580,7 @@ impl NameNode {
             )
         };
         let Some(path) = path else {
-            return Err(RemoteException::new(
+            return Err(RpcException::new(
                 FILE_NOT_FOUND,
                 format!(
                     "File does not exist: {src} (inode {})",
@@ -596,19 +599,19 @@ impl NameNode {
             InodeKind::File {
                 lease_holder: Some(holder),
                 ..
-            } => Err(RemoteException::new(
+            } => Err(RpcException::new(
                 LEASE_EXPIRED,
                 format!("Client (={client}) is not the lease owner (={holder}): {src}"),
             )),
             InodeKind::File { .. } => Err(no_lease("File is not open for writing.")),
-            InodeKind::Directory => Err(RemoteException::new(
+            InodeKind::Directory => Err(RpcException::new(
                 FILE_NOT_FOUND,
                 format!("Path is not a file: {src}"),
             )),
         }
     }
 
-    fn add_block(&self, req: AddBlockRequestProto) -> Result<Vec<u8>, RemoteException> {
+    fn add_block(&self, req: AddBlockRequestProto) -> Result<Vec<u8>, RpcException> {
         let src = normalise(&req.src)?;
         let mut ns = self.lock();
         let block_id = ns.next_block_id;
@@ -633,7 +636,7 @@ impl NameNode {
         Ok(encode(&AddBlockResponseProto { block: located }))
     }
 
-    fn complete(&self, req: CompleteRequestProto) -> Result<Vec<u8>, RemoteException> {
+    fn complete(&self, req: CompleteRequestProto) -> Result<Vec<u8>, RpcException> {
         let src = normalise(&req.src)?;
         let mut ns = self.lock();
         let datanode = self.datanode.get().cloned();
@@ -665,7 +668,7 @@ impl NameNode {
         Ok(encode(&CompleteResponseProto { result: true }))
     }
 
-    fn fsync(&self, req: FsyncRequestProto) -> Result<Vec<u8>, RemoteException> {
+    fn fsync(&self, req: FsyncRequestProto) -> Result<Vec<u8>, RpcException> {
         let src = normalise(&req.src)?;
         let mut ns = self.lock();
         let (_, inode) = Self::file_under_construction(&mut ns, &src, req.file_id, &req.client)?;
@@ -680,7 +683,7 @@ impl NameNode {
         Ok(encode(&FsyncResponseProto {}))
     }
 
-    fn mkdirs(&self, req: MkdirsRequestProto, caller: &Caller) -> Result<Vec<u8>, RemoteException> {
+    fn mkdirs(&self, req: MkdirsRequestProto, caller: &Caller) -> Result<Vec<u8>, RpcException> {
         let src = normalise(&req.src)?;
         let mut ns = self.lock();
         match ns.inodes.get(&src) {
@@ -688,7 +691,7 @@ impl NameNode {
                 return Ok(encode(&MkdirsResponseProto { result: true }))
             }
             Some(_) => {
-                return Err(RemoteException::new(
+                return Err(RpcException::new(
                     FILE_ALREADY_EXISTS,
                     format!("Path is not a directory: {src}"),
                 ))
@@ -702,36 +705,36 @@ impl NameNode {
         Ok(encode(&MkdirsResponseProto { result: true }))
     }
 
-    fn rename2(&self, req: Rename2RequestProto) -> Result<Vec<u8>, RemoteException> {
+    fn rename2(&self, req: Rename2RequestProto) -> Result<Vec<u8>, RpcException> {
         let src = normalise(&req.src)?;
         let dst = normalise(&req.dst)?;
         let mut ns = self.lock();
         let Some(src_inode) = ns.inodes.get(&src) else {
-            return Err(RemoteException::new(
+            return Err(RpcException::new(
                 FILE_NOT_FOUND,
                 format!("rename source {src} is not found."),
             ));
         };
         if src == "/" {
-            return Err(RemoteException::new(
+            return Err(RpcException::new(
                 IO_EXCEPTION,
                 "rename source cannot be the root",
             ));
         }
         if dst == src {
-            return Err(RemoteException::new(
+            return Err(RpcException::new(
                 FILE_ALREADY_EXISTS,
                 format!("The source {src} and destination {dst} are the same"),
             ));
         }
         if dst.starts_with(&child_prefix(&src)) {
-            return Err(RemoteException::new(
+            return Err(RpcException::new(
                 IO_EXCEPTION,
                 format!("Rename destination {dst} is a directory or file under source {src}"),
             ));
         }
         if dst == "/" {
-            return Err(RemoteException::new(
+            return Err(RpcException::new(
                 IO_EXCEPTION,
                 "rename destination cannot be the root",
             ));
@@ -740,19 +743,19 @@ impl NameNode {
         let mut removed = Vec::new();
         if let Some(dst_inode) = ns.inodes.get(&dst) {
             if dst_inode.is_dir() != src_is_dir {
-                return Err(RemoteException::new(
+                return Err(RpcException::new(
                     IO_EXCEPTION,
                     format!("Source {src} and destination {dst} must both be directories"),
                 ));
             }
             if !req.overwrite_dest {
-                return Err(RemoteException::new(
+                return Err(RpcException::new(
                     FILE_ALREADY_EXISTS,
                     format!("rename destination {dst} already exists"),
                 ));
             }
             if dst_inode.is_dir() && children_of(&ns, &dst).next().is_some() {
-                return Err(RemoteException::new(
+                return Err(RpcException::new(
                     IO_EXCEPTION,
                     format!("rename destination directory is not empty: {dst}"),
                 ));
@@ -760,13 +763,13 @@ impl NameNode {
         }
         match ns.inodes.get(parent_of(&dst)) {
             None => {
-                return Err(RemoteException::new(
+                return Err(RpcException::new(
                     FILE_NOT_FOUND,
                     format!("rename destination parent {dst} not found."),
                 ))
             }
             Some(parent) if !parent.is_dir() => {
-                return Err(RemoteException::new(
+                return Err(RpcException::new(
                     PARENT_NOT_DIRECTORY,
                     format!("rename destination parent {dst} is a file."),
                 ))
@@ -804,14 +807,14 @@ impl NameNode {
         Ok(encode(&Rename2ResponseProto {}))
     }
 
-    fn delete(&self, req: DeleteRequestProto) -> Result<Vec<u8>, RemoteException> {
+    fn delete(&self, req: DeleteRequestProto) -> Result<Vec<u8>, RpcException> {
         let src = normalise(&req.src)?;
         let mut ns = self.lock();
         let Some(inode) = ns.inodes.get(&src) else {
             return Ok(encode(&DeleteResponseProto { result: false }));
         };
         if inode.is_dir() && !req.recursive && children_of(&ns, &src).next().is_some() {
-            return Err(RemoteException::new(
+            return Err(RpcException::new(
                 PATH_IS_NOT_EMPTY_DIRECTORY,
                 format!("`{src} is non empty': Directory is not empty"),
             ));
@@ -839,6 +842,21 @@ impl NameNode {
     }
 }
 
+/// Decodes a request body the way the RPC server hands it over (without its length prefix).
+fn decode<M: Message + Default>(request: &[u8]) -> Result<M, RpcException> {
+    M::decode(request).map_err(|e| {
+        RpcException::new(
+            "org.apache.hadoop.ipc.RpcServerException",
+            format!("cannot decode the request: {e}"),
+        )
+    })
+}
+
+/// Encodes a response body (the server adds the length prefix).
+fn encode<M: Message>(response: &M) -> Vec<u8> {
+    response.encode_to_vec()
+}
+
 fn whoami() -> String {
     std::env::var("HADOOP_USER_NAME")
         .or_else(|_| std::env::var("USER"))
@@ -856,11 +874,7 @@ fn new_inode(ns: &mut Namespace, kind: InodeKind, permission: u32, caller: &Call
         modification_time: now,
         access_time: if is_file { now } else { 0 },
         permission: permission & 0o7777,
-        owner: if caller.user.is_empty() {
-            whoami()
-        } else {
-            caller.user.clone()
-        },
+        owner: caller.user.clone(),
         group: "supergroup".to_string(),
     }
 }
@@ -906,7 +920,7 @@ fn commit_last_block(
     blocks: &mut [Block],
     reported: Option<&ExtendedBlockProto>,
     src: &str,
-) -> Result<(), RemoteException> {
+) -> Result<(), RpcException> {
     match (blocks.last_mut(), reported) {
         (None, None) => Ok(()),
         (Some(last), Some(reported)) if last.id == reported.block_id => {
@@ -915,7 +929,7 @@ fn commit_last_block(
             Ok(())
         }
         (Some(last), None) if last.committed => Ok(()),
-        (last, reported) => Err(RemoteException::new(
+        (last, reported) => Err(RpcException::new(
             IO_EXCEPTION,
             format!(
                 "Trying to commit block {:?} of {src}, but the last block of the file is {:?}",
@@ -926,17 +940,9 @@ fn commit_last_block(
     }
 }
 
-impl RpcService for NameNode {
-    fn protocol(&self) -> &'static str {
-        CLIENT_PROTOCOL
-    }
-
-    fn call(
-        &self,
-        caller: &Caller,
-        method: &str,
-        request: &[u8],
-    ) -> Result<Vec<u8>, RemoteException> {
+impl NameNode {
+    /// Dispatches one ClientProtocol call.
+    fn call(&self, caller: &Caller, method: &str, request: &[u8]) -> Result<Vec<u8>, RpcException> {
         match method {
             "getFileInfo" => self.get_file_info(decode(request)?),
             "getListing" => self.get_listing(decode(request)?),
@@ -957,10 +963,27 @@ impl RpcService for NameNode {
                 let _: RenewLeaseRequestProto = decode(request)?;
                 Ok(encode(&RenewLeaseResponseProto {}))
             }
-            other => Err(RemoteException::new(
-                NO_SUCH_METHOD,
-                format!("Unknown method {other} called on {CLIENT_PROTOCOL} protocol."),
-            )),
+            other => Err(unknown_method(other, CLIENT_PROTOCOL)),
         }
+    }
+}
+
+/// The NameNode as the Hadoop RPC server's service for `ClientProtocol`.
+pub(crate) struct ClientProtocolService(pub(crate) Arc<NameNode>);
+
+impl RpcService for ClientProtocolService {
+    fn protocol(&self) -> &str {
+        CLIENT_PROTOCOL
+    }
+
+    fn call(
+        &self,
+        caller: Caller,
+        method: String,
+        request: Bytes,
+    ) -> BoxFuture<Result<Vec<u8>, RpcException>> {
+        let namenode = self.0.clone();
+        // Namespace operations are short and in memory; they run on the server's task.
+        Box::pin(async move { namenode.call(&caller, &method, &request) })
     }
 }

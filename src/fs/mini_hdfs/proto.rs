@@ -1,83 +1,9 @@
 //! Hadoop's protobuf messages that the mini HDFS reads and writes, written by hand with the
-//! field numbers of `RpcHeader.proto`, `IpcConnectionContext.proto`, `ProtobufRpcEngine.proto`,
-//! `Security.proto`, `hdfs.proto`, `ClientNamenodeProtocol.proto` and `datatransfer.proto`.
+//! field numbers of `Security.proto`, `hdfs.proto`, `ClientNamenodeProtocol.proto` and `datatransfer.proto`.
 //! Only the fields the server looks at or must send are declared; prost skips unknown fields
 //! on decode. Enum fields are plain `int32` with the values as constants below.
 
 use prost::Message;
-
-// ---- RpcHeader.proto / IpcConnectionContext.proto / ProtobufRpcEngine.proto ----
-
-#[derive(Clone, PartialEq, Message)]
-pub struct RpcRequestHeaderProto {
-    #[prost(int32, optional, tag = "1")]
-    pub rpc_kind: Option<i32>,
-    #[prost(int32, optional, tag = "2")]
-    pub rpc_op: Option<i32>,
-    #[prost(sint32, required, tag = "3")]
-    pub call_id: i32,
-    #[prost(bytes = "vec", required, tag = "4")]
-    pub client_id: Vec<u8>,
-    #[prost(sint32, optional, tag = "5")]
-    pub retry_count: Option<i32>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-pub struct RpcResponseHeaderProto {
-    #[prost(uint32, required, tag = "1")]
-    pub call_id: u32,
-    /// `RpcStatusProto`: SUCCESS = 0, ERROR = 1, FATAL = 2.
-    #[prost(int32, required, tag = "2")]
-    pub status: i32,
-    #[prost(uint32, optional, tag = "3")]
-    pub server_ipc_version_num: Option<u32>,
-    #[prost(string, optional, tag = "4")]
-    pub exception_class_name: Option<String>,
-    #[prost(string, optional, tag = "5")]
-    pub error_msg: Option<String>,
-    /// `RpcErrorCodeProto`.
-    #[prost(int32, optional, tag = "6")]
-    pub error_detail: Option<i32>,
-    #[prost(bytes = "vec", optional, tag = "7")]
-    pub client_id: Option<Vec<u8>>,
-    #[prost(sint32, optional, tag = "8")]
-    pub retry_count: Option<i32>,
-}
-
-pub const RPC_STATUS_SUCCESS: i32 = 0;
-pub const RPC_STATUS_ERROR: i32 = 1;
-pub const RPC_STATUS_FATAL: i32 = 2;
-pub const RPC_ERROR_APPLICATION: i32 = 1;
-pub const RPC_ERROR_NO_SUCH_METHOD: i32 = 2;
-pub const RPC_ERROR_NO_SUCH_PROTOCOL: i32 = 3;
-pub const RPC_FATAL_UNSUPPORTED_SERIALIZATION: i32 = 11;
-pub const RPC_FATAL_DESERIALIZING_REQUEST: i32 = 13;
-
-#[derive(Clone, PartialEq, Message)]
-pub struct UserInformationProto {
-    #[prost(string, optional, tag = "1")]
-    pub effective_user: Option<String>,
-    #[prost(string, optional, tag = "2")]
-    pub real_user: Option<String>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-pub struct IpcConnectionContextProto {
-    #[prost(message, optional, tag = "2")]
-    pub user_info: Option<UserInformationProto>,
-    #[prost(string, optional, tag = "3")]
-    pub protocol: Option<String>,
-}
-
-#[derive(Clone, PartialEq, Message)]
-pub struct RequestHeaderProto {
-    #[prost(string, required, tag = "1")]
-    pub method_name: String,
-    #[prost(string, required, tag = "2")]
-    pub declaring_class_protocol_name: String,
-    #[prost(uint64, required, tag = "3")]
-    pub client_protocol_version: u64,
-}
 
 // ---- Security.proto ----
 
