@@ -5,10 +5,11 @@
 //! the login user (both read by `hdfs-native`). Kerberos is not supported yet: a secure cluster
 //! gives [`FsError::KerberosUnsupported`] instead of an obscure SASL failure.
 
-use std::io::{self, BufWriter, Read, Seek, Write};
+use std::io::{self, Read, Seek, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
+use bytes::{Bytes, BytesMut};
 use hdfs_native::sync::{Client, ClientBuilder, FileReader, FileWriter};
 use hdfs_native::{HdfsError, WriteOptions};
 
@@ -224,8 +225,8 @@ impl FileSystem for HdfsFileSystem {
             .create(path.path(), write_options)
             .map_err(|e| self.err("create", path, e))?;
         Ok(Box::new(HdfsWriter {
-            // Batches small writes so each blocking hop into the client carries a full buffer.
-            out: BufWriter::with_capacity(COPY_BUFFER_SIZE, WriterSink(writer)),
+            inner: writer,
+            buf: BytesMut::with_capacity(COPY_BUFFER_SIZE),
             uri: self.qualify(path),
         }))
     }
@@ -271,44 +272,57 @@ impl FsReader for HdfsReader {
     }
 }
 
-/// Adapts the client's writer to `Write` for the `BufWriter` in front of it.
-struct WriterSink(FileWriter);
-
-impl Write for WriterSink {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.write(buf)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
+/// Collects small writes into one owned buffer so that every hop into the client (a
+/// `block_on` on its runtime) carries a full chunk, which the client then slices into packets
+/// without copying.
 struct HdfsWriter {
-    out: BufWriter<WriterSink>,
+    inner: FileWriter,
+    buf: BytesMut,
     uri: FsPath,
 }
 
-impl Write for HdfsWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.out.write(buf)
+impl HdfsWriter {
+    fn send(&mut self, chunk: Bytes) -> io::Result<()> {
+        self.inner
+            .write_bytes(chunk)
+            .map(|_| ())
+            .map_err(|e| map_error("write", self.uri.to_string(), e).into_io())
     }
 
+    fn send_buffered(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let full = std::mem::replace(&mut self.buf, BytesMut::with_capacity(COPY_BUFFER_SIZE));
+        self.send(full.freeze())
+    }
+}
+
+impl Write for HdfsWriter {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= COPY_BUFFER_SIZE {
+            self.send_buffered()?;
+        }
+        Ok(data.len())
+    }
+
+    /// Hands buffered bytes to the client; durability comes with [`FsWriter::close`].
     fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+        self.send_buffered()
     }
 }
 
 impl FsWriter for HdfsWriter {
     fn close(mut self: Box<Self>) -> FsResult<()> {
-        self.out
-            .flush()
+        self.send_buffered()
             .map_err(|e| FsError::io("close", &self.uri, e))?;
         let uri = self.uri.to_string();
-        self.out
-            .get_mut()
-            .0
-            .close()
-            .map_err(|e| map_error("close", uri, e))
+        self.inner.close().map_err(|e| map_error("close", uri, e))
+    }
+
+    fn write_chunk(&mut self, chunk: Vec<u8>) -> io::Result<()> {
+        self.send_buffered()?;
+        self.send(Bytes::from(chunk))
     }
 }

@@ -102,6 +102,12 @@ pub trait FsReader: Read + Seek + Send {
 pub trait FsWriter: Write + Send {
     /// Flushes, persists and finalises the file (HDFS `complete`, local `fsync`).
     fn close(self: Box<Self>) -> FsResult<()>;
+
+    /// Writes a whole buffer the caller no longer needs; writers that can take ownership
+    /// (HDFS) send it on without copying it again.
+    fn write_chunk(&mut self, chunk: Vec<u8>) -> io::Result<()> {
+        self.write_all(&chunk)
+    }
 }
 
 /// Progress callback of [`FileSystem::copy_from_local`]: `(bytes copied, total bytes)`.
@@ -193,17 +199,19 @@ fn copy_stream<F: FileSystem + ?Sized>(
         .map_err(|e| FsError::io("copy_from_local", &local_uri, e))?
         .len();
     let mut out = fs.create(dst, options)?;
-    let mut buf = vec![0u8; COPY_BUFFER_SIZE];
     let mut copied = 0u64;
     progress(0, total);
     loop {
-        let n = input
-            .read(&mut buf)
+        // A fresh buffer per chunk so the writer can keep it (see FsWriter::write_chunk).
+        let mut chunk = Vec::with_capacity(COPY_BUFFER_SIZE);
+        let n = (&mut input)
+            .take(COPY_BUFFER_SIZE as u64)
+            .read_to_end(&mut chunk)
             .map_err(|e| FsError::io("copy_from_local", &local_uri, e))?;
         if n == 0 {
             break;
         }
-        out.write_all(&buf[..n])
+        out.write_chunk(chunk)
             .map_err(|e| FsError::io("copy_from_local", fs.qualify(dst), e))?;
         copied += n as u64;
         progress(copied, total);
