@@ -29,6 +29,10 @@ const READ_PACKET_DATA: usize = 64 * 1024;
 const MAX_PACKET_SIZE: usize = 16 * 1024 * 1024;
 const META_VERSION: u16 = 1;
 const META_HEADER_LEN: u64 = 7;
+/// How much written data may wait in the page cache before the DataNode starts writing it back.
+const SYNC_BEHIND_BYTES: u64 = 8 * 1024 * 1024;
+/// Acks that may wait for the next send while the client keeps streaming.
+const MAX_UNFLUSHED_ACKS: usize = 16;
 
 const CRC32: crc::Crc<u32, crc::Table<16>> =
     crc::Crc::<u32, crc::Table<16>>::new(&crc::CRC_32_ISO_HDLC);
@@ -218,7 +222,11 @@ impl DataNode {
         }
     }
 
-    fn write_block(&self, reader: &mut impl Read, writer: &mut impl Write) -> io::Result<()> {
+    fn write_block(
+        &self,
+        reader: &mut BufReader<TcpStream>,
+        writer: &mut impl Write,
+    ) -> io::Result<()> {
         let op: OpWriteBlockProto = read_delimited(reader)?;
         let block = op.header.base_header.block.clone();
         let name = self.block_name(&block);
@@ -257,6 +265,8 @@ impl DataNode {
 
         let mut chunks = ChunkSums::new(kind, bytes_per_checksum);
         let mut received: u64 = 0;
+        let mut written_back: u64 = 0;
+        let mut unflushed_acks = 0;
         let mut buf = Vec::new();
         loop {
             let packet = read_packet(reader, &mut buf)?;
@@ -296,6 +306,10 @@ impl DataNode {
             out.write_all(data)?;
             chunks.add(data, sums);
             received += data.len() as u64;
+            if received - written_back >= SYNC_BEHIND_BYTES {
+                start_writeback(&out, written_back, received - written_back);
+                written_back = received;
+            }
             let sync = header.sync_block.unwrap_or(false);
             if header.last_packet_in_block {
                 if sync {
@@ -309,7 +323,14 @@ impl DataNode {
             if sync {
                 out.sync_data()?;
             }
-            send_ack(writer, header.seqno, STATUS_SUCCESS)?;
+            queue_ack(writer, header.seqno, STATUS_SUCCESS)?;
+            unflushed_acks += 1;
+            // Acks go out as soon as the client would otherwise wait for them; while its next
+            // packets are already here they share one send.
+            if sync || unflushed_acks >= MAX_UNFLUSHED_ACKS || !input_pending(reader) {
+                writer.flush()?;
+                unflushed_acks = 0;
+            }
         }
     }
 
@@ -614,7 +635,37 @@ fn respond_bad_link(writer: &mut impl Write, link: &str) -> io::Result<()> {
     respond(writer, STATUS_ERROR, Some(link.to_string()), &message)
 }
 
+/// Sends a pipeline ack right away.
 fn send_ack(writer: &mut impl Write, seqno: i64, status: i32) -> io::Result<()> {
+    queue_ack(writer, seqno, status)?;
+    writer.flush()
+}
+
+/// True when more of the client's data is already waiting to be read.
+fn input_pending(reader: &BufReader<TcpStream>) -> bool {
+    !reader.buffer().is_empty() || bytes_available(reader.get_ref()) > 0
+}
+
+#[cfg(unix)]
+fn bytes_available(stream: &TcpStream) -> usize {
+    use std::os::fd::AsRawFd;
+    let mut available: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one c_int, the size of the socket's receive queue.
+    let rc = unsafe { libc::ioctl(stream.as_raw_fd(), libc::FIONREAD, &mut available) };
+    if rc == 0 {
+        available.max(0) as usize
+    } else {
+        0
+    }
+}
+
+#[cfg(not(unix))]
+fn bytes_available(_stream: &TcpStream) -> usize {
+    0
+}
+
+/// Queues a pipeline ack in the writer's buffer.
+fn queue_ack(writer: &mut impl Write, seqno: i64, status: i32) -> io::Result<()> {
     let ack = PipelineAckProto {
         seqno,
         reply: vec![status],
@@ -622,6 +673,25 @@ fn send_ack(writer: &mut impl Write, seqno: i64, status: i32) -> io::Result<()> 
         // PipelineAck.combineHeader(ECN.DISABLED, status): the status in the low bits.
         flag: vec![status as u32],
     };
-    writer.write_all(&ack.encode_length_delimited_to_vec())?;
-    writer.flush()
+    writer.write_all(&ack.encode_length_delimited_to_vec())
 }
+
+/// Starts writing a range of the replica to disk without waiting, like Hadoop's
+/// `dfs.datanode.sync.behind.writes`, so the fsync that finalizes the block finds little left.
+#[cfg(target_os = "linux")]
+fn start_writeback(file: &File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: sync_file_range only reads the descriptor and the range. Its failure is
+    // harmless: the fsync on the last packet then does all the work.
+    unsafe {
+        libc::sync_file_range(
+            file.as_raw_fd(),
+            offset as libc::off64_t,
+            len as libc::off64_t,
+            libc::SYNC_FILE_RANGE_WRITE,
+        );
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_file: &File, _offset: u64, _len: u64) {}
