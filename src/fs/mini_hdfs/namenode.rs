@@ -398,10 +398,7 @@ impl NameNode {
             ..
         } = &inode.kind
         else {
-            return Err(RpcException::new(
-                FILE_NOT_FOUND,
-                format!("Path is not a file: {src}"),
-            ));
+            return fail(FILE_NOT_FOUND, format!("Path is not a file: {src}"));
         };
         let end = req.offset.saturating_add(req.length);
         let mut located = Vec::new();
@@ -463,10 +460,10 @@ impl NameNode {
             match ns.inodes.get(ancestor) {
                 Some(inode) if inode.is_dir() => break,
                 Some(_) => {
-                    return Err(RpcException::new(
+                    return fail(
                         PARENT_NOT_DIRECTORY,
                         format!("Parent path is not a directory: {ancestor}"),
-                    ))
+                    )
                 }
                 None => {
                     missing.push(ancestor.to_string());
@@ -478,10 +475,10 @@ impl NameNode {
             return Ok(());
         }
         if !create_parent {
-            return Err(RpcException::new(
+            return fail(
                 FILE_NOT_FOUND,
                 format!("Parent directory doesn't exist: {parent}"),
-            ));
+            );
         }
         for dir in missing.into_iter().rev() {
             let inode = new_inode(ns, InodeKind::Directory, 0o755, caller);
@@ -493,44 +490,44 @@ impl NameNode {
     fn create(&self, req: CreateRequestProto, caller: &Caller) -> Result<Vec<u8>, RpcException> {
         let src = normalise(&req.src)?;
         if req.create_flag & CREATE_FLAG_APPEND != 0 {
-            return Err(RpcException::new(
+            return fail(
                 UNSUPPORTED,
                 format!("append to {src} is not supported by the mini HDFS"),
-            ));
+            );
         }
         if req.block_size < self.config.min_block_size {
-            return Err(RpcException::new(
+            return fail(
                 IO_EXCEPTION,
                 format!(
                     "Specified block size is less than configured minimum value \
                      (dfs.namenode.fs-limits.min-block-size): {} < {}",
                     req.block_size, self.config.min_block_size
                 ),
-            ));
+            );
         }
         let mut ns = self.lock();
         let overwrite = req.create_flag & CREATE_FLAG_OVERWRITE != 0;
         let mut removed = Vec::new();
         match ns.inodes.get(&src) {
             Some(inode) if inode.is_dir() => {
-                return Err(RpcException::new(
+                return fail(
                     FILE_ALREADY_EXISTS,
                     format!("{src} already exists as a directory"),
-                ))
+                )
             }
             Some(_) if !overwrite => {
-                return Err(RpcException::new(
+                return fail(
                     FILE_ALREADY_EXISTS,
                     format!("{src} for client {} already exists", caller.remote.ip()),
-                ))
+                )
             }
             Some(_) => removed = remove_tree(&mut ns, &src),
             None => {
                 if req.create_flag & CREATE_FLAG_CREATE == 0 {
-                    return Err(RpcException::new(
+                    return fail(
                         FILE_NOT_FOUND,
                         format!("Can't overwrite non-existent {src}"),
-                    ));
+                    );
                 }
             }
         }
@@ -580,13 +577,13 @@ impl NameNode {
             )
         };
         let Some(path) = path else {
-            return Err(RpcException::new(
+            return fail(
                 FILE_NOT_FOUND,
                 format!(
                     "File does not exist: {src} (inode {})",
                     file_id.unwrap_or(0)
                 ),
-            ));
+            );
         };
         let Some(inode) = ns.inodes.get_mut(&path) else {
             return Err(no_lease("File does not exist."));
@@ -599,15 +596,12 @@ impl NameNode {
             InodeKind::File {
                 lease_holder: Some(holder),
                 ..
-            } => Err(RpcException::new(
+            } => fail(
                 LEASE_EXPIRED,
                 format!("Client (={client}) is not the lease owner (={holder}): {src}"),
-            )),
+            ),
             InodeKind::File { .. } => Err(no_lease("File is not open for writing.")),
-            InodeKind::Directory => Err(RpcException::new(
-                FILE_NOT_FOUND,
-                format!("Path is not a file: {src}"),
-            )),
+            InodeKind::Directory => fail(FILE_NOT_FOUND, format!("Path is not a file: {src}")),
         }
     }
 
@@ -691,10 +685,10 @@ impl NameNode {
                 return Ok(encode(&MkdirsResponseProto { result: true }))
             }
             Some(_) => {
-                return Err(RpcException::new(
+                return fail(
                     FILE_ALREADY_EXISTS,
                     format!("Path is not a directory: {src}"),
-                ))
+                )
             }
             None => {}
         }
@@ -710,69 +704,60 @@ impl NameNode {
         let dst = normalise(&req.dst)?;
         let mut ns = self.lock();
         let Some(src_inode) = ns.inodes.get(&src) else {
-            return Err(RpcException::new(
-                FILE_NOT_FOUND,
-                format!("rename source {src} is not found."),
-            ));
+            return fail(FILE_NOT_FOUND, format!("rename source {src} is not found."));
         };
         if src == "/" {
-            return Err(RpcException::new(
-                IO_EXCEPTION,
-                "rename source cannot be the root",
-            ));
+            return fail(IO_EXCEPTION, "rename source cannot be the root");
         }
         if dst == src {
-            return Err(RpcException::new(
+            return fail(
                 FILE_ALREADY_EXISTS,
                 format!("The source {src} and destination {dst} are the same"),
-            ));
+            );
         }
         if dst.starts_with(&child_prefix(&src)) {
-            return Err(RpcException::new(
+            return fail(
                 IO_EXCEPTION,
                 format!("Rename destination {dst} is a directory or file under source {src}"),
-            ));
+            );
         }
         if dst == "/" {
-            return Err(RpcException::new(
-                IO_EXCEPTION,
-                "rename destination cannot be the root",
-            ));
+            return fail(IO_EXCEPTION, "rename destination cannot be the root");
         }
         let src_is_dir = src_inode.is_dir();
         let mut removed = Vec::new();
         if let Some(dst_inode) = ns.inodes.get(&dst) {
             if dst_inode.is_dir() != src_is_dir {
-                return Err(RpcException::new(
+                return fail(
                     IO_EXCEPTION,
                     format!("Source {src} and destination {dst} must both be directories"),
-                ));
+                );
             }
             if !req.overwrite_dest {
-                return Err(RpcException::new(
+                return fail(
                     FILE_ALREADY_EXISTS,
                     format!("rename destination {dst} already exists"),
-                ));
+                );
             }
             if dst_inode.is_dir() && children_of(&ns, &dst).next().is_some() {
-                return Err(RpcException::new(
+                return fail(
                     IO_EXCEPTION,
                     format!("rename destination directory is not empty: {dst}"),
-                ));
+                );
             }
         }
         match ns.inodes.get(parent_of(&dst)) {
             None => {
-                return Err(RpcException::new(
+                return fail(
                     FILE_NOT_FOUND,
                     format!("rename destination parent {dst} not found."),
-                ))
+                )
             }
             Some(parent) if !parent.is_dir() => {
-                return Err(RpcException::new(
+                return fail(
                     PARENT_NOT_DIRECTORY,
                     format!("rename destination parent {dst} is a file."),
-                ))
+                )
             }
             Some(_) => {}
         }
@@ -780,16 +765,7 @@ impl NameNode {
             removed = remove_tree(&mut ns, &dst);
         }
         // Move the inode and, for a directory, everything under it.
-        let prefix = child_prefix(&src);
-        let moved: Vec<String> = std::iter::once(src.clone())
-            .chain(
-                ns.inodes
-                    .range(prefix.clone()..)
-                    .take_while(|(p, _)| p.starts_with(&prefix))
-                    .map(|(p, _)| p.clone()),
-            )
-            .collect();
-        for old in moved {
+        for old in subtree(&ns, &src) {
             if let Some(inode) = ns.inodes.remove(&old) {
                 let new = format!("{dst}{}", &old[src.len()..]);
                 ns.inodes.insert(new, inode);
@@ -814,10 +790,10 @@ impl NameNode {
             return Ok(encode(&DeleteResponseProto { result: false }));
         };
         if inode.is_dir() && !req.recursive && children_of(&ns, &src).next().is_some() {
-            return Err(RpcException::new(
+            return fail(
                 PATH_IS_NOT_EMPTY_DIRECTORY,
                 format!("`{src} is non empty': Directory is not empty"),
-            ));
+            );
         }
         if src == "/" {
             // Hadoop refuses to delete the root and reports false.
@@ -840,6 +816,11 @@ impl NameNode {
             datanode.invalidate(&blocks);
         }
     }
+}
+
+/// Fails a call with a Hadoop exception (class name and message).
+fn fail<T>(class: &str, message: impl Into<String>) -> Result<T, RpcException> {
+    Err(RpcException::new(class, message))
 }
 
 /// Decodes a request body the way the RPC server hands it over (without its length prefix).
@@ -890,19 +871,23 @@ fn children_of<'a>(ns: &'a Namespace, dir: &str) -> impl Iterator<Item = (&'a st
         .map(move |(p, inode)| (&p[start..], inode))
 }
 
-/// Removes `path` and everything under it; returns the ids of the blocks to invalidate.
-fn remove_tree(ns: &mut Namespace, path: &str) -> Vec<u64> {
+/// `path` and the paths of everything under it.
+fn subtree(ns: &Namespace, path: &str) -> Vec<String> {
     let prefix = child_prefix(path);
-    let doomed: Vec<String> = std::iter::once(path.to_string())
+    std::iter::once(path.to_string())
         .chain(
             ns.inodes
                 .range(prefix.clone()..)
                 .take_while(|(p, _)| p.starts_with(&prefix))
                 .map(|(p, _)| p.clone()),
         )
-        .collect();
+        .collect()
+}
+
+/// Removes `path` and everything under it; returns the ids of the blocks to invalidate.
+fn remove_tree(ns: &mut Namespace, path: &str) -> Vec<u64> {
     let mut blocks = Vec::new();
-    for p in doomed {
+    for p in subtree(ns, path) {
         if let Some(Inode {
             kind: InodeKind::File { blocks: b, .. },
             ..
@@ -929,14 +914,14 @@ fn commit_last_block(
             Ok(())
         }
         (Some(last), None) if last.committed => Ok(()),
-        (last, reported) => Err(RpcException::new(
+        (last, reported) => fail(
             IO_EXCEPTION,
             format!(
                 "Trying to commit block {:?} of {src}, but the last block of the file is {:?}",
                 reported.map(|b| b.block_id),
                 last.map(|b| b.id)
             ),
-        )),
+        ),
     }
 }
 

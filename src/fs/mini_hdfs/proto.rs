@@ -1,23 +1,12 @@
 //! Hadoop's protobuf messages that the mini HDFS reads and writes, written by hand with the
-//! field numbers of `Security.proto`, `hdfs.proto`, `ClientNamenodeProtocol.proto` and `datatransfer.proto`.
+//! field numbers of `hdfs.proto`, `ClientNamenodeProtocol.proto` and `datatransfer.proto`.
 //! Only the fields the server looks at or must send are declared; prost skips unknown fields
 //! on decode. Enum fields are plain `int32` with the values as constants below.
 
 use prost::Message;
 
-// ---- Security.proto ----
-
-#[derive(Clone, PartialEq, Message)]
-pub struct TokenProto {
-    #[prost(bytes = "vec", required, tag = "1")]
-    pub identifier: Vec<u8>,
-    #[prost(bytes = "vec", required, tag = "2")]
-    pub password: Vec<u8>,
-    #[prost(string, required, tag = "3")]
-    pub kind: String,
-    #[prost(string, required, tag = "4")]
-    pub service: String,
-}
+/// `Security.proto`'s token message, shared with the RPC layer.
+pub use crate::hadoop::proto::TokenProto;
 
 // ---- hdfs.proto ----
 
