@@ -207,8 +207,7 @@ fn a_stopped_namenode_is_reported_with_its_address() {
     hdfs.stop();
     let err = resolver(&hdfs)
         .resolve("/x")
-        .err()
-        .expect("the NameNode is down");
+        .expect_err("the NameNode is down");
     assert!(matches!(err, FsError::Unreachable { .. }), "{err}");
     assert!(
         err.to_string().contains(uri.trim_start_matches("hdfs://")),
@@ -291,4 +290,50 @@ async fn async_code_reaches_hdfs_through_run_blocking() {
         .await
         .unwrap();
     assert_eq!(read, b"async");
+}
+
+/// A NameNode of a secure cluster: Hadoop RPC that refuses SIMPLE authentication.
+struct SecureNameNode;
+
+impl strato::hadoop::ipc::RpcService for SecureNameNode {
+    fn protocol(&self) -> &str {
+        "org.apache.hadoop.hdfs.protocol.ClientProtocol"
+    }
+
+    fn call(
+        &self,
+        _caller: strato::hadoop::ipc::Caller,
+        method: String,
+        _request: bytes::Bytes,
+    ) -> strato::hadoop::ipc::BoxFuture<Result<Vec<u8>, strato::hadoop::ipc::RpcException>> {
+        let protocol = self.protocol().to_string();
+        Box::pin(async move {
+            Err(strato::hadoop::ipc::server::unknown_method(
+                &method, &protocol,
+            ))
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_namenode_that_requires_kerberos_is_refused_with_a_clear_error() {
+    let auth = strato::hadoop::ipc::AuthConfig {
+        simple: false,
+        tokens: None,
+    };
+    let server = strato::hadoop::ipc::RpcServer::start(
+        "127.0.0.1:0".parse().unwrap(),
+        auth,
+        Arc::new(SecureNameNode),
+    )
+    .await
+    .unwrap();
+    let uri = format!("hdfs://{}", server.local_addr());
+    let err = strato::fs::run_blocking(move || {
+        let (fs, path) = FileSystems::new(FsConfig::with_default_fs(uri))?.resolve("/x")?;
+        fs.status(&path)
+    })
+    .await
+    .expect_err("SIMPLE authentication is refused");
+    assert!(matches!(err, FsError::KerberosUnsupported { .. }), "{err}");
 }

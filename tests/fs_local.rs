@@ -63,14 +63,31 @@ fn a_namenode_that_is_not_running_is_reported_within_the_connect_timeout() {
     config.connect_timeout = std::time::Duration::from_secs(2);
     let systems = FileSystems::new(config).unwrap();
     let started = std::time::Instant::now();
-    let err = systems
-        .resolve("/data")
-        .err()
-        .expect("nothing listens there");
+    let err = systems.resolve("/data").expect_err("nothing listens there");
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
     let msg = err.to_string();
     assert!(
         msg.contains(&format!("127.0.0.1:{port}")) && msg.contains("NameNode"),
         "{msg}"
     );
+}
+
+#[test]
+fn a_namenode_that_accepts_but_never_answers_is_reported_within_the_connect_timeout() {
+    // The kernel completes the handshake into the backlog; nobody ever reads or answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = silent.local_addr().unwrap();
+    let mut config = FsConfig::with_default_fs(format!("hdfs://{address}"));
+    config.connect_timeout = std::time::Duration::from_secs(1);
+    let started = std::time::Instant::now();
+    let err = FileSystems::new(config)
+        .unwrap()
+        .resolve("/data")
+        .expect_err("nobody answers");
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+    assert!(
+        matches!(err, strato::fs::FsError::Unreachable { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains(&address.to_string()), "{err}");
 }

@@ -6,12 +6,14 @@
 //! gives [`FsError::KerberosUnsupported`] instead of an obscure SASL failure.
 
 use std::io::{self, Read, Seek, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::net::ToSocketAddrs;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use hdfs_native::sync::{Client, ClientBuilder, FileReader, FileWriter};
 use hdfs_native::{HdfsError, WriteOptions};
+
+use crate::hadoop::ipc::{ConnectionConfig, RpcClient, RpcError};
 
 use super::{
     CreateOptions, FileStatus, FileSystem, FsConfig, FsError, FsPath, FsReader, FsResult, FsWriter,
@@ -23,11 +25,50 @@ pub const DEFAULT_NAMENODE_PORT: u16 = 8020;
 
 const SECURITY_AUTHENTICATION: &str = "hadoop.security.authentication";
 const FAILOVER_MAX_ATTEMPTS: &str = "dfs.client.failover.max.attempts";
+const NAMESERVICES: &str = "dfs.nameservices";
+const CLIENT_PROTOCOL: &str = "org.apache.hadoop.hdfs.protocol.ClientProtocol";
+
+/// The user SIMPLE authentication names: configured, `HADOOP_USER_NAME`, or the login user.
+fn hadoop_user(config: &FsConfig) -> String {
+    config
+        .hadoop_user
+        .clone()
+        .or_else(|| std::env::var("HADOOP_USER_NAME").ok())
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "strato".to_string())
+}
 
 /// One HDFS namespace (one NameNode or one HA nameservice).
 pub struct HdfsFileSystem {
     uri: FsPath,
-    client: Client,
+    client: OffRuntimeDrop<Client>,
+}
+
+/// Holds a value that owns a tokio runtime (the blocking `hdfs-native` client) and, when it is
+/// dropped inside an async context, where dropping a runtime panics, drops it on a thread of
+/// its own instead.
+struct OffRuntimeDrop<T: Send + 'static>(Option<T>);
+
+impl<T: Send + 'static> std::ops::Deref for OffRuntimeDrop<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        self.0
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("only taken when dropped"))
+    }
+}
+
+impl<T: Send + 'static> Drop for OffRuntimeDrop<T> {
+    fn drop(&mut self) {
+        if let Some(value) = self.0.take() {
+            if tokio::runtime::Handle::try_current().is_ok() {
+                let _ = std::thread::Builder::new()
+                    .name("hdfs-client-drop".to_string())
+                    .spawn(move || drop(value));
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for HdfsFileSystem {
@@ -41,9 +82,9 @@ impl std::fmt::Debug for HdfsFileSystem {
 impl HdfsFileSystem {
     /// Connects to the NameNode (or HA nameservice) named by `authority`.
     ///
-    /// An authority with a port is a single NameNode: it is probed with a TCP connect bounded
-    /// by `config.connect_timeout`, so a NameNode that is not running is reported at once as
-    /// [`FsError::Unreachable`] instead of after the client's failover retries.
+    /// A single NameNode (not an HA nameservice) is probed first with one RPC bounded by
+    /// `config.connect_timeout` (see [`probe_namenode`]), so a NameNode that is not running is
+    /// reported at once as [`FsError::Unreachable`] instead of after the client's retries.
     pub fn connect(authority: &str, config: &FsConfig) -> FsResult<Self> {
         let uri = FsPath::parse(&format!("hdfs://{authority}/"))?;
         if let Some(mode) = config.hadoop_config.get(SECURITY_AUTHENTICATION) {
@@ -55,8 +96,8 @@ impl HdfsFileSystem {
             }
         }
         let mut hadoop_config = config.hadoop_config.clone();
-        if let Some((host, port)) = authority.rsplit_once(':') {
-            probe_namenode(&uri, host, port, config.connect_timeout)?;
+        if let Some(address) = single_namenode(authority, config) {
+            probe_namenode(&uri, &address, &hadoop_user(config), config.connect_timeout)?;
             // A single NameNode has nobody to fail over to: retrying only delays the error.
             hadoop_config
                 .entry(FAILOVER_MAX_ATTEMPTS.to_string())
@@ -74,7 +115,10 @@ impl HdfsFileSystem {
         let client = builder
             .build()
             .map_err(|e| map_error("connect", uri.to_string(), e))?;
-        Ok(HdfsFileSystem { uri, client })
+        Ok(HdfsFileSystem {
+            uri,
+            client: OffRuntimeDrop(Some(client)),
+        })
     }
 
     fn err(&self, op: &'static str, path: &FsPath, e: HdfsError) -> FsError {
@@ -92,27 +136,90 @@ impl HdfsFileSystem {
     }
 }
 
-fn probe_namenode(uri: &FsPath, host: &str, port: &str, timeout: Duration) -> FsResult<()> {
+/// The NameNode address when `authority` names one NameNode rather than an HA nameservice:
+/// `host:port`, or a host without port (Hadoop's default port) that is not a nameservice in
+/// `dfs.nameservices` and resolves in DNS (a nameservice id normally does not).
+fn single_namenode(authority: &str, config: &FsConfig) -> Option<String> {
+    if authority.contains(':') {
+        return Some(authority.to_string());
+    }
+    let nameservices = config
+        .hadoop_config
+        .get(NAMESERVICES)
+        .map(String::as_str)
+        .unwrap_or("");
+    if nameservices.split(',').any(|ns| ns.trim() == authority) {
+        return None;
+    }
+    let address = format!("{authority}:{DEFAULT_NAMENODE_PORT}");
+    address
+        .to_socket_addrs()
+        .is_ok_and(|mut addrs| addrs.next().is_some())
+        .then_some(address)
+}
+
+/// Checks that a NameNode answers at `address` within `timeout`: a Hadoop RPC connection
+/// with SIMPLE authentication and a `getServerDefaults` call. A NameNode that is down or
+/// silent gives [`FsError::Unreachable`] at once (the client itself would retry for long), and
+/// one that refuses SIMPLE authentication (a Kerberos cluster) [`FsError::KerberosUnsupported`]
+/// (the client itself only sees the connection close).
+fn probe_namenode(uri: &FsPath, address: &str, user: &str, timeout: Duration) -> FsResult<()> {
     let unreachable = |source: io::Error| FsError::Unreachable {
         op: "connect",
         uri: uri.to_string(),
-        address: format!("{host}:{port}"),
+        address: address.to_string(),
         timeout,
         source,
     };
-    let port: u16 = port.parse().map_err(|_| FsError::InvalidUri {
-        uri: uri.to_string(),
-        reason: format!("the NameNode port '{port}' is not a number"),
-    })?;
-    let addrs = (host, port).to_socket_addrs().map_err(unreachable)?;
-    let mut last = io::Error::new(io::ErrorKind::NotFound, "the host name has no address");
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(_) => return Ok(()),
-            Err(e) => last = e,
+    let addr = address
+        .to_socket_addrs()
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::InvalidInput => FsError::InvalidUri {
+                uri: uri.to_string(),
+                reason: format!("'{address}' is not host:port"),
+            },
+            _ => unreachable(e),
+        })?
+        .next()
+        .ok_or_else(|| {
+            unreachable(io::Error::new(
+                io::ErrorKind::NotFound,
+                "the host name has no address",
+            ))
+        })?;
+    let mut rpc = ConnectionConfig::new(CLIENT_PROTOCOL, user);
+    rpc.connect_timeout = timeout;
+    rpc.rpc_timeout = Some(timeout);
+    // A runtime on a thread of its own, so that callers inside an async runtime can connect.
+    let answer = std::thread::scope(|scope| {
+        scope
+            .spawn(|| -> io::Result<Result<bytes::Bytes, RpcError>> {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                Ok(runtime.block_on(async {
+                    let client = RpcClient::connect(addr, rpc).await?;
+                    client.call_raw("getServerDefaults", &[]).await
+                }))
+            })
+            .join()
+    })
+    .map_err(|_| unreachable(io::Error::other("the NameNode probe panicked")))?
+    .map_err(&unreachable)?;
+    match answer {
+        Ok(_) => Ok(()),
+        Err(RpcError::Remote { message, .. })
+            if message.contains("authentication is not enabled") =>
+        {
+            Err(FsError::KerberosUnsupported {
+                uri: uri.to_string(),
+                mode: format!("kerberos (the NameNode says: {message})"),
+            })
         }
+        // Any other answer means a NameNode is there; the client reports its errors.
+        Err(RpcError::Remote { .. }) => Ok(()),
+        Err(e) => Err(unreachable(io::Error::other(e.to_string()))),
     }
-    Err(unreachable(last))
 }
 
 /// Maps `hdfs-native` errors (including the NameNode's Java exception class names) to ours.
@@ -158,6 +265,10 @@ fn map_error(op: &'static str, uri: String, e: HdfsError) -> FsError {
                 },
             }
         }
+        HdfsError::OperationFailed(m) if m.contains("libgssapi") => FsError::KerberosUnsupported {
+            uri,
+            mode: "kerberos".to_string(),
+        },
         HdfsError::SASLError(_) | HdfsError::NoSASLMechanism | HdfsError::GSSAPIError(..) => {
             FsError::KerberosUnsupported {
                 uri,

@@ -498,7 +498,7 @@ impl ChunkSums {
     }
 
     fn add(&mut self, data: &[u8], sums: &[u8]) {
-        if self.partial.is_empty() && data.len() % self.bytes_per_checksum == 0 {
+        if self.partial.is_empty() && data.len().is_multiple_of(self.bytes_per_checksum) {
             self.meta.extend_from_slice(sums);
             return;
         }
