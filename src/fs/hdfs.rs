@@ -13,7 +13,10 @@ use bytes::{Bytes, BytesMut};
 use hdfs_native::sync::{Client, ClientBuilder, FileReader, FileWriter};
 use hdfs_native::{HdfsError, WriteOptions};
 
-use crate::hadoop::ipc::{ConnectionConfig, RpcClient, RpcError};
+use prost::Message;
+
+use crate::hadoop::ipc::{frame, ConnectionConfig, RpcClient, RpcError};
+use crate::hadoop::proto::RpcResponseHeaderProto;
 
 use super::{
     CreateOptions, FileStatus, FileSystem, FsConfig, FsError, FsPath, FsReader, FsResult, FsWriter,
@@ -198,8 +201,21 @@ fn probe_namenode(uri: &FsPath, address: &str, user: &str, timeout: Duration) ->
                     .enable_all()
                     .build()?;
                 Ok(runtime.block_on(async {
-                    let client = RpcClient::connect(addr, rpc).await?;
-                    client.call_raw("getServerDefaults", &[]).await
+                    let answer = async {
+                        let client = RpcClient::connect(addr, rpc).await?;
+                        client.call_raw("getServerDefaults", &[]).await
+                    };
+                    match answer.await {
+                        // A NameNode that refuses SIMPLE answers the preamble with a fatal
+                        // error and hangs up, which can reach a client still sending its
+                        // connection context as a closed connection: ask it again, preamble only.
+                        Err(closed @ RpcError::Closed { .. }) => {
+                            Err(refusal_of_simple_auth(addr, timeout)
+                                .await
+                                .unwrap_or(closed))
+                        }
+                        other => other,
+                    }
                 }))
             })
             .join()
@@ -220,6 +236,34 @@ fn probe_namenode(uri: &FsPath, address: &str, user: &str, timeout: Duration) ->
         Err(RpcError::Remote { .. }) => Ok(()),
         Err(e) => Err(unreachable(io::Error::other(e.to_string()))),
     }
+}
+
+/// Sends only the RPC preamble with SIMPLE authentication and returns the server's fatal
+/// reply if it refuses SIMPLE (`SIMPLE authentication is not enabled.  Available:[...]`).
+async fn refusal_of_simple_auth(addr: std::net::SocketAddr, timeout: Duration) -> Option<RpcError> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+        let mut preamble = frame::RPC_MAGIC.to_vec();
+        preamble.extend([frame::RPC_VERSION, 0, frame::AUTH_PROTOCOL_NONE]);
+        stream.write_all(&preamble).await.ok()?;
+        let mut len = [0u8; 4];
+        stream.read_exact(&mut len).await.ok()?;
+        let mut body = vec![0u8; (u32::from_be_bytes(len) as usize).min(1 << 20)];
+        stream.read_exact(&mut body).await.ok()?;
+        let header = RpcResponseHeaderProto::decode_length_delimited(body.as_slice()).ok()?;
+        let message = header.error_msg.unwrap_or_default();
+        message
+            .contains("authentication is not enabled")
+            .then(|| RpcError::Remote {
+                addr: addr.to_string(),
+                class_name: header.exception_class_name.unwrap_or_default(),
+                message,
+                error_detail: header.error_detail,
+                fatal: true,
+            })
+    };
+    tokio::time::timeout(timeout, exchange).await.ok().flatten()
 }
 
 /// Maps `hdfs-native` errors (including the NameNode's Java exception class names) to ours.

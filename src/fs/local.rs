@@ -142,14 +142,23 @@ impl FileSystem for LocalFileSystem {
 
     fn rename(&self, src: &FsPath, dst: &FsPath) -> FsResult<()> {
         fs::symlink_metadata(local(src)).map_err(|e| self.err("rename", src, e))?;
-        if fs::symlink_metadata(local(dst)).is_ok() {
-            return Err(FsError::AlreadyExists {
-                op: "rename",
-                uri: self.qualify(dst).to_string(),
-                detail: format!("cannot rename {} onto it", self.qualify(src)),
-            });
+        let exists = || FsError::AlreadyExists {
+            op: "rename",
+            uri: self.qualify(dst).to_string(),
+            detail: format!("cannot rename {} onto it", self.qualify(src)),
+        };
+        match rename_no_replace(local(src), local(dst)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(exists()),
+            // The file system cannot refuse to replace atomically: check, then rename.
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+                if fs::symlink_metadata(local(dst)).is_ok() {
+                    return Err(exists());
+                }
+                fs::rename(local(src), local(dst)).map_err(|e| self.err("rename", dst, e))
+            }
+            Err(e) => Err(self.err("rename", dst, e)),
         }
-        fs::rename(local(src), local(dst)).map_err(|e| self.err("rename", dst, e))
     }
 
     fn delete(&self, path: &FsPath, recursive: bool) -> FsResult<bool> {
@@ -168,6 +177,42 @@ impl FileSystem for LocalFileSystem {
         result.map_err(|e| self.err("delete", path, e))?;
         Ok(true)
     }
+}
+
+/// `rename` that fails with `AlreadyExists` instead of replacing `dst`, atomically
+/// (`renameat2(RENAME_NOREPLACE)`); `Unsupported` where the file system cannot do that.
+#[cfg(target_os = "linux")]
+fn rename_no_replace(src: &Path, dst: &Path) -> io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| {
+        CString::new(p.as_os_str().as_bytes())
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
+    };
+    let (src, dst) = (c(src)?, c(dst)?);
+    // SAFETY: both pointers are valid NUL-terminated strings for the duration of the call.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            src.as_ptr(),
+            libc::AT_FDCWD,
+            dst.as_ptr(),
+            libc::RENAME_NOREPLACE,
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    let e = io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::EINVAL) | Some(libc::ENOSYS) => Err(io::ErrorKind::Unsupported.into()),
+        _ => Err(e),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn rename_no_replace(_src: &Path, _dst: &Path) -> io::Result<()> {
+    Err(io::ErrorKind::Unsupported.into())
 }
 
 struct LocalReader {
