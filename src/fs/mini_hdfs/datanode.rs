@@ -155,16 +155,30 @@ impl DataNode {
             .map(|r| r.len)
     }
 
-    /// Deletes replicas the NameNode no longer needs.
+    /// Forgets replicas the NameNode no longer needs at once and deletes their files in the
+    /// background, as a DataNode's async disk service does: unlinking a large file whose
+    /// pages are still being written back can take a while.
     pub(crate) fn invalidate(&self, blocks: &[u64]) {
-        let mut replicas = self.replicas.lock().unwrap_or_else(|p| p.into_inner());
-        for id in blocks {
-            if let Some(replica) = replicas.remove(id) {
-                let (data, meta) = self.finalized_paths(*id, replica.generation_stamp);
-                let _ = fs::remove_file(data);
-                let _ = fs::remove_file(meta);
+        let mut doomed = Vec::new();
+        {
+            let mut replicas = self.replicas.lock().unwrap_or_else(|p| p.into_inner());
+            for id in blocks {
+                if let Some(replica) = replicas.remove(id) {
+                    let (data, meta) = self.finalized_paths(*id, replica.generation_stamp);
+                    doomed.extend([data, meta]);
+                }
+                doomed.push(self.current.join("rbw").join(format!("blk_{id}")));
             }
-            let _ = fs::remove_file(self.current.join("rbw").join(format!("blk_{id}")));
+        }
+        let deleter = std::thread::Builder::new()
+            .name("mini-datanode-delete".to_string())
+            .spawn(move || {
+                for path in doomed {
+                    let _ = fs::remove_file(path);
+                }
+            });
+        if let Err(e) = deleter {
+            tracing::warn!("mini DataNode: cannot start deleting invalidated replicas: {e}");
         }
     }
 
