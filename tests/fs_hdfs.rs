@@ -348,3 +348,31 @@ async fn a_namenode_that_requires_kerberos_is_refused_with_a_clear_error() {
     .expect_err("SIMPLE authentication is refused");
     assert!(matches!(err, FsError::KerberosUnsupported { .. }), "{err}");
 }
+
+#[test]
+fn the_configured_hadoop_user_owns_what_it_creates() {
+    let (hdfs, _dir) = start();
+    let (fs, path) = resolver(&hdfs).resolve("/owned/file").unwrap();
+    write_file_at(&*fs, &path, b"mine");
+    let raw = hdfs_native::sync::ClientBuilder::new()
+        .with_url(hdfs.uri())
+        .build()
+        .unwrap();
+    let status = raw.get_file_info("/owned/file").unwrap();
+    assert_eq!(status.owner, "strato");
+    assert_eq!(status.group, "supergroup");
+    assert_eq!(status.permission, 0o644);
+}
+
+#[test]
+fn listings_longer_than_one_namenode_page_are_complete() {
+    let (hdfs, _dir) = start();
+    let (fs, base) = resolver(&hdfs).resolve("/many").unwrap();
+    // dfs.ls.limit is 1000: this listing takes two getListing pages.
+    for i in 0..1003 {
+        fs.mkdirs(&base.child(&format!("d{i:04}"))).unwrap();
+    }
+    let listing = fs.list(&base).unwrap();
+    assert_eq!(listing.len(), 1003);
+    assert_eq!(listing[1002].path.file_name(), Some("d1002"));
+}
