@@ -7,9 +7,29 @@
 //!
 //! Getting a file system for a URI:
 //! - `<dyn FileSystem>::for_uri("hdfs://nn:8020/x")` uses a process-wide [`FileSystems`] whose
-//!   default file system is `file:///` and whose Hadoop settings come from `HADOOP_CONF_DIR`;
-//! - a [`FileSystems`] built from [`FsConfig`] (default FS URI, Hadoop conf dir, extra Hadoop
-//!   keys, connect timeout) resolves scheme-less paths against the cluster's `fs.defaultFS`.
+//!   default file system is `file:///` (or what [`FileSystems::init_global`] set) and whose
+//!   Hadoop settings come from `HADOOP_CONF_DIR`;
+//! - a [`FileSystems`] built from [`FsConfig`] (default FS URI such as Strato's
+//!   `fs.default-scheme` or Hadoop's `fs.defaultFS`, Hadoop conf dir, extra Hadoop keys, user,
+//!   connect timeout) resolves scheme-less paths against that default.
+//!
+//! ```no_run
+//! use std::io::{Read, Write};
+//! use strato::fs::{CreateOptions, FileSystems, FsConfig};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let systems = FileSystems::new(FsConfig::with_default_fs("hdfs://namenode:8020"))?;
+//! let (fs, path) = systems.resolve("/checkpoints/chk-1/_metadata")?; // hdfs://namenode:8020/...
+//! let tmp = path.with_path(&format!("{}.inprogress", path.path()));
+//! let mut out = fs.create(&tmp, &CreateOptions::overwrite())?;
+//! out.write_all(b"state")?;
+//! out.close()?; // durable and complete only now
+//! fs.rename(&tmp, &path)?; // atomic commit
+//! let mut text = String::new();
+//! fs.open(&path)?.read_to_string(&mut text)?;
+//! let status = fs.status(&path)?; // len, modification_time, permission, is_dir
+//! # Ok(()) }
+//! ```
 //!
 //! The trait is blocking because the engine's tasks are OS threads. Async code calls it
 //! through [`run_blocking`] (a `spawn_blocking` wrapper): the HDFS implementation drives its own
