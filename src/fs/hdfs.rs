@@ -7,9 +7,10 @@
 
 use std::io::{self, Read, Seek, Write};
 use std::net::ToSocketAddrs;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use hdfs_native::sync::{Client, ClientBuilder, FileReader, FileWriter};
 use hdfs_native::{HdfsError, WriteOptions};
 
@@ -45,6 +46,7 @@ fn hadoop_user(config: &FsConfig) -> String {
 pub struct HdfsFileSystem {
     uri: FsPath,
     client: OffRuntimeDrop<Client>,
+    chunks: ChunkPool,
 }
 
 /// Holds a value that owns a tokio runtime (the blocking `hdfs-native` client) and, when it is
@@ -121,6 +123,7 @@ impl HdfsFileSystem {
         Ok(HdfsFileSystem {
             uri,
             client: OffRuntimeDrop(Some(client)),
+            chunks: ChunkPool::default(),
         })
     }
 
@@ -379,11 +382,11 @@ impl FileSystem for HdfsFileSystem {
             .client
             .create(path.path(), write_options)
             .map_err(|e| self.err("create", path, e))?;
-        Ok(Box::new(HdfsWriter {
-            inner: writer,
-            buf: BytesMut::with_capacity(COPY_BUFFER_SIZE),
-            uri: self.qualify(path),
-        }))
+        Ok(Box::new(HdfsWriter::new(
+            writer,
+            self.chunks.clone(),
+            self.qualify(path),
+        )))
     }
 
     fn open(&self, path: &FsPath) -> FsResult<Box<dyn FsReader>> {
@@ -427,39 +430,96 @@ impl FsReader for HdfsReader {
     }
 }
 
-/// Collects small writes into one owned buffer so that every hop into the client (a
-/// `block_on` on its runtime) carries a full chunk, which the client then slices into packets
-/// without copying.
+/// Recycles the chunks handed to the client. A chunk comes back when the DataNode has
+/// acknowledged all its packets, with its pages already mapped, so a long upload does not
+/// fault in and zero fresh memory for every chunk.
+#[derive(Clone, Default)]
+struct ChunkPool(Arc<Mutex<Vec<Vec<u8>>>>);
+
+/// Chunks kept for reuse: about the client's window of unacknowledged packets.
+const POOLED_CHUNKS: usize = 16;
+
+impl ChunkPool {
+    fn take(&self) -> Vec<u8> {
+        let pooled = self.0.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        pooled.unwrap_or_else(|| vec![0; COPY_BUFFER_SIZE])
+    }
+
+    /// The first `len` bytes of `chunk` as `Bytes` that return `chunk` here when dropped.
+    fn bytes(&self, chunk: Vec<u8>, len: usize) -> Bytes {
+        Bytes::from_owner(PooledChunk {
+            chunk,
+            len,
+            pool: self.clone(),
+        })
+    }
+}
+
+struct PooledChunk {
+    chunk: Vec<u8>,
+    len: usize,
+    pool: ChunkPool,
+}
+
+impl AsRef<[u8]> for PooledChunk {
+    fn as_ref(&self) -> &[u8] {
+        &self.chunk[..self.len]
+    }
+}
+
+impl Drop for PooledChunk {
+    fn drop(&mut self) {
+        let chunk = std::mem::take(&mut self.chunk);
+        let mut pooled = self.pool.0.lock().unwrap_or_else(|p| p.into_inner());
+        if pooled.len() < POOLED_CHUNKS {
+            pooled.push(chunk);
+        }
+    }
+}
+
+/// Collects writes into one chunk so that every hop into the client (a `block_on` on its
+/// runtime) carries a full chunk, which the client slices into packets without copying.
 struct HdfsWriter {
     inner: FileWriter,
-    buf: BytesMut,
+    pool: ChunkPool,
+    chunk: Vec<u8>,
+    filled: usize,
     uri: FsPath,
 }
 
 impl HdfsWriter {
-    fn send(&mut self, chunk: Bytes) -> io::Result<()> {
-        self.inner
-            .write_bytes(chunk)
-            .map(|_| ())
-            .map_err(|e| map_error("write", self.uri.to_string(), e).into_io())
+    fn new(inner: FileWriter, pool: ChunkPool, uri: FsPath) -> Self {
+        HdfsWriter {
+            inner,
+            chunk: pool.take(),
+            pool,
+            filled: 0,
+            uri,
+        }
     }
 
     fn send_buffered(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
+        if self.filled == 0 {
             return Ok(());
         }
-        let full = std::mem::replace(&mut self.buf, BytesMut::with_capacity(COPY_BUFFER_SIZE));
-        self.send(full.freeze())
+        let chunk = std::mem::replace(&mut self.chunk, self.pool.take());
+        let data = self.pool.bytes(chunk, std::mem::take(&mut self.filled));
+        self.inner
+            .write_bytes(data)
+            .map(|_| ())
+            .map_err(|e| map_error("write", self.uri.to_string(), e).into_io())
     }
 }
 
 impl Write for HdfsWriter {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        if self.buf.len() >= COPY_BUFFER_SIZE {
+        let n = data.len().min(self.chunk.len() - self.filled);
+        self.chunk[self.filled..self.filled + n].copy_from_slice(&data[..n]);
+        self.filled += n;
+        if self.filled == self.chunk.len() {
             self.send_buffered()?;
         }
-        Ok(data.len())
+        Ok(n)
     }
 
     /// Hands buffered bytes to the client; durability comes with [`FsWriter::close`].
@@ -476,8 +536,21 @@ impl FsWriter for HdfsWriter {
         self.inner.close().map_err(|e| map_error("close", uri, e))
     }
 
-    fn write_chunk(&mut self, chunk: Vec<u8>) -> io::Result<()> {
-        self.send_buffered()?;
-        self.send(Bytes::from(chunk))
+    fn write_from(&mut self, input: &mut dyn Read) -> io::Result<usize> {
+        let mut total = 0;
+        loop {
+            let filled = self.filled;
+            let n = match input.read(&mut self.chunk[filled..]) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            self.filled += n;
+            total += n;
+            if n == 0 || self.filled == self.chunk.len() {
+                self.send_buffered()?;
+                return Ok(total);
+            }
+        }
     }
 }

@@ -123,10 +123,16 @@ pub trait FsWriter: Write + Send {
     /// Flushes, persists and finalises the file (HDFS `complete`, local `fsync`).
     fn close(self: Box<Self>) -> FsResult<()>;
 
-    /// Writes a whole buffer the caller no longer needs; writers that can take ownership
-    /// (HDFS) send it on without copying it again.
-    fn write_chunk(&mut self, chunk: Vec<u8>) -> io::Result<()> {
-        self.write_all(&chunk)
+    /// Reads the next chunk (up to [`COPY_BUFFER_SIZE`] bytes) from `input` and writes it;
+    /// returns its length, 0 at the end of `input`. Writers with buffers of their own (HDFS)
+    /// read straight into them, saving a copy.
+    fn write_from(&mut self, input: &mut dyn Read) -> io::Result<usize> {
+        let mut chunk = Vec::with_capacity(COPY_BUFFER_SIZE);
+        let n = input
+            .take(COPY_BUFFER_SIZE as u64)
+            .read_to_end(&mut chunk)?;
+        self.write_all(&chunk)?;
+        Ok(n)
     }
 }
 
@@ -222,17 +228,13 @@ fn copy_stream<F: FileSystem + ?Sized>(
     let mut copied = 0u64;
     progress(0, total);
     loop {
-        // A fresh buffer per chunk so the writer can keep it (see FsWriter::write_chunk).
-        let mut chunk = Vec::with_capacity(COPY_BUFFER_SIZE);
-        let n = (&mut input)
-            .take(COPY_BUFFER_SIZE as u64)
-            .read_to_end(&mut chunk)
-            .map_err(|e| FsError::io("copy_from_local", &local_uri, e))?;
+        let n = out.write_from(&mut input).map_err(|e| {
+            let uris = format!("{local_uri} to {}", fs.qualify(dst));
+            FsError::io("copy_from_local", uris, e)
+        })?;
         if n == 0 {
             break;
         }
-        out.write_chunk(chunk)
-            .map_err(|e| FsError::io("copy_from_local", fs.qualify(dst), e))?;
         copied += n as u64;
         progress(copied, total);
     }
