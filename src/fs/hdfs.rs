@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use hdfs_native::sync::{Client, ClientBuilder, FileReader, FileWriter};
+use hdfs_native::sync::{Client, ClientBuilder, FileReadStream, FileReader, FileWriter};
 use hdfs_native::{HdfsError, WriteOptions};
 
 use prost::Message;
@@ -394,7 +394,7 @@ impl FileSystem for HdfsFileSystem {
             .client
             .read(path.path())
             .map_err(|e| self.err("open", path, e))?;
-        Ok(Box::new(HdfsReader(reader)))
+        Ok(Box::new(HdfsReader::new(reader, self.qualify(path))))
     }
 
     fn rename(&self, src: &FsPath, dst: &FsPath) -> FsResult<()> {
@@ -410,23 +410,82 @@ impl FileSystem for HdfsFileSystem {
     }
 }
 
-struct HdfsReader(FileReader);
+/// Reads sequentially through one streamed read from the current position to the end of the
+/// file (one READ_BLOCK per block, packets as they come); the client's own `Read` starts a new
+/// DataNode operation for every call, which small reads (a `BufReader`) would pay for dearly.
+/// Seeking drops the stream; the next read starts a new one at the new position.
+struct HdfsReader {
+    file: FileReader,
+    len: u64,
+    pos: u64,
+    stream: Option<FileReadStream>,
+    packet: Bytes,
+    uri: FsPath,
+}
+
+impl HdfsReader {
+    fn new(file: FileReader, uri: FsPath) -> Self {
+        HdfsReader {
+            len: file.file_length() as u64,
+            file,
+            pos: 0,
+            stream: None,
+            packet: Bytes::new(),
+            uri,
+        }
+    }
+}
 
 impl Read for HdfsReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read(buf)
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if out.is_empty() || self.pos >= self.len {
+            return Ok(0);
+        }
+        while self.packet.is_empty() {
+            let (pos, len) = (self.pos as usize, (self.len - self.pos) as usize);
+            let stream = self
+                .stream
+                .get_or_insert_with(|| self.file.read_range_stream(pos, len));
+            match stream.next() {
+                Some(Ok(packet)) => self.packet = packet,
+                Some(Err(e)) => {
+                    self.stream = None;
+                    return Err(map_error("read", self.uri.to_string(), e).into_io());
+                }
+                None => {
+                    self.stream = None;
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!(
+                            "{}: the file ended at {} of {} bytes",
+                            self.uri, self.pos, self.len
+                        ),
+                    ));
+                }
+            }
+        }
+        let n = out.len().min(self.packet.len());
+        out[..n].copy_from_slice(&self.packet.split_to(n));
+        self.pos += n as u64;
+        Ok(n)
     }
 }
 
 impl Seek for HdfsReader {
-    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
-        self.0.seek(pos)
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        let target = super::seek_target(&self.uri, self.pos, self.len, to)?;
+        if target != self.pos {
+            self.stream = None;
+            self.packet = Bytes::new();
+            self.pos = target;
+        }
+        Ok(target)
     }
 }
 
 impl FsReader for HdfsReader {
     fn len(&self) -> u64 {
-        self.0.file_length() as u64
+        self.len
     }
 }
 

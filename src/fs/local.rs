@@ -137,6 +137,7 @@ impl FileSystem for LocalFileSystem {
         Ok(Box::new(LocalReader {
             file,
             len: meta.len(),
+            uri: self.qualify(path),
         }))
     }
 
@@ -218,6 +219,7 @@ fn rename_no_replace(_src: &Path, _dst: &Path) -> io::Result<()> {
 struct LocalReader {
     file: File,
     len: u64,
+    uri: FsPath,
 }
 
 impl Read for LocalReader {
@@ -227,8 +229,10 @@ impl Read for LocalReader {
 }
 
 impl Seek for LocalReader {
-    fn seek(&mut self, pos: io::SeekFrom) -> io::Result<u64> {
-        self.file.seek(pos)
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        let pos = self.file.stream_position()?;
+        let target = super::seek_target(&self.uri, pos, self.len, to)?;
+        self.file.seek(io::SeekFrom::Start(target))
     }
 }
 

@@ -136,6 +136,22 @@ pub trait FsWriter: Write + Send {
     }
 }
 
+/// Where `to` leads from `pos` in a file of `len` bytes. Both file systems refuse positions
+/// before the start and past the end, where a local file alone would allow the latter.
+fn seek_target(uri: &FsPath, pos: u64, len: u64, to: io::SeekFrom) -> io::Result<u64> {
+    let target = match to {
+        io::SeekFrom::Start(p) => Some(p),
+        io::SeekFrom::End(d) => len.checked_add_signed(d),
+        io::SeekFrom::Current(d) => pos.checked_add_signed(d),
+    };
+    target.filter(|t| *t <= len).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{uri}: cannot seek to {to:?} in a file of {len} bytes"),
+        )
+    })
+}
+
 /// Progress callback of [`FileSystem::copy_from_local`]: `(bytes copied, total bytes)`.
 pub type Progress<'a> = &'a mut dyn FnMut(u64, u64);
 

@@ -269,6 +269,43 @@ pub fn copy_from_local_reports_progress_up_to_the_total(f: Fixture) {
     assert!(read_file(&f, &dst) == data);
 }
 
+pub fn small_reads_and_seeks_anywhere_return_the_right_bytes(f: Fixture) {
+    let block = f.block_size.unwrap_or(1 << 20) as usize;
+    let data = pattern(2 * block + 333, 5);
+    let path = f.base.child("seek.bin");
+    let options = CreateOptions {
+        block_size: f.block_size,
+        ..CreateOptions::default()
+    };
+    write_file(&f, &path, &data, &options);
+    let mut r = f.fs.open(&path).unwrap();
+    let mut got = Vec::new();
+    let mut small = [0u8; 4093];
+    loop {
+        let n = r.read(&mut small).unwrap();
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&small[..n]);
+    }
+    assert!(got == data, "reading in small pieces gives the file");
+    for (seek, at) in [
+        (SeekFrom::End(-10), data.len() - 10),
+        (SeekFrom::Start(block as u64 - 3), block - 3),
+        // After reading 10 bytes at block - 3, the position is block + 7.
+        (SeekFrom::Current(-100), block - 93),
+        (SeekFrom::Start(0), 0),
+    ] {
+        assert_eq!(r.seek(seek).unwrap(), at as u64);
+        let mut buf = [0u8; 10];
+        r.read_exact(&mut buf).unwrap();
+        assert_eq!(buf, data[at..at + 10], "10 bytes at {at}");
+    }
+    assert!(r.seek(SeekFrom::End(1)).is_err(), "no seeking past the end");
+    r.seek(SeekFrom::End(0)).unwrap();
+    assert_eq!(r.read(&mut small).unwrap(), 0);
+}
+
 /// Expands to one test per behaviour above, each with a fresh fixture from `$make`.
 #[macro_export]
 macro_rules! fs_suite {
@@ -286,6 +323,7 @@ macro_rules! fs_suite {
             files_larger_than_one_block_round_trip_and_read_by_range,
             concurrent_writers_to_different_files_do_not_interfere,
             copy_from_local_reports_progress_up_to_the_total,
+            small_reads_and_seeks_anywhere_return_the_right_bytes,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {
