@@ -18,11 +18,14 @@ pub mod api;
 pub mod client;
 pub mod config;
 pub mod connectors;
+pub mod error;
 pub mod fs;
 pub mod graph;
 pub mod hadoop;
 pub mod runtime;
+pub mod state;
 pub mod util;
 pub mod yarn;
 
 pub use api::*;
+pub use error::{Error, Result};

@@ -1,2 +1,4 @@
-//! The `strato` command line (being written).
-fn main() {}
+//! The `strato` command line: see [`strato::client`].
+fn main() {
+    std::process::exit(strato::client::cli::main());
+}

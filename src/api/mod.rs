@@ -1,1 +1,30 @@
-//! api (being written)
+//! The DataStream API users program against: [`StreamExecutionEnvironment`] to create sources
+//! and run jobs, [`DataStream`] / [`KeyedStream`] / [`ConnectedStreams`] to transform, the
+//! function traits in [`functions`], user-defined sources in [`source`], and [`ParameterTool`]
+//! for program arguments.
+
+pub mod datastream;
+pub mod environment;
+pub mod functions;
+pub mod launch;
+pub mod params;
+pub mod process;
+pub mod source;
+pub mod watermark;
+
+pub use crate::config::RuntimeExecutionMode;
+pub use crate::connectors::file_sink::WriteMode;
+pub use crate::runtime::job_master::JobStatus;
+pub use datastream::{ConnectedStreams, DataStream, DataStreamSink, KeyedStream};
+pub use environment::{JobClient, JobExecutionResult, StreamExecutionEnvironment};
+pub use functions::{
+    CoFlatMapFunction, CoMapFunction, Collector, FilterFunction, FlatMapFunction, LongCounter,
+    MapFunction, Partitioner, ReduceFunction, RuntimeContext, SinkFunction,
+};
+pub use params::ParameterTool;
+pub use process::{
+    Emitter, KeyedContext, KeyedProcessFunction, OutputTag, ProcessContext, ProcessFunction,
+    TimeDomain, TimerServiceHandle,
+};
+pub use source::{Boundedness, InputStatus, Source, SourceOutput, SourceReader};
+pub use watermark::{WatermarkGenerator, WatermarkOutput, WatermarkStrategy};

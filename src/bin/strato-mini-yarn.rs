@@ -78,6 +78,18 @@ async fn main() {
         "Client configuration: export YARN_CONF_DIR={}",
         cluster.conf_dir().display()
     );
-    let _ = tokio::signal::ctrl_c().await;
+    // Ctrl-C or SIGTERM: stop servers and kill every container's process group.
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
     cluster.shutdown();
+    println!("mini YARN stopped");
 }

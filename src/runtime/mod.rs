@@ -1,1 +1,14 @@
-//! runtime (being written)
+//! The runtime: where records flow. Tasks run operator chains on their own threads
+//! ([`task`], [`chain`], [`operators`]), exchange serialised batches through [`network`], and are
+//! scheduled by a [`job_master`] onto a [`task_executor`]'s slots. [`local`] wires these together
+//! in one process: the embedded executor. Keys map to subtasks through [`keygroup`].
+
+pub mod batch;
+pub mod chain;
+pub mod job_master;
+pub mod keygroup;
+pub mod local;
+pub mod network;
+pub mod operators;
+pub mod task;
+pub mod task_executor;

@@ -16,7 +16,7 @@ use super::proto::{
 };
 use super::tokens::AMRM_TOKEN_KIND;
 use super::{YarnError, APPLICATION_MASTER_PROTOCOL};
-use crate::hadoop::ipc::{ConnectionConfig, RpcClient};
+use crate::hadoop::ipc::{ConnectionConfig, RpcClient, RpcError};
 use crate::hadoop::security::{Credentials, Token};
 use crate::yarn::rest::FinalApplicationStatus;
 
@@ -91,6 +91,8 @@ pub struct AmRmClient {
 
 struct State {
     rpc: RpcClient,
+    /// The current AMRMToken (replaced on roll-over).
+    token: Token,
     response_id: i32,
 }
 
@@ -101,18 +103,73 @@ impl AmRmClient {
         token: Token,
         connect_timeout: Duration,
     ) -> Result<AmRmClient, YarnError> {
-        let mut template =
-            ConnectionConfig::new(APPLICATION_MASTER_PROTOCOL, String::new()).with_token(token);
+        Self::connect_any(&[addr], token, connect_timeout).await
+    }
+
+    /// Connects to the first reachable scheduler of an RM HA setup (the addresses of
+    /// `yarn.resourcemanager.scheduler.address.<rm-id>`, in order), as Hadoop's
+    /// `ConfiguredRMFailoverProxyProvider` does at connect time.
+    pub async fn connect_any(
+        addrs: &[SocketAddr],
+        token: Token,
+        connect_timeout: Duration,
+    ) -> Result<AmRmClient, YarnError> {
+        let mut template = ConnectionConfig::new(APPLICATION_MASTER_PROTOCOL, String::new())
+            .with_token(token.clone());
         template.connect_timeout = connect_timeout;
-        let rpc = RpcClient::connect(addr, template.clone()).await?;
-        Ok(AmRmClient {
-            addr,
-            template,
-            state: Mutex::new(State {
-                rpc,
-                response_id: 0,
-            }),
+        let mut last_err = None;
+        for &addr in addrs {
+            match RpcClient::connect(addr, template.clone()).await {
+                Ok(rpc) => {
+                    return Ok(AmRmClient {
+                        addr,
+                        template,
+                        state: Mutex::new(State {
+                            rpc,
+                            token,
+                            response_id: 0,
+                        }),
+                    })
+                }
+                // An unreachable RM: try the next one. Authentication failures are final.
+                Err(e @ (RpcError::Connect { .. } | RpcError::ConnectTimeout { .. })) => {
+                    last_err = Some(e)
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(match last_err {
+            Some(e) => e.into(),
+            None => YarnError::Resolve {
+                addr: String::new(),
+                message: "no scheduler address configured".into(),
+            },
         })
+    }
+
+    async fn reconnect(&self, token: &Token) -> Result<RpcClient, YarnError> {
+        let mut cfg = self.template.clone();
+        cfg.token = Some(token.clone());
+        Ok(RpcClient::connect(self.addr, cfg).await?)
+    }
+
+    /// One call; if the connection was closed under it (idle connections are reaped by
+    /// Hadoop servers), reconnects and tries once more, as Hadoop's `Client` opens a new
+    /// connection for the next call. Allocate is safe to repeat: the RM answers a repeated
+    /// `response_id` with its last response.
+    async fn call<Req: prost::Message, Resp: prost::Message + Default>(
+        &self,
+        st: &mut State,
+        method: &str,
+        req: &Req,
+    ) -> Result<Resp, YarnError> {
+        match st.rpc.call(method, req).await {
+            Err(RpcError::Closed { .. }) => {
+                st.rpc = self.reconnect(&st.token).await?;
+                Ok(st.rpc.call(method, req).await?)
+            }
+            other => Ok(other?),
+        }
     }
 
     /// Reads the AMRMToken from the credentials file YARN gave the container
@@ -139,8 +196,8 @@ impl AmRmClient {
             rpc_port: Some(rpc_port),
             tracking_url: Some(tracking_url.to_string()),
         };
-        let st = self.state.lock().await;
-        Ok(st.rpc.call("registerApplicationMaster", &req).await?)
+        let mut st = self.state.lock().await;
+        self.call(&mut st, "registerApplicationMaster", &req).await
     }
 
     /// One `allocate` heartbeat. Installs a rolled-over AMRMToken for later connections.
@@ -158,12 +215,11 @@ impl AmRmClient {
             response_id: Some(st.response_id),
             progress: Some(req.progress),
         };
-        let resp: AllocateResponseProto = st.rpc.call("allocate", &proto).await?;
+        let resp: AllocateResponseProto = self.call(&mut st, "allocate", &proto).await?;
         st.response_id = resp.response_id.unwrap_or(st.response_id + 1);
         if let Some(new_token) = &resp.am_rm_token {
-            let mut cfg = self.template.clone();
-            cfg.token = Some(Token::from_proto(new_token));
-            st.rpc = RpcClient::connect(self.addr, cfg).await?;
+            st.token = Token::from_proto(new_token);
+            st.rpc = self.reconnect(&st.token).await?;
         }
         Ok(resp)
     }
@@ -181,10 +237,10 @@ impl AmRmClient {
             tracking_url: tracking_url.map(str::to_string),
             final_application_status: Some(final_status_code(status)),
         };
-        let st = self.state.lock().await;
+        let mut st = self.state.lock().await;
         loop {
             let resp: FinishApplicationMasterResponseProto =
-                st.rpc.call("finishApplicationMaster", &req).await?;
+                self.call(&mut st, "finishApplicationMaster", &req).await?;
             if resp.is_unregistered.unwrap_or(false) {
                 return Ok(());
             }

@@ -17,9 +17,8 @@ use base64::Engine;
 
 use super::amrm::{resource_request, AllocateRequest, AmRmClient};
 use super::ids::ContainerId;
-use super::mini::localizer::file_status;
+use super::launch::{launch_context, local_file_resource};
 use super::nm::NmClient;
-use super::proto::{ContainerLaunchContextProto, StringStringMapProto};
 use super::rest::*;
 use crate::hadoop::conf::{self, Configuration};
 
@@ -190,29 +189,25 @@ pub async fn submit(
         args.am_resource_size,
         args.am_resource_timestamp,
     ) {
-        (Some(uri), Some(size), Some(timestamp)) => (uri.clone(), size, timestamp),
+        (Some(uri), Some(size), Some(timestamp)) => LocalResourceInfo {
+            resource: uri.clone(),
+            kind: LocalResourceType::File,
+            visibility: LocalResourceVisibility::Application,
+            size,
+            timestamp,
+            pattern: None,
+        },
         (Some(_), _, _) => {
             bail!("--am-resource needs --am-resource-size and --am-resource-timestamp")
         }
         (None, _, _) => {
             let exe = std::env::current_exe().context("locating this binary")?;
-            let (timestamp, size) =
-                file_status(&exe).with_context(|| format!("reading {}", exe.display()))?;
-            (format!("file://{}", exe.display()), size, timestamp)
+            local_file_resource(&exe, LocalResourceType::File)
+                .with_context(|| format!("reading {}", exe.display()))?
         }
     };
     let mut spec = ContainerLaunchContextInfo::default();
-    spec.local_resources.push(
-        AM_RESOURCE_KEY,
-        LocalResourceInfo {
-            resource: am_resource.0,
-            kind: LocalResourceType::File,
-            visibility: LocalResourceVisibility::Application,
-            size: am_resource.1,
-            timestamp: am_resource.2,
-            pattern: None,
-        },
-    );
+    spec.local_resources.push(AM_RESOURCE_KEY, am_resource);
     spec.environment.push(
         COMMAND_ENV,
         base64::engine::general_purpose::STANDARD.encode(command.as_bytes()),
@@ -254,40 +249,34 @@ pub async fn wait_for_final(
     app_id: &str,
     timeout: Duration,
 ) -> anyhow::Result<AppInfo> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let report = client.application(app_id).await?;
-        if report.state.is_final() {
-            return Ok(report);
-        }
-        if Instant::now() > deadline {
-            bail!(
-                "application {app_id} still {} after {timeout:?}",
-                report.state.name()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    Ok(client
+        .wait_for_final_state(app_id, Duration::from_millis(50), timeout)
+        .await?)
 }
 
-/// The scheduler address: from the conf dir the container environment names, else the
-/// AMRMToken's service (the address the RM issued it for).
-async fn scheduler_address(token_service: &str) -> anyhow::Result<std::net::SocketAddr> {
+/// The scheduler addresses (several with RM HA): from the conf dir the container
+/// environment names, else the AMRMToken's service (the address the RM issued it for).
+async fn scheduler_addresses(token_service: &str) -> anyhow::Result<Vec<std::net::SocketAddr>> {
     let from_conf = match Configuration::conf_dir_from_env() {
         Some(dir) if dir.join("yarn-site.xml").is_file() => {
-            let c = Configuration::load_dir(&dir)?;
-            c.rm_addresses(conf::RM_SCHEDULER_ADDRESS)?
-                .into_iter()
-                .next()
+            Configuration::load_dir(&dir)?.rm_addresses(conf::RM_SCHEDULER_ADDRESS)?
         }
-        _ => None,
+        _ => Vec::new(),
     };
-    let addr = from_conf.unwrap_or_else(|| token_service.to_string());
-    let resolved = tokio::net::lookup_host(addr.as_str())
-        .await
-        .with_context(|| format!("resolving scheduler address {addr}"))?
-        .next();
-    resolved.with_context(|| format!("scheduler address {addr} has no IP"))
+    let names = if from_conf.is_empty() {
+        vec![token_service.to_string()]
+    } else {
+        from_conf
+    };
+    let mut out = Vec::new();
+    for name in names {
+        let resolved = tokio::net::lookup_host(name.as_str())
+            .await
+            .with_context(|| format!("resolving scheduler address {name}"))?
+            .next();
+        out.push(resolved.with_context(|| format!("scheduler address {name} has no IP"))?);
+    }
+    Ok(out)
 }
 
 /// The ApplicationMaster; returns whether every container succeeded.
@@ -296,11 +285,11 @@ pub async fn run_application_master(args: &AmArgs) -> anyhow::Result<bool> {
         std::env::var("HADOOP_TOKEN_FILE_LOCATION")
             .context("HADOOP_TOKEN_FILE_LOCATION is not set")?,
     );
-    let command =
+    let command_b64 =
         std::env::var(COMMAND_ENV).with_context(|| format!("{COMMAND_ENV} is not set"))?;
     let token = AmRmClient::amrm_token_from_file(&token_file)?;
-    let addr = scheduler_address(&token.service).await?;
-    let amrm = AmRmClient::connect(addr, token, Duration::from_secs(20)).await?;
+    let addrs = scheduler_addresses(&token.service).await?;
+    let amrm = AmRmClient::connect_any(&addrs, token, Duration::from_secs(20)).await?;
     let host = std::env::var("NM_HOST").unwrap_or_else(|_| "localhost".into());
     amrm.register(&host, 0, "").await?;
     let nm = NmClient::new(Duration::from_secs(20));
@@ -344,16 +333,11 @@ pub async fn run_application_master(args: &AmArgs) -> anyhow::Result<bool> {
                 continue;
             }
             allocated += 1;
-            let ctx = ContainerLaunchContextProto {
-                environment: vec![StringStringMapProto {
-                    key: Some(COMMAND_ENV.into()),
-                    value: Some(command.clone()),
-                }],
-                command: vec![format!(
-                    "echo ${COMMAND_ENV} | base64 -d > ds_command.sh && /bin/bash ds_command.sh 1><LOG_DIR>/stdout 2><LOG_DIR>/stderr"
-                )],
-                ..Default::default()
-            };
+            let command = format!(
+                "echo ${COMMAND_ENV} | base64 -d > ds_command.sh && /bin/bash ds_command.sh 1><LOG_DIR>/stdout 2><LOG_DIR>/stderr"
+            );
+            let env = [(COMMAND_ENV, command_b64.as_str())];
+            let ctx = launch_context(vec![command], env, [], None);
             match nm.start_container(c, ctx).await {
                 Ok(()) => started.push(cid),
                 Err(e) => start_failures.push(format!("{cid}: start failed: {e}")),

@@ -256,9 +256,8 @@ mod tests {
             id: (3 << 40) | 7,
         };
         assert_eq!(e.to_string(), "container_e03_1404203615263_0001_02_000007");
-        for s in ["application_1_12345"] {
-            assert_eq!(s.parse::<ApplicationId>().unwrap().to_string(), s);
-        }
+        let s = "application_1_12345";
+        assert_eq!(s.parse::<ApplicationId>().unwrap().to_string(), s);
         assert_eq!(
             att.to_string().parse::<ApplicationAttemptId>().unwrap(),
             att

@@ -3,12 +3,15 @@
 //! - [`rest`]: ResourceManager REST client (new application, submit, report, kill, ...);
 //! - [`amrm`]: ApplicationMasterProtocol client (register, allocate, finish);
 //! - [`nm`]: ContainerManagementProtocol client (start, stop, statuses);
+//! - [`launch`]: container launch contexts and local resources as YARN wants them;
 //! - [`proto`], [`ids`], [`tokens`]: YARN's messages, identifiers and token identifiers;
+//! - [`dshell`]: the distributed shell application (client + AM), the end-to-end proof;
 //! - [`mini`]: a protocol-faithful ResourceManager + NodeManagers for tests and local use.
 
 pub mod amrm;
 pub mod dshell;
 pub mod ids;
+pub mod launch;
 pub mod mini;
 pub mod nm;
 pub mod proto;
@@ -54,11 +57,82 @@ impl YarnError {
         }
     }
 
+    /// The server exception as a typed kind.
+    pub fn kind(&self) -> Option<RemoteExceptionKind> {
+        self.remote_class().map(RemoteExceptionKind::from_class)
+    }
+
     pub fn remote_message(&self) -> Option<&str> {
         match self {
             YarnError::Rpc(e) => e.remote_message(),
             YarnError::Container { message, .. } => Some(message),
             _ => None,
         }
+    }
+}
+
+/// Server-side exceptions YARN clients act on, from their Java class names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RemoteExceptionKind {
+    /// `org.apache.hadoop.security.AccessControlException` (e.g. SIMPLE refused).
+    AccessControl,
+    /// `SecretManager$InvalidToken`: unknown or expired token.
+    InvalidToken,
+    /// `javax.security.sasl.SaslException`: wrong token password.
+    Sasl,
+    InvalidResourceRequest,
+    ApplicationMasterNotRegistered,
+    InvalidApplicationMasterRequest,
+    ApplicationAttemptNotFound,
+    ApplicationNotFound,
+    /// `org.apache.hadoop.yarn.exceptions.YarnException` itself.
+    Yarn,
+    NoSuchMethod,
+    NoSuchProtocol,
+    Other(String),
+}
+
+impl RemoteExceptionKind {
+    pub fn from_class(class: &str) -> RemoteExceptionKind {
+        let simple = class.rsplit(['.', '$']).next().unwrap_or(class);
+        match simple {
+            "AccessControlException" => Self::AccessControl,
+            "InvalidToken" => Self::InvalidToken,
+            "SaslException" => Self::Sasl,
+            "InvalidResourceRequestException" => Self::InvalidResourceRequest,
+            "ApplicationMasterNotRegisteredException" => Self::ApplicationMasterNotRegistered,
+            "InvalidApplicationMasterRequestException" => Self::InvalidApplicationMasterRequest,
+            "ApplicationAttemptNotFoundException" => Self::ApplicationAttemptNotFound,
+            "ApplicationNotFoundException" => Self::ApplicationNotFound,
+            "YarnException" => Self::Yarn,
+            "RpcNoSuchMethodException" => Self::NoSuchMethod,
+            "RpcNoSuchProtocolException" => Self::NoSuchProtocol,
+            _ => Self::Other(class.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RemoteExceptionKind;
+
+    #[test]
+    fn exception_kinds_come_from_java_class_names() {
+        assert_eq!(
+            RemoteExceptionKind::from_class(
+                "org.apache.hadoop.security.token.SecretManager$InvalidToken"
+            ),
+            RemoteExceptionKind::InvalidToken
+        );
+        assert_eq!(
+            RemoteExceptionKind::from_class(
+                "org.apache.hadoop.yarn.exceptions.InvalidResourceRequestException"
+            ),
+            RemoteExceptionKind::InvalidResourceRequest
+        );
+        assert_eq!(
+            RemoteExceptionKind::from_class("java.io.IOException"),
+            RemoteExceptionKind::Other("java.io.IOException".into())
+        );
     }
 }

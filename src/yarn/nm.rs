@@ -16,7 +16,7 @@ use super::proto::{
     StopContainersRequestProto, StopContainersResponseProto,
 };
 use super::{YarnError, CONTAINER_MANAGEMENT_PROTOCOL};
-use crate::hadoop::ipc::{ConnectionConfig, RpcClient};
+use crate::hadoop::ipc::{ConnectionConfig, RpcClient, RpcError};
 use crate::hadoop::security::Token;
 
 /// Talks to every NodeManager an AM has containers on.
@@ -26,18 +26,22 @@ pub struct NmClient {
     connections: Mutex<HashMap<String, RpcClient>>,
 }
 
-fn container_failure(f: &ContainerExceptionMapProto) -> YarnError {
+/// The first per-container failure of a bulk response, as an error.
+fn check_failures(failed: &[ContainerExceptionMapProto]) -> Result<(), YarnError> {
+    let Some(f) = failed.first() else {
+        return Ok(());
+    };
     let id = f
         .container_id
         .as_ref()
         .map(|c| ContainerId::from_proto(c).to_string())
         .unwrap_or_default();
     let e = f.exception.clone().unwrap_or_default();
-    YarnError::Container {
+    Err(YarnError::Container {
         container_id: id,
         class_name: e.class_name.unwrap_or_default(),
         message: e.message.unwrap_or_default(),
-    }
+    })
 }
 
 impl NmClient {
@@ -95,6 +99,25 @@ impl NmClient {
         Ok(client)
     }
 
+    /// One call on a NodeManager's connection; a connection found closed is replaced
+    /// once (the NodeManager may have reaped it while idle).
+    async fn call<Req: prost::Message, Resp: prost::Message + Default>(
+        &self,
+        node: &NodeId,
+        method: &str,
+        req: &Req,
+    ) -> Result<Resp, YarnError> {
+        let rpc = self.connection(node).await?;
+        match rpc.call(method, req).await {
+            Err(RpcError::Closed { .. }) => {
+                self.connections.lock().await.remove(&node.to_string());
+                let rpc = self.connection(node).await?;
+                Ok(rpc.call(method, req).await?)
+            }
+            other => Ok(other?),
+        }
+    }
+
     /// `startContainers` for one allocated container.
     pub async fn start_container(
         &self,
@@ -102,18 +125,14 @@ impl NmClient {
         launch_context: ContainerLaunchContextProto,
     ) -> Result<(), YarnError> {
         let node = NodeId::from_proto(&container.node_id.clone().unwrap_or_default());
-        let rpc = self.connection(&node).await?;
         let req = StartContainersRequestProto {
             start_container_request: vec![StartContainerRequestProto {
                 container_launch_context: Some(launch_context),
                 container_token: container.container_token.clone(),
             }],
         };
-        let resp: StartContainersResponseProto = rpc.call("startContainers", &req).await?;
-        match resp.failed_requests.first() {
-            Some(f) => Err(container_failure(f)),
-            None => Ok(()),
-        }
+        let resp: StartContainersResponseProto = self.call(&node, "startContainers", &req).await?;
+        check_failures(&resp.failed_requests)
     }
 
     /// `stopContainers` for one container.
@@ -122,15 +141,11 @@ impl NmClient {
         container_id: ContainerId,
         node: &NodeId,
     ) -> Result<(), YarnError> {
-        let rpc = self.connection(node).await?;
         let req = StopContainersRequestProto {
             container_id: vec![container_id.to_proto()],
         };
-        let resp: StopContainersResponseProto = rpc.call("stopContainers", &req).await?;
-        match resp.failed_requests.first() {
-            Some(f) => Err(container_failure(f)),
-            None => Ok(()),
-        }
+        let resp: StopContainersResponseProto = self.call(node, "stopContainers", &req).await?;
+        check_failures(&resp.failed_requests)
     }
 
     /// `getContainerStatuses` for one container.
@@ -139,15 +154,12 @@ impl NmClient {
         container_id: ContainerId,
         node: &NodeId,
     ) -> Result<ContainerStatusProto, YarnError> {
-        let rpc = self.connection(node).await?;
         let req = GetContainerStatusesRequestProto {
             container_id: vec![container_id.to_proto()],
         };
         let resp: GetContainerStatusesResponseProto =
-            rpc.call("getContainerStatuses", &req).await?;
-        if let Some(f) = resp.failed_requests.first() {
-            return Err(container_failure(f));
-        }
+            self.call(node, "getContainerStatuses", &req).await?;
+        check_failures(&resp.failed_requests)?;
         resp.status
             .into_iter()
             .next()

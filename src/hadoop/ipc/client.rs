@@ -20,10 +20,10 @@ use super::frame::{
     take_delimited_raw, FrameError, RawMessage, AUTH_PROTOCOL_NONE, AUTH_PROTOCOL_SASL,
     CONNECTION_CONTEXT_CALL_ID, INVALID_RETRY_COUNT, PING_CALL_ID, SASL_CALL_ID,
 };
-use super::AuthMethod;
+use super::{sasl, AuthMethod};
 use crate::hadoop::proto::{
     rpc_status, sasl_state, IpcConnectionContextProto, RequestHeaderProto, RpcResponseHeaderProto,
-    RpcSaslProto, SaslAuth, UserInformationProto,
+    RpcSaslProto, UserInformationProto,
 };
 use crate::hadoop::security::Token;
 
@@ -58,6 +58,25 @@ impl ConnectionConfig {
             rpc_timeout: None,
             ping_interval: Duration::from_secs(60),
         }
+    }
+
+    /// Timeouts from Hadoop configuration: `ipc.client.connect.timeout`,
+    /// `ipc.client.rpc-timeout.ms` (0 = none) and `ipc.ping.interval`.
+    pub fn from_conf(
+        conf: &crate::hadoop::conf::Configuration,
+        protocol: impl Into<String>,
+        user: impl Into<String>,
+    ) -> Result<Self, crate::hadoop::conf::ConfError> {
+        use crate::hadoop::conf::{IPC_CONNECT_TIMEOUT, IPC_PING_INTERVAL, IPC_RPC_TIMEOUT};
+        let mut c = ConnectionConfig::new(protocol, user);
+        if let Some(t) = conf.get_millis(IPC_CONNECT_TIMEOUT)? {
+            c.connect_timeout = t;
+        }
+        c.rpc_timeout = conf.get_millis(IPC_RPC_TIMEOUT)?.filter(|t| !t.is_zero());
+        if let Some(t) = conf.get_millis(IPC_PING_INTERVAL)?.filter(|t| !t.is_zero()) {
+            c.ping_interval = t;
+        }
+        Ok(c)
     }
 
     pub fn with_token(mut self, token: Token) -> Self {
@@ -119,7 +138,16 @@ impl RpcError {
     }
 }
 
-type Pending = Arc<Mutex<HashMap<i32, oneshot::Sender<Result<Bytes, RpcError>>>>>;
+/// Calls waiting for their response, and why the connection ended once it has. One lock
+/// for both, so a call is either registered before the reader gives up (and then failed by
+/// it) or sees the reason the connection is gone.
+#[derive(Default)]
+struct Calls {
+    waiting: HashMap<i32, oneshot::Sender<Result<Bytes, RpcError>>>,
+    closed: Option<RpcError>,
+}
+
+type Pending = Arc<Mutex<Calls>>;
 
 /// A connected Hadoop RPC client. Clone freely: clones share the connection.
 #[derive(Clone)]
@@ -133,8 +161,6 @@ struct Inner {
     client_id: [u8; 16],
     writer: tokio::sync::Mutex<OwnedWriteHalf>,
     pending: Pending,
-    /// Set when the connection is gone; later calls fail with it.
-    closed: Arc<Mutex<Option<RpcError>>>,
     next_call_id: AtomicI32,
     tasks: Vec<tokio::task::AbortHandle>,
 }
@@ -203,39 +229,21 @@ impl RpcClient {
             }
         };
 
-        // ProtoUtil.makeIpcConnectionContext: the user goes along for SIMPLE only.
-        let user_info = match auth {
-            AuthMethod::Simple => Some(UserInformationProto {
-                effective_user: Some(config.user.clone()),
-                real_user: None,
-            }),
-            AuthMethod::Token => None,
-        };
-        let ctx = IpcConnectionContextProto {
-            user_info,
-            protocol: Some(config.protocol.clone()),
-        };
+        let ctx = connection_context(&config.protocol, &config.user, auth);
         let header = request_header(CONNECTION_CONTEXT_CALL_ID, INVALID_RETRY_COUNT, &client_id);
         writer
             .write_all(&encode_frame(&[&header, &ctx]))
             .await
             .map_err(io_err)?;
 
-        let pending: Pending = Arc::new(Mutex::new(HashMap::new()));
-        let closed = Arc::new(Mutex::new(None));
-        let reader_task = tokio::spawn(read_loop(
-            addr_s.clone(),
-            reader,
-            pending.clone(),
-            closed.clone(),
-        ));
+        let pending: Pending = Arc::new(Mutex::new(Calls::default()));
+        let reader_task = tokio::spawn(read_loop(addr_s.clone(), reader, pending.clone()));
         let mut inner = Inner {
             addr: addr_s,
             config,
             client_id,
             writer: tokio::sync::Mutex::new(writer),
             pending,
-            closed,
             next_call_id: AtomicI32::new(0),
             tasks: vec![reader_task.abort_handle()],
         };
@@ -281,9 +289,6 @@ impl RpcClient {
     /// Calls `method` with already-encoded request bytes; returns the response body bytes.
     pub async fn call_raw(&self, method: &str, request: &[u8]) -> Result<Bytes, RpcError> {
         let inner = &self.inner;
-        if let Some(e) = inner.closed.lock().expect("lock").clone() {
-            return Err(e);
-        }
         let call_id = inner.next_call_id.fetch_add(1, Ordering::Relaxed) & 0x7fff_ffff;
         let header = request_header(call_id, 0, &inner.client_id);
         let req_header = RequestHeaderProto {
@@ -293,27 +298,41 @@ impl RpcClient {
         };
         let frame = encode_frame(&[&header, &req_header, &RawMessage(request)]);
         let (tx, rx) = oneshot::channel();
-        inner.pending.lock().expect("lock").insert(call_id, tx);
+        {
+            let mut calls = inner.pending.lock().expect("lock");
+            if let Some(e) = calls.closed.clone() {
+                return Err(e);
+            }
+            calls.waiting.insert(call_id, tx);
+        }
         let write = async {
             let mut w = inner.writer.lock().await;
             w.write_all(&frame).await
         };
-        if let Err(e) = write.await {
-            inner.pending.lock().expect("lock").remove(&call_id);
-            return Err(RpcError::Closed {
-                addr: inner.addr.clone(),
-                reason: e.to_string(),
-            });
-        }
+        // A failed write means the connection is going away; the reader then fails this
+        // call with the server's last word (often a fatal error it sent before closing).
         let closed_err = || RpcError::Closed {
             addr: inner.addr.clone(),
             reason: "connection dropped before the response".into(),
         };
+        if let Err(e) = write.await {
+            let grace = inner.config.connect_timeout;
+            return match tokio::time::timeout(grace, rx).await {
+                Ok(r) => r.unwrap_or_else(|_| Err(closed_err())),
+                Err(_) => {
+                    inner.pending.lock().expect("lock").waiting.remove(&call_id);
+                    Err(RpcError::Closed {
+                        addr: inner.addr.clone(),
+                        reason: format!("writing call {method}: {e}"),
+                    })
+                }
+            };
+        }
         match inner.config.rpc_timeout {
             Some(t) => match tokio::time::timeout(t, rx).await {
                 Ok(r) => r.unwrap_or_else(|_| Err(closed_err())),
                 Err(_) => {
-                    inner.pending.lock().expect("lock").remove(&call_id);
+                    inner.pending.lock().expect("lock").waiting.remove(&call_id);
                     Err(RpcError::Timeout {
                         addr: inner.addr.clone(),
                         method: method.to_string(),
@@ -331,6 +350,26 @@ impl Inner {
         let header = request_header(PING_CALL_ID, INVALID_RETRY_COUNT, &self.client_id);
         let mut w = self.writer.lock().await;
         w.write_all(&encode_frame(&[&header])).await
+    }
+}
+
+/// `ProtoUtil.makeIpcConnectionContext`: SIMPLE names the user; with TOKEN the
+/// connection already established it, so the user info goes empty.
+pub fn connection_context(
+    protocol: &str,
+    user: &str,
+    auth: AuthMethod,
+) -> IpcConnectionContextProto {
+    let effective_user = match auth {
+        AuthMethod::Simple => Some(user.to_string()),
+        AuthMethod::Token => None,
+    };
+    IpcConnectionContextProto {
+        user_info: Some(UserInformationProto {
+            effective_user,
+            real_user: None,
+        }),
+        protocol: Some(protocol.to_string()),
     }
 }
 
@@ -384,25 +423,10 @@ async fn sasl_connect(
         addr: addr.to_string(),
         message: m,
     };
-    let send = |msg: RpcSaslProto| {
-        let header = request_header(SASL_CALL_ID, INVALID_RETRY_COUNT, &[]);
-        encode_frame(&[&header, &msg])
-    };
-    async fn write(w: &mut OwnedWriteHalf, bytes: Vec<u8>) -> std::io::Result<()> {
-        w.write_all(&bytes).await
-    }
-    write(
-        writer,
-        send(RpcSaslProto {
-            version: None,
-            state: sasl_state::NEGOTIATE,
-            token: None,
-            auths: vec![],
-        }),
-    )
-    .await
-    .map_err(|e| sasl_err(e.to_string()))?;
-
+    writer
+        .write_all(&sasl::client_frame(&sasl::negotiate()))
+        .await
+        .map_err(|e| sasl_err(e.to_string()))?;
     let mut digest: Option<DigestClient> = None;
     loop {
         let mut buf = read_frame(reader)
@@ -421,59 +445,36 @@ async fn sasl_connect(
         }
         let msg: RpcSaslProto = take_delimited(&mut buf, "RpcSaslProto")
             .map_err(|e| frame_err(addr, "SASL negotiation", e))?;
-        match msg.state {
+        let reply = match msg.state {
             sasl_state::NEGOTIATE => {
-                let offered: Vec<String> = msg.auths.iter().map(|a| a.method.clone()).collect();
-                if let Some(auth) = msg
+                let token_auth = msg
                     .auths
                     .iter()
-                    .find(|a| a.method == "TOKEN" && a.mechanism == "DIGEST-MD5")
-                {
+                    .find(|a| a.method == "TOKEN" && a.mechanism == "DIGEST-MD5");
+                if let Some(auth) = token_auth {
                     let mut client = DigestClient::new(
                         &token.identifier,
                         &token.password,
                         auth.protocol.as_deref().unwrap_or(""),
                         auth.server_id.as_deref().unwrap_or(SASL_DEFAULT_REALM),
                     );
-                    let response = match &auth.challenge {
+                    // Hadoop servers put the first challenge into their NEGOTIATE answer.
+                    let first = match &auth.challenge {
                         Some(ch) => client.respond(ch).map_err(|e| sasl_err(e.to_string()))?,
                         None => Vec::new(),
                     };
-                    let mut chosen = auth.clone();
-                    chosen.challenge = None;
-                    write(
-                        writer,
-                        send(RpcSaslProto {
-                            version: None,
-                            state: sasl_state::INITIATE,
-                            token: Some(response),
-                            auths: vec![chosen],
-                        }),
-                    )
-                    .await
-                    .map_err(|e| sasl_err(e.to_string()))?;
                     digest = Some(client);
-                } else if offered.iter().any(|m| m == "SIMPLE") {
-                    let simple = SaslAuth {
-                        method: "SIMPLE".into(),
-                        mechanism: String::new(),
-                        protocol: None,
-                        server_id: None,
-                        challenge: None,
-                    };
-                    write(
-                        writer,
-                        send(RpcSaslProto {
-                            version: None,
-                            state: sasl_state::INITIATE,
-                            token: None,
-                            auths: vec![simple],
-                        }),
-                    )
-                    .await
-                    .map_err(|e| sasl_err(e.to_string()))?;
+                    sasl::initiate(auth.clone(), Some(first))
+                } else if msg.auths.iter().any(|a| a.method == "SIMPLE") {
+                    // Switching to SIMPLE: send INITIATE and do not wait for an answer.
+                    let simple = sasl::auth_for(AuthMethod::Simple, None);
+                    writer
+                        .write_all(&sasl::client_frame(&sasl::initiate(simple, None)))
+                        .await
+                        .map_err(|e| sasl_err(e.to_string()))?;
                     return Ok(AuthMethod::Simple);
                 } else {
+                    let offered: Vec<&str> = msg.auths.iter().map(|a| a.method.as_str()).collect();
                     return Err(sasl_err(format!(
                         "Client cannot authenticate via:[{}]",
                         offered.join(", ")
@@ -484,20 +485,10 @@ async fn sasl_connect(
                 let client = digest
                     .as_mut()
                     .ok_or_else(|| sasl_err("CHALLENGE before INITIATE".into()))?;
-                let response = client
+                let answer = client
                     .respond(msg.token.as_deref().unwrap_or_default())
                     .map_err(|e| sasl_err(e.to_string()))?;
-                write(
-                    writer,
-                    send(RpcSaslProto {
-                        version: None,
-                        state: sasl_state::RESPONSE,
-                        token: Some(response),
-                        auths: vec![],
-                    }),
-                )
-                .await
-                .map_err(|e| sasl_err(e.to_string()))?;
+                sasl::response(answer)
             }
             sasl_state::SUCCESS => {
                 return match &digest {
@@ -507,25 +498,27 @@ async fn sasl_connect(
                             .map_err(|e| sasl_err(e.to_string()))?;
                         Ok(AuthMethod::Token)
                     }
-                    // Server switched to SIMPLE.
+                    // A SIMPLE-only server answers NEGOTIATE with SUCCESS.
                     None => Ok(AuthMethod::Simple),
                 };
             }
             other => return Err(sasl_err(format!("unexpected SASL state {other}"))),
-        }
+        };
+        writer
+            .write_all(&sasl::client_frame(&reply))
+            .await
+            .map_err(|e| sasl_err(e.to_string()))?;
     }
 }
 
 /// Delivers responses to waiting calls; on a fatal error or EOF fails every waiter.
-async fn read_loop(
-    addr: String,
-    mut reader: OwnedReadHalf,
-    pending: Pending,
-    closed: Arc<Mutex<Option<RpcError>>>,
-) {
+async fn read_loop(addr: String, mut reader: OwnedReadHalf, pending: Pending) {
     let fail_all = |err: RpcError| {
-        *closed.lock().expect("lock") = Some(err.clone());
-        let waiters: Vec<_> = pending.lock().expect("lock").drain().collect();
+        let waiters: Vec<_> = {
+            let mut calls = pending.lock().expect("lock");
+            calls.closed = Some(err.clone());
+            calls.waiting.drain().collect()
+        };
         for (_, tx) in waiters {
             let _ = tx.send(Err(err.clone()));
         }
@@ -545,7 +538,7 @@ async fn read_loop(
             // Fatal errors end the connection (and may carry the SASL/invalid call id).
             return fail_all(remote_error(&addr, &header));
         }
-        let Some(tx) = pending.lock().expect("lock").remove(&call_id) else {
+        let Some(tx) = pending.lock().expect("lock").waiting.remove(&call_id) else {
             continue; // a timed-out call's late answer
         };
         let result = if header.status == rpc_status::SUCCESS {

@@ -103,37 +103,56 @@ pub fn parse_directives(input: &[u8]) -> Result<HashMap<String, String>, DigestE
     Ok(out)
 }
 
-/// `HEX(KD(HEX(H(A1)), nonce:nc:cnonce:qop:HEX(H(A2))))` with md5-sess `A1`.
-fn response_value(
-    user: &str,
-    realm: &str,
-    password: &str,
-    nonce: &str,
-    cnonce: &str,
-    nc: &str,
-    digest_uri: &str,
-    a2_prefix: &str,
-) -> String {
-    let inner = md5(&[
-        user.as_bytes(),
-        b":",
-        realm.as_bytes(),
-        b":",
-        password.as_bytes(),
-    ]);
-    let a1 = md5(&[&inner, b":", nonce.as_bytes(), b":", cnonce.as_bytes()]);
-    let a2 = md5(&[a2_prefix.as_bytes(), b":", digest_uri.as_bytes()]);
-    hex(&md5(&[
-        hex(&a1).as_bytes(),
-        b":",
-        nonce.as_bytes(),
-        b":",
-        nc.as_bytes(),
-        b":",
-        cnonce.as_bytes(),
-        b":auth:",
-        hex(&a2).as_bytes(),
-    ]))
+/// The values both sides hash (RFC 2831 section 2.1.2.1).
+struct DigestInputs<'a> {
+    user: &'a str,
+    realm: &'a str,
+    password: &'a str,
+    nonce: &'a str,
+    cnonce: &'a str,
+    nc: &'a str,
+    digest_uri: &'a str,
+}
+
+impl DigestInputs<'_> {
+    /// `HEX(KD(HEX(H(A1)), nonce:nc:cnonce:qop:HEX(H(A2))))` with md5-sess `A1`;
+    /// `A2` is `AUTHENTICATE:uri` for the client's `response`, `:uri` for `rspauth`.
+    fn value(&self, a2_prefix: &str) -> String {
+        let inner = md5(&[
+            self.user.as_bytes(),
+            b":",
+            self.realm.as_bytes(),
+            b":",
+            self.password.as_bytes(),
+        ]);
+        let a1 = md5(&[
+            &inner,
+            b":",
+            self.nonce.as_bytes(),
+            b":",
+            self.cnonce.as_bytes(),
+        ]);
+        let a2 = md5(&[a2_prefix.as_bytes(), b":", self.digest_uri.as_bytes()]);
+        hex(&md5(&[
+            hex(&a1).as_bytes(),
+            b":",
+            self.nonce.as_bytes(),
+            b":",
+            self.nc.as_bytes(),
+            b":",
+            self.cnonce.as_bytes(),
+            b":auth:",
+            hex(&a2).as_bytes(),
+        ]))
+    }
+
+    fn response(&self) -> String {
+        self.value("AUTHENTICATE")
+    }
+
+    fn rspauth(&self) -> String {
+        self.value("")
+    }
 }
 
 fn random_nonce() -> String {
@@ -191,26 +210,17 @@ impl DigestClient {
             .unwrap_or_else(|| SASL_DEFAULT_REALM.to_string());
         let digest_uri = format!("{}/{}", self.protocol, self.server_id);
         let nc = "00000001";
-        let response = response_value(
-            &self.user,
-            &realm,
-            &self.password,
-            &nonce,
-            &self.cnonce,
+        let inputs = DigestInputs {
+            user: &self.user,
+            realm: &realm,
+            password: &self.password,
+            nonce: &nonce,
+            cnonce: &self.cnonce,
             nc,
-            &digest_uri,
-            "AUTHENTICATE",
-        );
-        self.expected_rspauth = Some(response_value(
-            &self.user,
-            &realm,
-            &self.password,
-            &nonce,
-            &self.cnonce,
-            nc,
-            &digest_uri,
-            "",
-        ));
+            digest_uri: &digest_uri,
+        };
+        let response = inputs.response();
+        self.expected_rspauth = Some(inputs.rspauth());
         Ok(format!(
             "charset=utf-8,username=\"{}\",realm=\"{}\",nonce=\"{}\",nc={},cnonce=\"{}\",digest-uri=\"{}\",maxbuf={},response={},qop=auth",
             self.user, realm, nonce, nc, self.cnonce, digest_uri, MAX_BUF, response
@@ -312,31 +322,22 @@ impl DigestServer {
         let identifier = decode_b64(&user)
             .ok_or_else(|| sasl(format!("DIGEST-MD5: username {user:?} is not base64")))?;
         let password = encode_b64(&lookup(&identifier)?);
-        let expected = response_value(
-            &user,
-            &realm,
-            &password,
-            &nonce,
-            &cnonce,
-            &nc,
-            &digest_uri,
-            "AUTHENTICATE",
-        );
+        let inputs = DigestInputs {
+            user: &user,
+            realm: &realm,
+            password: &password,
+            nonce: &nonce,
+            cnonce: &cnonce,
+            nc: &nc,
+            digest_uri: &digest_uri,
+        };
+        let expected = inputs.response();
         if expected != response_hex {
             return Err(sasl(
                 "DIGEST-MD5: digest response format violation. Mismatched response.".into(),
             ));
         }
-        let rspauth = response_value(
-            &user,
-            &realm,
-            &password,
-            &nonce,
-            &cnonce,
-            &nc,
-            &digest_uri,
-            "",
-        );
+        let rspauth = inputs.rspauth();
         Ok(DigestOutcome {
             identifier,
             rspauth: format!("rspauth={rspauth}").into_bytes(),
@@ -357,27 +358,17 @@ mod tests {
     #[test]
     fn rfc2831_example_response_value() {
         // RFC 2831 section 4 example (imap/elwood.innosoft.com, chris/secret).
-        let v = response_value(
-            "chris",
-            "elwood.innosoft.com",
-            "secret",
-            "OA6MG9tEQGm2hh",
-            "OA6MHXh6VqTrRk",
-            "00000001",
-            "imap/elwood.innosoft.com",
-            "AUTHENTICATE",
-        );
-        assert_eq!(v, "d388dad90d4bbd760a152321f2143af7");
-        let rsp = response_value(
-            "chris",
-            "elwood.innosoft.com",
-            "secret",
-            "OA6MG9tEQGm2hh",
-            "OA6MHXh6VqTrRk",
-            "00000001",
-            "imap/elwood.innosoft.com",
-            "",
-        );
+        let inputs = DigestInputs {
+            user: "chris",
+            realm: "elwood.innosoft.com",
+            password: "secret",
+            nonce: "OA6MG9tEQGm2hh",
+            cnonce: "OA6MHXh6VqTrRk",
+            nc: "00000001",
+            digest_uri: "imap/elwood.innosoft.com",
+        };
+        assert_eq!(inputs.response(), "d388dad90d4bbd760a152321f2143af7");
+        let rsp = inputs.rspauth();
         assert_eq!(rsp, "ea40f60335c427b5527b84dbabcdfffd");
     }
 
@@ -390,16 +381,16 @@ mod tests {
             )
             .unwrap();
         let s = String::from_utf8(r).unwrap();
-        let expected = response_value(
-            "aWQ=",
-            "default",
-            "cHc=",
-            "N1",
-            "CN",
-            "00000001",
-            "/default",
-            "AUTHENTICATE",
-        );
+        let expected = DigestInputs {
+            user: "aWQ=",
+            realm: "default",
+            password: "cHc=",
+            nonce: "N1",
+            cnonce: "CN",
+            nc: "00000001",
+            digest_uri: "/default",
+        }
+        .response();
         assert_eq!(
             s,
             format!("charset=utf-8,username=\"aWQ=\",realm=\"default\",nonce=\"N1\",nc=00000001,cnonce=\"CN\",digest-uri=\"/default\",maxbuf=65536,response={expected},qop=auth")

@@ -216,6 +216,21 @@ mod tests {
     }
 
     #[test]
+    fn token_connection_context_carries_empty_user_info() {
+        let ctx = crate::hadoop::ipc::client::connection_context(
+            "org.apache.hadoop.yarn.api.ApplicationMasterProtocolPB",
+            "ignored",
+            crate::hadoop::ipc::AuthMethod::Token,
+        );
+        let bytes = prost::Message::encode_to_vec(&ctx);
+        assert_eq!(&bytes[..4], &[0x12, 0x00, 0x1a, 54]);
+        assert_eq!(
+            &bytes[4..],
+            b"org.apache.hadoop.yarn.api.ApplicationMasterProtocolPB"
+        );
+    }
+
+    #[test]
     fn sasl_response_call_id_is_uint32() {
         let h = RpcResponseHeaderProto {
             call_id: SASL_CALL_ID as u32,

@@ -10,6 +10,7 @@
 pub mod client;
 pub mod digest;
 pub mod frame;
+pub mod sasl;
 pub mod server;
 
 pub use client::{ConnectionConfig, RpcClient, RpcError};

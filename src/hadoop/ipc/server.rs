@@ -12,20 +12,23 @@ use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-use super::digest::{DigestServer, SASL_DEFAULT_REALM};
+use super::digest::DigestServer;
 use super::frame::{
     encode_frame, read_frame, take_delimited, take_delimited_raw, FrameError, RawMessage,
-    AUTH_PROTOCOL_NONE, AUTH_PROTOCOL_SASL, CONNECTION_CONTEXT_CALL_ID, PING_CALL_ID, RPC_MAGIC,
-    RPC_VERSION, SASL_CALL_ID,
+    AUTH_PROTOCOL_NONE, AUTH_PROTOCOL_SASL, CONNECTION_CONTEXT_CALL_ID, INVALID_RETRY_COUNT,
+    PING_CALL_ID, RPC_MAGIC, RPC_VERSION, SASL_CALL_ID,
 };
 use super::{
-    AuthMethod, BoxFuture, RpcException, IPC_EXCEPTION, NO_SUCH_METHOD, NO_SUCH_PROTOCOL,
+    sasl, AuthMethod, BoxFuture, RpcException, IPC_EXCEPTION, NO_SUCH_METHOD, NO_SUCH_PROTOCOL,
     SASL_EXCEPTION, VERSION_MISMATCH,
 };
 use crate::hadoop::proto::{
     rpc_error_code, rpc_status, sasl_state, IpcConnectionContextProto, RequestHeaderProto,
-    RpcRequestHeaderProto, RpcResponseHeaderProto, RpcSaslProto, SaslAuth, RPC_CLOSE_CONNECTION,
+    RpcRequestHeaderProto, RpcResponseHeaderProto, RpcSaslProto, RPC_CLOSE_CONNECTION,
 };
+
+/// `Server.RECEIVED_HTTP_REQ_RESPONSE`.
+const HTTP_ON_IPC_PORT: &str = "HTTP/1.1 404 Not Found\r\nContent-type: text/plain\r\n\r\nIt looks like you are making an HTTP request to a Hadoop IPC port. This is not the correct port for the web interface on this daemon.\r\n";
 
 /// Who is calling: established by authentication, handed to every call.
 #[derive(Clone, Debug)]
@@ -95,6 +98,11 @@ impl AuthConfig {
 pub trait RpcService: Send + Sync + 'static {
     /// The protocol name clients put in `declaringClassProtocolName`.
     fn protocol(&self) -> &str;
+    /// Whether calls naming `protocol` go to this service (a Hadoop server may host several
+    /// protocols on one port; override to accept more than [`RpcService::protocol`]).
+    fn serves(&self, protocol: &str) -> bool {
+        protocol == self.protocol()
+    }
     /// Handles one call; the returned bytes are the encoded response message. Unknown
     /// methods should return [`unknown_method`].
     fn call(
@@ -103,6 +111,12 @@ pub trait RpcService: Send + Sync + 'static {
         method: String,
         request: Bytes,
     ) -> BoxFuture<Result<Vec<u8>, RpcException>>;
+}
+
+/// Decodes a call's request message; a malformed one is the caller's `IOException`.
+pub fn decode_request<M: prost::Message + Default>(body: Bytes) -> Result<M, RpcException> {
+    M::decode(body)
+        .map_err(|e| RpcException::new("java.io.IOException", format!("malformed request: {e}")))
 }
 
 /// Hadoop's error for a method the protocol lacks.
@@ -117,6 +131,8 @@ pub fn unknown_method(method: &str, protocol: &str) -> RpcException {
 pub struct RpcServer {
     local_addr: SocketAddr,
     accept: tokio::task::JoinHandle<()>,
+    /// Dropping it tells every open connection to close.
+    _shutdown: tokio::sync::watch::Sender<()>,
 }
 
 impl Drop for RpcServer {
@@ -144,22 +160,39 @@ impl RpcServer {
         service: Arc<dyn RpcService>,
     ) -> std::io::Result<RpcServer> {
         let local_addr = listener.local_addr()?;
+        let (shutdown, shutdown_rx) = tokio::sync::watch::channel(());
         let accept = tokio::spawn(async move {
             loop {
-                let Ok((stream, remote)) = listener.accept().await else {
-                    continue;
+                let (stream, remote) = match listener.accept().await {
+                    Ok(c) => c,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!("rpc server {local_addr}: accept failed: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
                 };
                 let _ = stream.set_nodelay(true);
                 let auth = auth.clone();
                 let service = service.clone();
+                let mut stop = shutdown_rx.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = serve_connection(stream, remote, auth, service).await {
-                        tracing::debug!("rpc connection from {remote} ended: {e}");
+                    tokio::select! {
+                        r = serve_connection(stream, remote, auth, service) => {
+                            if let Err(e) = r {
+                                tracing::debug!("rpc connection from {remote} ended: {e}");
+                            }
+                        }
+                        _ = stop.changed() => {}
                     }
                 });
             }
         });
-        Ok(RpcServer { local_addr, accept })
+        Ok(RpcServer {
+            local_addr,
+            accept,
+            _shutdown: shutdown,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -167,22 +200,21 @@ impl RpcServer {
     }
 }
 
+/// An error response (`Server.setupResponse` with an exception); `client_id` and
+/// `retry_count` echo the failed call (empty and -1 outside calls).
 fn error_header(
     call_id: i32,
     status: i32,
     detail: i32,
     e: &RpcException,
+    client_id: &[u8],
+    retry_count: i32,
 ) -> RpcResponseHeaderProto {
-    RpcResponseHeaderProto {
-        call_id: call_id as u32,
-        status,
-        server_ipc_version_num: Some(RPC_VERSION as u32),
-        exception_class_name: Some(e.class_name.clone()),
-        error_msg: Some(e.message.clone()),
-        error_detail: Some(detail),
-        client_id: None,
-        retry_count: None,
-    }
+    let mut h = sasl::response_header(call_id, status, client_id, retry_count);
+    h.exception_class_name = Some(e.class_name.clone());
+    h.error_msg = Some(e.message.clone());
+    h.error_detail = Some(detail);
+    h
 }
 
 /// A fatal reply ends the connection (`Server.Connection.doSaslReply(Exception)` and
@@ -193,11 +225,23 @@ async fn fatal(
     detail: i32,
     e: RpcException,
 ) -> std::io::Error {
-    let h = error_header(call_id, rpc_status::FATAL, detail, &e);
+    let h = error_header(
+        call_id,
+        rpc_status::FATAL,
+        detail,
+        &e,
+        &[],
+        INVALID_RETRY_COUNT,
+    );
     // Best effort: the client may already be gone.
     let _ = stream.write_all(&encode_frame(&[&h])).await;
     let _ = stream.flush().await;
     let _ = stream.shutdown().await;
+    // Lingering close: read what the client already sent (its connection context and
+    // first call), so closing does not reset the connection and destroy the reply above.
+    let mut sink = [0u8; 4096];
+    let drain = async { while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {} };
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(500), drain).await;
     std::io::Error::other(e.to_string())
 }
 
@@ -216,6 +260,12 @@ async fn serve_connection(
 ) -> std::io::Result<()> {
     let mut pre = [0u8; 7];
     stream.read_exact(&mut pre).await?;
+    if &pre[..4] == b"GET " {
+        // Hadoop answers a browser pointed at an IPC port in plain HTTP.
+        let _ = stream.write_all(HTTP_ON_IPC_PORT.as_bytes()).await;
+        let _ = stream.shutdown().await;
+        return Ok(());
+    }
     if &pre[..4] != RPC_MAGIC {
         return Err(std::io::Error::other(format!(
             "{remote}: not a Hadoop RPC preamble: {:?}",
@@ -290,20 +340,18 @@ async fn serve_connection(
     let claimed = ctx.user_info.and_then(|u| u.effective_user);
     let user = match (&caller_auth, &token_identifier) {
         (AuthMethod::Token, Some(id)) => {
-            let secrets = auth
+            let looked_up = auth
                 .tokens
                 .as_ref()
-                .expect("TOKEN only negotiated with a secret manager");
-            let token_user = match secrets.user_of(id) {
+                .ok_or_else(|| {
+                    RpcException::new(SASL_EXCEPTION, "Server is not configured to do TOKEN auth.")
+                })
+                .and_then(|t| t.user_of(id));
+            let token_user = match looked_up {
                 Ok(u) => u,
                 Err(e) => {
-                    return Err(fatal(
-                        &mut stream,
-                        CONNECTION_CONTEXT_CALL_ID,
-                        rpc_error_code::FATAL_UNAUTHORIZED,
-                        e,
-                    )
-                    .await)
+                    let code = rpc_error_code::FATAL_UNAUTHORIZED;
+                    return Err(fatal(&mut stream, CONNECTION_CONTEXT_CALL_ID, code, e).await);
                 }
             };
             if let Some(c) = claimed.filter(|c| *c != token_user) {
@@ -378,30 +426,25 @@ async fn serve_calls(
             return Ok(());
         }
         let call_id = header.call_id;
-        let ok_header = |status: i32| RpcResponseHeaderProto {
-            call_id: call_id as u32,
-            status,
-            server_ipc_version_num: Some(RPC_VERSION as u32),
-            client_id: Some(header.client_id.clone()),
-            retry_count: header.retry_count,
-            ..Default::default()
+        let client_id = header.client_id.clone();
+        let retry = header.retry_count.unwrap_or(INVALID_RETRY_COUNT);
+        let error = move |status: i32, detail: i32, ex: &RpcException| {
+            encode_frame(&[&error_header(
+                call_id, status, detail, ex, &client_id, retry,
+            )])
         };
         let req_header: RequestHeaderProto = match take_delimited(&mut buf, "RequestHeaderProto") {
             Ok(h) => h,
             Err(e) => {
                 let ex =
                     RpcException::new(IPC_EXCEPTION, format!("Error decoding request header: {e}"));
-                let _ = tx.send(encode_frame(&[&error_header(
-                    call_id,
-                    rpc_status::FATAL,
-                    rpc_error_code::FATAL_DESERIALIZING_REQUEST,
-                    &ex,
-                )]));
+                let code = rpc_error_code::FATAL_DESERIALIZING_REQUEST;
+                let _ = tx.send(error(rpc_status::FATAL, code, &ex));
                 return Err(std::io::Error::other(ex.to_string()));
             }
         };
         let body = take_delimited_raw(&mut buf, "request body").map_err(frame_io)?;
-        if req_header.declaring_class_protocol_name != service.protocol() {
+        if !service.serves(&req_header.declaring_class_protocol_name) {
             let ex = RpcException::new(
                 NO_SUCH_PROTOCOL,
                 format!(
@@ -409,20 +452,13 @@ async fn serve_calls(
                     req_header.declaring_class_protocol_name
                 ),
             );
-            let mut h = error_header(
-                call_id,
-                rpc_status::ERROR,
-                rpc_error_code::ERROR_NO_SUCH_PROTOCOL,
-                &ex,
-            );
-            h.client_id = Some(header.client_id.clone());
-            let _ = tx.send(encode_frame(&[&h]));
+            let code = rpc_error_code::ERROR_NO_SUCH_PROTOCOL;
+            let _ = tx.send(error(rpc_status::ERROR, code, &ex));
             continue;
         }
         let fut = service.call(caller.clone(), req_header.method_name.clone(), body);
         let tx = tx.clone();
-        let success = ok_header(rpc_status::SUCCESS);
-        let client_id = header.client_id.clone();
+        let success = sasl::response_header(call_id, rpc_status::SUCCESS, &header.client_id, retry);
         tokio::spawn(async move {
             let frame = match fut.await {
                 Ok(resp) => encode_frame(&[&success, &RawMessage(&resp)]),
@@ -432,9 +468,7 @@ async fn serve_calls(
                     } else {
                         rpc_error_code::ERROR_APPLICATION
                     };
-                    let mut h = error_header(call_id, rpc_status::ERROR, detail, &ex);
-                    h.client_id = Some(client_id);
-                    encode_frame(&[&h])
+                    error(rpc_status::ERROR, detail, &ex)
                 }
             };
             let _ = tx.send(frame);
@@ -447,16 +481,9 @@ async fn sasl_exchange(
     stream: &mut TcpStream,
     auth: &AuthConfig,
 ) -> std::io::Result<(AuthMethod, Option<Vec<u8>>)> {
-    let reply = |msg: RpcSaslProto| {
-        let h = RpcResponseHeaderProto {
-            call_id: SASL_CALL_ID as u32,
-            status: rpc_status::SUCCESS,
-            server_ipc_version_num: Some(RPC_VERSION as u32),
-            ..Default::default()
-        };
-        encode_frame(&[&h, &msg])
-    };
+    let unauthorized = rpc_error_code::FATAL_UNAUTHORIZED;
     let mut digest: Option<DigestServer> = None;
+    let mut sent_negotiate = false;
     loop {
         let mut buf = read_frame(stream).await.map_err(frame_io)?;
         let header: RpcRequestHeaderProto =
@@ -466,104 +493,81 @@ async fn sasl_exchange(
                 "SASL negotiation expected, got call id {}",
                 header.call_id
             ));
-            return Err(fatal(stream, SASL_CALL_ID, rpc_error_code::FATAL_UNAUTHORIZED, e).await);
+            return Err(fatal(stream, SASL_CALL_ID, unauthorized, e).await);
         }
         let msg: RpcSaslProto = take_delimited(&mut buf, "RpcSaslProto").map_err(frame_io)?;
-        match msg.state {
-            sasl_state::NEGOTIATE => {
-                let mut auths = Vec::new();
-                for m in auth.methods() {
-                    let mut a = SaslAuth {
-                        method: m.name().into(),
-                        mechanism: m.mechanism().into(),
-                        protocol: None,
-                        server_id: None,
-                        challenge: None,
-                    };
-                    if m == AuthMethod::Token {
-                        let server = DigestServer::new();
-                        a.protocol = Some(String::new());
-                        a.server_id = Some(SASL_DEFAULT_REALM.into());
-                        a.challenge = Some(server.challenge());
-                        digest = Some(server);
-                    }
-                    auths.push(a);
-                }
-                let out = reply(RpcSaslProto {
-                    version: None,
-                    state: sasl_state::NEGOTIATE,
-                    token: None,
-                    auths,
-                });
-                stream.write_all(&out).await?;
+        let methods = auth.methods();
+        let state = msg.state;
+        if state == sasl_state::NEGOTIATE || state == sasl_state::INITIATE {
+            if state == sasl_state::NEGOTIATE && sent_negotiate {
+                let e = RpcException::access_control("Client already attempted negotiation");
+                return Err(fatal(stream, SASL_CALL_ID, unauthorized, e).await);
             }
-            sasl_state::INITIATE | sasl_state::RESPONSE => {
-                let method = msg.auths.first().map(|a| a.method.clone());
-                let wants_simple =
-                    msg.state == sasl_state::INITIATE && method.as_deref() == Some("SIMPLE");
-                if wants_simple {
-                    if !auth.simple {
-                        let e = RpcException::access_control(format!(
-                            "SIMPLE authentication is not enabled.  Available:{}",
-                            auth.methods_text()
-                        ));
-                        return Err(fatal(
-                            stream,
-                            SASL_CALL_ID,
-                            rpc_error_code::FATAL_UNAUTHORIZED,
-                            e,
-                        )
-                        .await);
+            // INITIATE must name exactly one advertised SaslAuth (all fields compared).
+            let advertised: Vec<_> = methods.iter().map(|m| sasl::auth_for(*m, None)).collect();
+            let chosen = (state == sasl_state::INITIATE).then(|| msg.auths.clone());
+            match chosen.as_deref() {
+                Some([one]) if advertised.contains(one) => {
+                    if one.method == AuthMethod::Simple.name() {
+                        return Ok((AuthMethod::Simple, None));
                     }
-                    return Ok((AuthMethod::Simple, None));
                 }
-                if msg.state == sasl_state::INITIATE && method.as_deref() != Some("TOKEN") {
+                Some([one]) if sent_negotiate => {
                     let e = RpcException::access_control(format!(
                         "{} authentication is not enabled.  Available:{}",
-                        method.unwrap_or_default(),
+                        one.method,
                         auth.methods_text()
                     ));
-                    return Err(
-                        fatal(stream, SASL_CALL_ID, rpc_error_code::FATAL_UNAUTHORIZED, e).await,
-                    );
+                    return Err(fatal(stream, SASL_CALL_ID, unauthorized, e).await);
                 }
+                Some(auths) if auths.len() != 1 => {
+                    let e = RpcException::new(SASL_EXCEPTION, "Client mechanism is malformed");
+                    return Err(fatal(stream, SASL_CALL_ID, unauthorized, e).await);
+                }
+                _ => {
+                    // NEGOTIATE, or an INITIATE before any: answer with what we offer.
+                    let challenge = methods.contains(&AuthMethod::Token).then(|| {
+                        let server = DigestServer::new();
+                        let c = server.challenge();
+                        digest = Some(server);
+                        c
+                    });
+                    let answer = sasl::negotiate_response(&methods, challenge);
+                    stream.write_all(&sasl::server_frame(&answer)).await?;
+                    sent_negotiate = true;
+                    if answer.state == sasl_state::SUCCESS {
+                        return Ok((AuthMethod::Simple, None));
+                    }
+                    continue;
+                }
+            }
+        }
+        match state {
+            sasl_state::INITIATE | sasl_state::RESPONSE => {
+                let Some(token) = msg.token.as_deref() else {
+                    let e = RpcException::new(SASL_EXCEPTION, "Client did not send a token");
+                    return Err(fatal(stream, SASL_CALL_ID, unauthorized, e).await);
+                };
                 let (Some(server), Some(secrets)) = (&digest, &auth.tokens) else {
                     let e = RpcException::new(
                         SASL_EXCEPTION,
                         "Server is not configured to do TOKEN auth.",
                     );
-                    return Err(
-                        fatal(stream, SASL_CALL_ID, rpc_error_code::FATAL_UNAUTHORIZED, e).await,
-                    );
+                    return Err(fatal(stream, SASL_CALL_ID, unauthorized, e).await);
                 };
                 let lookup = |id: &[u8]| secrets.retrieve_password(id);
-                match server.verify(msg.token.as_deref().unwrap_or_default(), &lookup) {
+                match server.verify(token, &lookup) {
                     Ok(outcome) => {
-                        let out = reply(RpcSaslProto {
-                            version: None,
-                            state: sasl_state::SUCCESS,
-                            token: Some(outcome.rspauth),
-                            auths: vec![],
-                        });
-                        stream.write_all(&out).await?;
+                        let answer = sasl::success(Some(outcome.rspauth));
+                        stream.write_all(&sasl::server_frame(&answer)).await?;
                         return Ok((AuthMethod::Token, Some(outcome.identifier)));
                     }
-                    Err(e) => {
-                        return Err(fatal(
-                            stream,
-                            SASL_CALL_ID,
-                            rpc_error_code::FATAL_UNAUTHORIZED,
-                            e,
-                        )
-                        .await);
-                    }
+                    Err(e) => return Err(fatal(stream, SASL_CALL_ID, unauthorized, e).await),
                 }
             }
             other => {
                 let e = RpcException::new(SASL_EXCEPTION, format!("Unexpected SASL state {other}"));
-                return Err(
-                    fatal(stream, SASL_CALL_ID, rpc_error_code::FATAL_UNAUTHORIZED, e).await,
-                );
+                return Err(fatal(stream, SASL_CALL_ID, unauthorized, e).await);
             }
         }
     }

@@ -8,6 +8,8 @@
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
+#[cfg(test)]
+use crate::yarn::launch::{file_status, url_from_string};
 use crate::yarn::proto::{local_resource_type, LocalResourceProto, UrlProto};
 
 /// Why a resource could not be localized; the text follows Hadoop's `FSDownload`.
@@ -25,43 +27,12 @@ pub fn source_path(url: &UrlProto) -> Result<PathBuf, LocalizationError> {
     }
 }
 
-/// Turns a resource string (`file:///x`, `/x`) into Hadoop's URL record.
-pub fn url_from_string(resource: &str) -> UrlProto {
-    let (scheme, rest) = match resource.split_once("://") {
-        Some((s, r)) => (Some(s.to_string()), r),
-        None => (None, resource),
-    };
-    let (host, file) = match (scheme.is_some(), rest.find('/')) {
-        (true, Some(i)) => (&rest[..i], &rest[i..]),
-        (true, None) => (rest, "/"),
-        (false, _) => ("", rest),
-    };
-    let (host, port) = match host.rsplit_once(':') {
-        Some((h, p)) => (h.to_string(), p.parse().ok()),
-        None => (host.to_string(), None),
-    };
-    UrlProto {
-        scheme,
-        host: (!host.is_empty()).then_some(host),
-        port,
-        file: Some(file.to_string()),
-        user_info: None,
-    }
-}
-
 fn mtime_millis(meta: &std::fs::Metadata) -> i64 {
     meta.modified()
         .ok()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
-}
-
-/// Modification time in milliseconds and size of a local file, as a client must declare
-/// them in a `LocalResource`.
-pub fn file_status(path: &Path) -> std::io::Result<(i64, i64)> {
-    let meta = std::fs::metadata(path)?;
-    Ok((mtime_millis(&meta), meta.len() as i64))
 }
 
 /// The one place the mini NodeManager reads a resource's source: checks the declared size
@@ -203,19 +174,6 @@ mod tests {
             visibility: Some(crate::yarn::proto::local_resource_visibility::APPLICATION),
             pattern: None,
         }
-    }
-
-    #[test]
-    fn urls_parse_like_hadoop_url_records() {
-        let u = url_from_string("hdfs://nn:9000/user/a.jar");
-        assert_eq!(u.scheme.as_deref(), Some("hdfs"));
-        assert_eq!(u.host.as_deref(), Some("nn"));
-        assert_eq!(u.port, Some(9000));
-        assert_eq!(u.file.as_deref(), Some("/user/a.jar"));
-        let f = url_from_string("file:///tmp/x");
-        assert_eq!(f.host, None);
-        assert_eq!(f.file.as_deref(), Some("/tmp/x"));
-        assert_eq!(url_from_string("/tmp/y").scheme, None);
     }
 
     #[test]

@@ -3,6 +3,31 @@
 //! (ContainerManagement RPC with NMToken SASL, real child processes), all on 127.0.0.1
 //! ephemeral ports, plus a `yarn-site.xml` / `core-site.xml` for clients. Library code:
 //! tests start it with [`MiniYarnCluster::start`], people with the `strato-mini-yarn` binary.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use strato::yarn::mini::{MiniYarnCluster, MiniYarnConfig};
+//! let cluster = MiniYarnCluster::start(MiniYarnConfig {
+//!     num_node_managers: 2,
+//!     node_memory_mb: 2048,
+//!     ..Default::default()
+//! })
+//! .await?;
+//! // Clients read the generated conf dir (YARN_CONF_DIR) or use the handles directly:
+//! let conf = cluster.configuration()?;
+//! let rest = cluster.rest_client(Some("alice"))?;
+//! let app = rest.new_application().await?;
+//! # let _ = (conf, app);
+//! # Ok(()) }
+//! ```
+//!
+//! What it enforces as Hadoop does: TOKEN-only SASL on the scheduler and NodeManager
+//! endpoints, AMRMToken/NMToken/container-token checks, maximum allocation, per-node
+//! capacity, strict locality, queue existence, node labels (none exist), response ids,
+//! registration before allocate, AM liveness expiry, max attempts within the failure
+//! validity interval, localization size/timestamp checks, the physical-memory limit.
+//! Not modelled: ClientRMProtocol RPC (port 8032; clients use REST), the NM web UI, log
+//! aggregation, preemption, reservations, opportunistic containers, security with Kerberos.
 
 pub mod localizer;
 pub mod nm;
@@ -37,6 +62,8 @@ pub struct MiniYarnConfig {
     pub max_attempts: i32,
     /// `yarn.nodemanager.container-monitor.interval-ms`.
     pub memory_check_interval: Duration,
+    /// `yarn.am.liveness-monitor.expiry-interval-ms`: an AM silent this long fails.
+    pub am_liveness_expiry: Duration,
     /// Where NodeManager directories and the conf dir go; a temporary directory (removed on
     /// drop) if `None`.
     pub work_dir: Option<PathBuf>,
@@ -52,6 +79,7 @@ impl Default for MiniYarnConfig {
             max_allocation: None,
             max_attempts: 2,
             memory_check_interval: Duration::from_millis(500),
+            am_liveness_expiry: Duration::from_secs(600),
             work_dir: None,
         }
     }
@@ -106,6 +134,7 @@ impl MiniYarnCluster {
             max_allocation: config.max_allocation.unwrap_or(node_capacity),
             max_attempts: config.max_attempts,
             node_capacity,
+            am_expiry: config.am_liveness_expiry,
         };
         let rm = ResourceManager::new(rm_config.clone(), nms.clone(), keys);
         let scheduler_addr = rm.start_scheduler(rx).await?;
@@ -155,6 +184,10 @@ impl MiniYarnCluster {
             (
                 "yarn.resourcemanager.am.max-attempts".into(),
                 config.max_attempts.to_string(),
+            ),
+            (
+                "yarn.am.liveness-monitor.expiry-interval-ms".into(),
+                config.am_liveness_expiry.as_millis().to_string(),
             ),
         ];
         std::fs::write(

@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use super::localizer;
 use super::procfs;
-use crate::hadoop::ipc::server::unknown_method;
+use crate::hadoop::ipc::server::{decode_request, unknown_method};
 use crate::hadoop::ipc::{
     AuthConfig, BoxFuture, Caller, RpcException, RpcServer, RpcService, TokenSecretManager,
 };
@@ -126,11 +126,6 @@ struct NmService {
     nm: Arc<NodeManager>,
 }
 
-fn decode<M: Message + Default>(b: Bytes) -> Result<M, RpcException> {
-    M::decode(b)
-        .map_err(|e| RpcException::new("java.io.IOException", format!("malformed request: {e}")))
-}
-
 fn failure(id: Option<ContainerIdProto>, message: String) -> ContainerExceptionMapProto {
     ContainerExceptionMapProto {
         container_id: id,
@@ -165,14 +160,14 @@ impl RpcService for NmService {
                 .ok_or_else(|| RpcException::new(YARN_EXCEPTION, "No NMToken sent"))?;
             match method.as_str() {
                 "startContainers" => Ok(nm
-                    .start_containers(&nm_token, decode(request)?)
+                    .start_containers(&nm_token, decode_request(request)?)
                     .encode_to_vec()),
                 "stopContainers" => Ok(nm
-                    .stop_containers(&nm_token, decode(request)?)
+                    .stop_containers(&nm_token, decode_request(request)?)
                     .encode_to_vec()),
-                "getContainerStatuses" => {
-                    Ok(nm.statuses(&nm_token, decode(request)?).encode_to_vec())
-                }
+                "getContainerStatuses" => Ok(nm
+                    .statuses(&nm_token, decode_request(request)?)
+                    .encode_to_vec()),
                 m => Err(unknown_method(m, CONTAINER_MANAGEMENT_PROTOCOL)),
             }
         })
@@ -277,6 +272,13 @@ impl NodeManager {
         let mut msg = String::from("Unauthorized request to start container. ");
         let id = ContainerTokenIdentifier::decode(&token.identifier)
             .map_err(|e| format!("{msg}\n{e}"))?;
+        // NMContainerTokenSecretManager.retrievePassword: the token names its NodeManager.
+        if id.nm_host_addr != self.node_id.to_string() {
+            return Err(format!(
+                "Given Container {} identifier is not valid for current Node manager. Expected : {} Found : {}",
+                id.container_id, self.node_id, id.nm_host_addr
+            ));
+        }
         let expected = create_password(&token.identifier, &self.keys.container_token_key);
         if expected != token.password || id.master_key_id != self.keys.container_token_key_id {
             msg.push_str(&format!(
@@ -357,23 +359,23 @@ impl NodeManager {
         &self,
         nm_token: &NmTokenIdentifier,
         id: &ContainerIdProto,
-    ) -> Result<ContainerId, ContainerExceptionMapProto> {
+    ) -> Result<ContainerId, Box<ContainerExceptionMapProto>> {
         let cid = ContainerId::from_proto(id);
         let known = self.containers.lock().expect("lock").contains_key(&cid);
         if !known {
-            return Err(failure(
+            return Err(Box::new(failure(
                 Some(id.clone()),
                 format!("Container {cid} is not handled by this NodeManager"),
-            ));
+            )));
         }
         if cid.attempt.application_id != nm_token.attempt.application_id {
-            return Err(failure(
+            return Err(Box::new(failure(
                 Some(id.clone()),
                 format!(
                     "Unauthorized request to access container {cid}: NMToken is for application {}",
                     nm_token.attempt.application_id
                 ),
-            ));
+            )));
         }
         Ok(cid)
     }
@@ -394,7 +396,7 @@ impl NodeManager {
                     );
                     resp.succeeded_requests.push(id);
                 }
-                Err(f) => resp.failed_requests.push(f),
+                Err(f) => resp.failed_requests.push(*f),
             }
         }
         resp
@@ -413,7 +415,7 @@ impl NodeManager {
                         resp.status.push(s);
                     }
                 }
-                Err(f) => resp.failed_requests.push(f),
+                Err(f) => resp.failed_requests.push(*f),
             }
         }
         resp
@@ -525,7 +527,13 @@ impl NodeManager {
             let Some(c) = map.get_mut(&id) else { return };
             c.state = container_state::C_COMPLETE;
             c.exit_status = exit;
-            c.diagnostics = diagnostics;
+            // Launch and localization failures are stamped here; the other paths stamp
+            // each line as they compose it.
+            c.diagnostics = if exit == exit_status::INVALID {
+                stamp(&diagnostics)
+            } else {
+                diagnostics
+            };
             c.pgid = None;
             drop(map);
             self.status_of(id)
@@ -706,15 +714,22 @@ impl NodeManager {
                 )
             }
         };
-        let killed_suffix = format!("\nContainer killed on request. Exit code is {code}\nContainer exited with a non-zero exit code {code}. \n");
+        // ContainerImpl.addDiagnostics stamps every line it adds.
+        let killed_suffix = format!(
+            "\n{}\n{}\n",
+            stamp(&format!("Container killed on request. Exit code is {code}")),
+            stamp(&format!(
+                "Container exited with a non-zero exit code {code}. "
+            ))
+        );
         if let Some(msg) = pmem_kill {
             return (
                 exit_status::KILLED_EXCEEDED_PMEM,
-                format!("{msg}{killed_suffix}"),
+                format!("{}{killed_suffix}", stamp(&msg)),
             );
         }
         if let Some((kill_code, diag)) = self.kill_requested(id) {
-            return (kill_code, format!("{diag}{killed_suffix}"));
+            return (kill_code, format!("{}{killed_suffix}", stamp(&diag)));
         }
         if code == 0 {
             return (exit_status::SUCCESS, String::new());
@@ -863,12 +878,22 @@ fn tail(path: &Path, n: usize) -> String {
 
 /// `ContainerLaunch.handleContainerExitWithFailure` wording.
 fn failure_diagnostics(id: ContainerId, code: i32, log_dir: &Path) -> String {
-    let ts = chrono_like_now();
     format!(
-        "Exception from container-launch.\nContainer id: {id}\nExit code: {code}\n\n[{ts}]Container exited with a non-zero exit code {code}. Error file: prelaunch.err.\nLast 4096 bytes of prelaunch.err :\n{}\nLast 4096 bytes of stderr :\n{}\n\n",
+        "{}\n{}\nLast 4096 bytes of prelaunch.err :\n{}\nLast 4096 bytes of stderr :\n{}\n\n",
+        stamp(&format!(
+            "Exception from container-launch.\nContainer id: {id}\nExit code: {code}\n"
+        )),
+        stamp(&format!(
+            "Container exited with a non-zero exit code {code}. Error file: prelaunch.err."
+        )),
         tail(&log_dir.join("prelaunch.err"), 4096),
         tail(&log_dir.join("stderr"), 4096)
     )
+}
+
+/// `[yyyy-MM-dd HH:mm:ss.SSS]message`.
+fn stamp(msg: &str) -> String {
+    format!("[{}]{msg}", chrono_like_now())
 }
 
 /// `yyyy-MM-dd HH:mm:ss.SSS` (UTC) for diagnostics.

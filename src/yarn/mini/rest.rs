@@ -70,6 +70,7 @@ pub fn router(rm: Arc<ResourceManager>) -> Router {
         .route("/ws/v1/cluster/info", get(cluster_info))
         .route("/ws/v1/cluster/metrics", get(metrics))
         .route("/ws/v1/cluster/scheduler", get(scheduler))
+        .route("/ws/v1/cluster/nodes", get(nodes))
         .route("/ws/v1/cluster/apps/new-application", post(new_application))
         .route("/ws/v1/cluster/apps", get(list_apps).post(submit))
         .route("/ws/v1/cluster/apps/:id", get(app))
@@ -102,6 +103,13 @@ async fn metrics(State(rm): Rm) -> Json<ClusterMetricsWrapper> {
 
 async fn scheduler(State(rm): Rm) -> Json<serde_json::Value> {
     Json(rm.scheduler_json())
+}
+
+async fn nodes(State(rm): Rm) -> Json<NodesWrapper> {
+    let node = rm.nodes_info();
+    Json(NodesWrapper {
+        nodes: (!node.is_empty()).then_some(Nodes { node }),
+    })
 }
 
 async fn new_application(State(rm): Rm) -> Json<NewApplication> {

@@ -12,22 +12,21 @@ use base64::Engine;
 use bytes::Bytes;
 use prost::Message;
 
-use super::localizer::url_from_string;
 use super::nm::{exit_status, ClusterKeys, ContainerCompleted, ContainerStart, NodeManager};
-use crate::hadoop::ipc::server::unknown_method;
+use crate::hadoop::ipc::server::{decode_request, unknown_method};
 use crate::hadoop::ipc::{
     AuthConfig, BoxFuture, Caller, RpcException, RpcServer, RpcService, TokenSecretManager,
 };
 use crate::hadoop::security::{create_password, Credentials, Token};
 use crate::yarn::amrm::{final_status_from_code, ANY};
-use crate::yarn::ids::{ApplicationAttemptId, ApplicationId, ContainerId, NodeId};
+use crate::yarn::ids::{ApplicationAttemptId, ApplicationId, ContainerId};
+use crate::yarn::launch::launch_context;
 use crate::yarn::proto::{
     container_state, AllocateRequestProto, AllocateResponseProto, ApplicationAclMapProto,
     ContainerLaunchContextProto, ContainerProto, ContainerStatusProto,
-    FinishApplicationMasterRequestProto, FinishApplicationMasterResponseProto, LocalResourceProto,
-    NmTokenProto, PriorityProto, RegisterApplicationMasterRequestProto,
-    RegisterApplicationMasterResponseProto, ResourceProto, ResourceRequestProto,
-    StringLocalResourceMapProto, StringStringMapProto,
+    FinishApplicationMasterRequestProto, FinishApplicationMasterResponseProto, NmTokenProto,
+    PriorityProto, RegisterApplicationMasterRequestProto, RegisterApplicationMasterResponseProto,
+    ResourceProto, ResourceRequestProto,
 };
 use crate::yarn::rest::model::*;
 use crate::yarn::tokens::{AmrmTokenIdentifier, ContainerTokenIdentifier, NmTokenIdentifier};
@@ -56,6 +55,8 @@ pub struct RmConfig {
     pub max_allocation: ResourceInfo,
     pub max_attempts: i32,
     pub node_capacity: ResourceInfo,
+    /// `yarn.am.liveness-monitor.expiry-interval-ms`.
+    pub am_expiry: std::time::Duration,
 }
 
 /// An error the REST layer renders as Hadoop's `RemoteException` JSON.
@@ -135,6 +136,8 @@ struct Attempt {
     next_container: i64,
     amrm_key_id: i32,
     progress: f32,
+    /// Launch, register and every allocate ping the liveness monitor.
+    last_heartbeat: i64,
 }
 
 struct App {
@@ -164,10 +167,22 @@ impl App {
     }
 }
 
+/// One container the scheduler hands out.
+struct Grant {
+    id: ContainerId,
+    node: usize,
+    resource: ResourceInfo,
+    priority: i32,
+    is_am: bool,
+    allocation_request_id: i64,
+}
+
 struct LiveContainer {
     node: usize,
     resource: ResourceInfo,
     attempt: ApplicationAttemptId,
+    priority: i32,
+    allocation_request_id: i64,
 }
 
 struct State {
@@ -178,6 +193,24 @@ struct State {
     amrm_keys: HashMap<i32, Vec<u8>>,
     amrm_key_id: i32,
     containers_allocated: i64,
+}
+
+impl State {
+    /// Books a container on its node.
+    fn take(&mut self, id: ContainerId, c: LiveContainer) {
+        self.node_used[c.node].memory += c.resource.memory;
+        self.node_used[c.node].vcores += c.resource.vcores;
+        self.containers.insert(id, c);
+        self.containers_allocated += 1;
+    }
+
+    /// Frees a container's node capacity; `None` if it was already gone.
+    fn free(&mut self, id: &ContainerId) -> Option<LiveContainer> {
+        let c = self.containers.remove(id)?;
+        self.node_used[c.node].memory -= c.resource.memory;
+        self.node_used[c.node].vcores -= c.resource.vcores;
+        Some(c)
+    }
 }
 
 /// The mini ResourceManager.
@@ -262,6 +295,20 @@ impl ResourceManager {
         let addr = server.local_addr();
         *self.scheduler_addr.lock().expect("lock") = Some(addr);
         self.servers.lock().expect("lock").push(server);
+        let weak = Arc::downgrade(self);
+        let expiry = self.config.am_expiry;
+        let check = (expiry / 3).clamp(
+            std::time::Duration::from_millis(10),
+            std::time::Duration::from_secs(1),
+        );
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(check);
+            loop {
+                tick.tick().await;
+                let Some(rm) = weak.upgrade() else { return };
+                rm.expire_silent_ams(expiry);
+            }
+        });
         let weak = Arc::downgrade(self);
         tokio::spawn(async move {
             while let Some(ev) = events.recv().await {
@@ -355,10 +402,21 @@ impl ResourceManager {
             ));
         }
         self.validate(ctx.resource).map_err(WebError::bad_request)?;
+        for label in [
+            &ctx.app_node_label_expression,
+            &ctx.am_container_node_label_expression,
+        ] {
+            if let Some(l) = label.as_deref().filter(|l| !l.trim().is_empty()) {
+                return Err(WebError::bad_request(unknown_label(l)));
+            }
+        }
         let mut credentials = Credentials::new();
         for (alias, value) in ctx.am_container_spec.credentials.tokens.iter() {
-            let token = Token::decode_from_url_string(alias, value)
-                .map_err(|e| WebError::bad_request(format!("Could not parse credentials: {e}")))?;
+            let token = Token::decode_from_url_string(alias, value).map_err(|e| {
+                WebError::bad_request(format!(
+                    "Could not parse credentials data; exception message = {e}"
+                ))
+            })?;
             credentials.add_token(alias, token);
         }
         for (alias, value) in ctx.am_container_spec.credentials.secrets.iter() {
@@ -370,7 +428,7 @@ impl ResourceManager {
                 })
                 .map_err(|e| {
                     WebError::bad_request(format!(
-                        "Could not parse credentials: secret {alias}: {e}"
+                        "Could not parse credentials data; exception message = secret {alias}: {e}"
                     ))
                 })?;
             credentials.secrets.insert(alias.to_string(), secret);
@@ -434,8 +492,8 @@ impl ResourceManager {
         app.state = YarnApplicationState::KILLED;
         app.final_status = FinalApplicationStatus::KILLED;
         app.finish_time = now_millis();
-        app.diagnostics =
-            format!("Application killed by user.\nKill application {id} received from {user}");
+        app.diagnostics = "Application killed by user.".to_string();
+        tracing::info!("Kill application {id} received from {user}");
         if let Some(a) = app.current_mut() {
             a.state = AttemptState::Killed;
             a.finish_time = now_millis();
@@ -515,7 +573,9 @@ impl ResourceManager {
                     container_id: cid,
                     node_http_address: node.map(|n| n.http_address()).unwrap_or_default(),
                     node_id: node.map(|n| n.node_id.to_string()).unwrap_or_default(),
-                    blacklisted_nodes: String::new(),
+                    blacklisted_nodes: a.blacklist.iter().cloned().collect::<Vec<_>>().join(","),
+                    nodes_blacklisted_by_system: String::new(),
+                    export_ports: None,
                     app_attempt_id: Some(a.id.to_string()),
                     app_attempt_state: Some(a.state.name().into()),
                 }
@@ -633,6 +693,33 @@ impl ResourceManager {
         }
     }
 
+    /// Node reports (`/ws/v1/cluster/nodes`).
+    pub fn nodes_info(&self) -> Vec<NodeInfo> {
+        let st = self.lock();
+        let cap = self.config.node_capacity;
+        self.nodes
+            .iter()
+            .enumerate()
+            .map(|(i, nm)| {
+                let used = st.node_used[i];
+                NodeInfo {
+                    id: nm.node_id.to_string(),
+                    rack: "/default-rack".into(),
+                    state: "RUNNING".into(),
+                    node_host_name: nm.node_id.host.clone(),
+                    node_http_address: nm.http_address(),
+                    last_health_update: now_millis(),
+                    health_report: String::new(),
+                    num_containers: st.containers.values().filter(|c| c.node == i).count() as i64,
+                    used_memory_mb: used.memory,
+                    avail_memory_mb: cap.memory - used.memory,
+                    used_virtual_cores: used.vcores as i64,
+                    available_virtual_cores: (cap.vcores - used.vcores) as i64,
+                }
+            })
+            .collect()
+    }
+
     /// CapacityScheduler-shaped scheduler info with the single `default` queue.
     pub fn scheduler_json(&self) -> serde_json::Value {
         let m = self.metrics();
@@ -658,32 +745,115 @@ impl ResourceManager {
 
     // ---- scheduling ----
 
-    fn find_node(&self, st: &State, r: ResourceInfo, blacklist: &HashSet<String>) -> Option<usize> {
+    /// First node with room for `r`: among `preferred` first, then (unless `strict`) any
+    /// other node not blacklisted.
+    fn find_node(
+        &self,
+        st: &State,
+        r: ResourceInfo,
+        blacklist: &HashSet<String>,
+        preferred: &HashSet<usize>,
+        strict: bool,
+    ) -> Option<usize> {
         let cap = self.config.node_capacity;
-        (0..self.nodes.len()).find(|&i| {
+        let fits = |i: usize| {
             let u = st.node_used[i];
             !blacklist.contains(&self.nodes[i].node_id.host)
                 && !blacklist.contains(&self.nodes[i].node_id.to_string())
                 && u.memory + r.memory <= cap.memory
                 && u.vcores + r.vcores <= cap.vcores
-        })
+        };
+        let mut order: Vec<usize> = (0..self.nodes.len())
+            .filter(|i| preferred.contains(i))
+            .collect();
+        if !strict {
+            order.extend((0..self.nodes.len()).filter(|i| !preferred.contains(i)));
+        }
+        order.into_iter().find(|&i| fits(i))
     }
 
-    fn container_token(
+    /// Whether an ask's resource name names node `i` (host, or host:port since mini
+    /// NodeManagers share one host).
+    fn names_node(&self, name: &str, i: usize) -> bool {
+        let id = &self.nodes[i].node_id;
+        name == id.host || name == id.to_string()
+    }
+
+    /// Nodes named by node-level asks matching an ANY ask (same priority, allocation id and
+    /// capability) that still want containers.
+    fn local_nodes(
         &self,
-        app: &App,
+        asks: &BTreeMap<AskKey, ResourceRequestProto>,
+        any: &AskKey,
+    ) -> HashSet<usize> {
+        let mut out = HashSet::new();
+        for (k, r) in asks {
+            let same = k.0 == any.0 && k.1 == any.1 && k.3 == any.3 && k.4 == any.4;
+            if same && k.2 != ANY && r.num_containers.unwrap_or(0) > 0 {
+                out.extend((0..self.nodes.len()).filter(|&i| self.names_node(&k.2, i)));
+            }
+        }
+        out
+    }
+
+    /// The NMToken that lets an attempt talk to node `node`.
+    fn nm_token(&self, attempt: ApplicationAttemptId, node: usize, user: &str) -> NmTokenProto {
+        let node_id = self.nodes[node].node_id.clone();
+        let id = NmTokenIdentifier {
+            attempt,
+            node_id: node_id.clone(),
+            app_submitter: user.to_string(),
+            key_id: self.keys.nm_token_key_id,
+        };
+        NmTokenProto {
+            node_id: Some(node_id.to_proto()),
+            token: Some(id.token(&self.keys.nm_token_key).to_proto()),
+        }
+    }
+
+    /// The `Container` record an AM receives.
+    fn container_record(
+        &self,
         id: ContainerId,
         node: usize,
         r: ResourceInfo,
         priority: i32,
-        is_am: bool,
-        alloc_id: i64,
-    ) -> (ContainerTokenIdentifier, Token) {
+        allocation_request_id: i64,
+        token: Option<crate::hadoop::proto::TokenProto>,
+    ) -> ContainerProto {
+        ContainerProto {
+            id: Some(id.to_proto()),
+            node_id: Some(self.nodes[node].node_id.to_proto()),
+            node_http_address: Some(self.nodes[node].http_address()),
+            resource: Some(ResourceProto {
+                memory: Some(r.memory),
+                virtual_cores: Some(r.vcores),
+            }),
+            priority: Some(PriorityProto {
+                priority: Some(priority),
+            }),
+            container_token: token,
+            execution_type: Some(crate::yarn::proto::EXECUTION_TYPE_GUARANTEED),
+            allocation_request_id: Some(allocation_request_id),
+            version: Some(0),
+        }
+    }
+
+    /// The container token for a grant (`RMContainerTokenSecretManager.createContainerToken`).
+    fn container_token(&self, user: &str, g: &Grant) -> (ContainerTokenIdentifier, Token) {
+        let (id, node, r, priority, is_am, alloc_id) = (
+            g.id,
+            g.node,
+            g.resource,
+            g.priority,
+            g.is_am,
+            g.allocation_request_id,
+        );
         let now = now_millis();
         let ident = ContainerTokenIdentifier {
             container_id: id,
             nm_host_addr: self.nodes[node].node_id.to_string(),
-            app_submitter: app.user.clone(),
+            app_submitter: user.to_string(),
             memory_mb: r.memory,
             vcores: r.vcores,
             expiry_time_stamp: now + CONTAINER_TOKEN_EXPIRY_MS,
@@ -723,7 +893,7 @@ impl ResourceManager {
             else {
                 continue;
             };
-            let Some(node) = self.find_node(st, r, &HashSet::new()) else {
+            let Some(node) = self.find_node(st, r, &HashSet::new(), &HashSet::new(), false) else {
                 continue;
             };
             let amrm_key = {
@@ -741,28 +911,36 @@ impl ResourceManager {
             };
             attempt.next_container += 1;
             attempt.state = AttemptState::Launched;
+            attempt.last_heartbeat = now_millis();
             attempt.am_container = Some((cid, node));
             attempt.amrm_key_id = amrm_key.0;
             let attempt_id = attempt.id;
             app.launch_time = now_millis();
-            let (ident, _) = self.container_token(app, cid, node, r, 0, true, -1);
+            let grant = Grant {
+                id: cid,
+                node,
+                resource: r,
+                priority: 0,
+                is_am: true,
+                allocation_request_id: -1,
+            };
+            let (ident, _) = self.container_token(&app.user, &grant);
             let amrm = AmrmTokenIdentifier {
                 attempt: attempt_id,
                 key_id: amrm_key.0,
             }
             .token(&amrm_key.1, &service);
             let launch_context = self.am_launch_context(app, amrm);
-            st.node_used[node].memory += r.memory;
-            st.node_used[node].vcores += r.vcores;
-            st.containers.insert(
+            st.take(
                 cid,
                 LiveContainer {
                     node,
                     resource: r,
                     attempt: attempt_id,
+                    priority: 0,
+                    allocation_request_id: -1,
                 },
             );
-            st.containers_allocated += 1;
             self.nodes[node].launch(ContainerStart {
                 token: ident,
                 launch_context,
@@ -775,46 +953,31 @@ impl ResourceManager {
         let spec = &app.ctx.am_container_spec;
         let mut creds = app.credentials.clone();
         creds.add_token(amrm.service.clone(), amrm);
-        let mut env: Vec<StringStringMapProto> = spec
-            .environment
-            .iter()
-            .map(|(k, v)| StringStringMapProto {
-                key: Some(k.to_string()),
-                value: Some(v.clone()),
-            })
-            .collect();
-        for (k, v) in [
+        let extra = [
             ("APPLICATION_WEB_PROXY_BASE", format!("/proxy/{}", app.id)),
             ("APP_SUBMIT_TIME_ENV", app.submit_time.to_string()),
             ("MAX_APP_ATTEMPTS", app.max_attempts.to_string()),
-        ] {
-            env.push(StringStringMapProto {
-                key: Some(k.into()),
-                value: Some(v),
-            });
-        }
-        ContainerLaunchContextProto {
-            local_resources: spec
-                .local_resources
-                .iter()
-                .map(|(k, r)| StringLocalResourceMapProto {
-                    key: Some(k.to_string()),
-                    value: Some(local_resource_proto(r)),
-                })
-                .collect(),
-            tokens: Some(creds.to_bytes()),
-            service_data: Vec::new(),
-            environment: env,
-            command: spec.commands.command.clone(),
-            application_acls: spec
-                .application_acls
-                .iter()
-                .map(|(k, v)| ApplicationAclMapProto {
-                    access_type: Some(if k == "MODIFY_APP" { 2 } else { 1 }),
-                    acl: Some(v.clone()),
-                })
-                .collect(),
-        }
+        ];
+        let env = spec
+            .environment
+            .iter()
+            .map(|(k, v)| (k, v.as_str()))
+            .chain(extra.iter().map(|(k, v)| (*k, v.as_str())));
+        let mut ctx = launch_context(
+            spec.commands.command.clone(),
+            env,
+            spec.local_resources.iter(),
+            Some(&creds),
+        );
+        ctx.application_acls = spec
+            .application_acls
+            .iter()
+            .map(|(k, v)| ApplicationAclMapProto {
+                access_type: Some(if k == "MODIFY_APP" { 2 } else { 1 }),
+                acl: Some(v.clone()),
+            })
+            .collect();
+        ctx
     }
 
     /// Kills live containers of an application (of one attempt if given) and frees them.
@@ -835,9 +998,7 @@ impl ResourceManager {
             .map(|(id, _)| *id)
             .collect();
         for id in ids {
-            if let Some(c) = st.containers.remove(&id) {
-                st.node_used[c.node].memory -= c.resource.memory;
-                st.node_used[c.node].vcores -= c.resource.vcores;
+            if let Some(c) = st.free(&id) {
                 self.nodes[c.node].kill(id, code, diag);
             }
         }
@@ -850,96 +1011,142 @@ impl ResourceManager {
         };
         let cid = ContainerId::from_proto(&cid_proto);
         let mut st = self.lock();
-        let Some(live) = st.containers.remove(&cid) else {
+        if st.free(&cid).is_none() {
             return; // already released or cleaned up by the RM
-        };
-        st.node_used[live.node].memory -= live.resource.memory;
-        st.node_used[live.node].vcores -= live.resource.vcores;
+        }
         let app_id = cid.attempt.application_id;
-        let key_id = st.amrm_key_id;
-        let mut cleanup: Option<(Option<ApplicationAttemptId>, i32, &str)> = None;
-        if let Some(app) = st.apps.get_mut(&app_id) {
-            let max = app.max_attempts;
-            let keep = app.ctx.keep_containers_across_application_attempts;
-            let n_attempts = app.attempts.len() as i32;
-            let tracking = format!(
-                "http://{}/cluster/app/{app_id}",
-                self.webapp_addr.lock().expect("lock")
-            );
-            let Some(attempt) = app
-                .attempts
-                .iter_mut()
-                .find(|a| a.am_container.map(|x| x.0) == Some(cid))
-            else {
+        let tracking = format!(
+            "http://{}/cluster/app/{app_id}",
+            self.webapp_addr.lock().expect("lock")
+        );
+        let Some(app) = st.apps.get_mut(&app_id) else {
+            return;
+        };
+        let am_of = app
+            .attempts
+            .iter_mut()
+            .find(|a| a.am_container.map(|x| x.0) == Some(cid));
+        match am_of {
+            None => {
                 // A task container: report it to the current attempt.
                 if let Some(cur) = app.current_mut() {
                     cur.completed.push(ev.status);
                 }
-                drop(st);
-                self.schedule_ams(&mut self.lock());
-                return;
-            };
-            let code = ev.status.exit_status.unwrap_or(exit_status::INVALID);
-            match attempt.state {
-                AttemptState::Finishing => {
-                    attempt.state = AttemptState::Finished;
-                    attempt.finish_time = now_millis();
-                    cleanup = Some((
-                        None,
-                        exit_status::KILLED_AFTER_APP_COMPLETION,
-                        "Container killed by the ResourceManager after the application completed.",
-                    ));
-                }
-                AttemptState::Launched | AttemptState::Running => {
-                    attempt.state = AttemptState::Failed;
-                    attempt.finish_time = now_millis();
-                    let diag = format!(
-                        "AM Container for {} exited with  exitCode: {code}\nFailing this attempt.Diagnostics: {}For more detailed output, check the application tracking page: {tracking} Then click on links to logs of each attempt.\n",
-                        attempt.id,
-                        ev.status.diagnostics.clone().unwrap_or_default()
-                    );
-                    let failed_attempt = attempt.id;
-                    if n_attempts < max {
-                        app.state = YarnApplicationState::ACCEPTED;
-                        app.diagnostics = diag;
-                        app.attempts
-                            .push(new_attempt(app_id, n_attempts + 1, key_id));
-                        if !keep {
-                            cleanup = Some((
-                                Some(failed_attempt),
-                                exit_status::KILLED_BY_RESOURCEMANAGER,
-                                "Container of a completed attempt killed by the ResourceManager.",
-                            ));
-                        } else {
-                            // Containers move to the new attempt.
-                            let new_id = app.current().map(|a| a.id);
-                            for c in st
-                                .containers
-                                .values_mut()
-                                .filter(|c| c.attempt == failed_attempt)
-                            {
-                                if let Some(n) = new_id {
-                                    c.attempt = n;
-                                }
-                            }
-                        }
-                    } else {
-                        app.state = YarnApplicationState::FAILED;
-                        app.final_status = FinalApplicationStatus::FAILED;
-                        app.finish_time = now_millis();
-                        app.diagnostics = format!("Application {app_id} failed {max} times due to {diag}. Failing the application.");
-                        cleanup = Some((
-                            None,
-                            exit_status::KILLED_BY_RESOURCEMANAGER,
-                            "Container killed by the ResourceManager.",
-                        ));
+            }
+            Some(attempt) if attempt.state == AttemptState::Finishing => {
+                attempt.state = AttemptState::Finished;
+                attempt.finish_time = now_millis();
+                self.kill_app_containers(
+                    &mut st,
+                    app_id,
+                    None,
+                    exit_status::KILLED_AFTER_APP_COMPLETION,
+                    "Container killed by the ResourceManager after the application completed.",
+                );
+            }
+            Some(attempt)
+                if matches!(
+                    attempt.state,
+                    AttemptState::Launched | AttemptState::Running
+                ) =>
+            {
+                let code = ev.status.exit_status.unwrap_or(exit_status::INVALID);
+                let diag = format!(
+                    "AM Container for {} exited with  exitCode: {code}\nFailing this attempt.Diagnostics: {}For more detailed output, check application tracking page: {tracking} Then, click on links to logs of each attempt.\n",
+                    attempt.id,
+                    ev.status.diagnostics.clone().unwrap_or_default()
+                );
+                let attempt_id = attempt.id;
+                self.fail_attempt(&mut st, attempt_id, diag);
+            }
+            Some(_) => {}
+        }
+        self.schedule_ams(&mut st);
+    }
+
+    /// `RMAppAttemptImpl` failure: the attempt FAILED; a new attempt if the failures inside
+    /// attempt-failures-validity-interval stay below max attempts, else the application
+    /// FAILED (`Application X failed N times due to ...`).
+    fn fail_attempt(&self, st: &mut State, attempt_id: ApplicationAttemptId, diag: String) {
+        let app_id = attempt_id.application_id;
+        let key_id = st.amrm_key_id;
+        let Some(app) = st.apps.get_mut(&app_id) else {
+            return;
+        };
+        let Some(attempt) = app.attempts.iter_mut().find(|a| a.id == attempt_id) else {
+            return;
+        };
+        attempt.state = AttemptState::Failed;
+        attempt.finish_time = now_millis();
+        let max = app.max_attempts;
+        let window = app.ctx.attempt_failures_validity_interval.unwrap_or(-1);
+        let now = now_millis();
+        let failures = app
+            .attempts
+            .iter()
+            .filter(|a| a.state == AttemptState::Failed)
+            .filter(|a| window <= 0 || a.finish_time > now - window)
+            .count() as i32;
+        let cleanup = if failures < max {
+            app.state = YarnApplicationState::ACCEPTED;
+            app.diagnostics = diag;
+            let next = new_attempt(app_id, app.attempts.len() as i32 + 1, key_id);
+            let next_id = next.id;
+            app.attempts.push(next);
+            if app.ctx.keep_containers_across_application_attempts {
+                // Task containers move to the new attempt; the old AM container goes.
+                let am = app
+                    .attempts
+                    .iter()
+                    .find(|a| a.id == attempt_id)
+                    .and_then(|a| a.am_container);
+                for (id, c) in st.containers.iter_mut() {
+                    if c.attempt == attempt_id && am.map(|a| a.0) != Some(*id) {
+                        c.attempt = next_id;
                     }
                 }
-                _ => {}
             }
-        }
-        if let Some((attempt, code, diag)) = cleanup {
-            self.kill_app_containers(&mut st, app_id, attempt, code, diag);
+            (
+                Some(attempt_id),
+                "Container of a completed attempt killed by the ResourceManager.",
+            )
+        } else {
+            app.state = YarnApplicationState::FAILED;
+            app.final_status = FinalApplicationStatus::FAILED;
+            app.finish_time = now_millis();
+            app.diagnostics = format!(
+                "Application {app_id} failed {max} times due to {diag}. Failing the application."
+            );
+            (None, "Container killed by the ResourceManager.")
+        };
+        self.kill_app_containers(
+            st,
+            app_id,
+            cleanup.0,
+            exit_status::KILLED_BY_RESOURCEMANAGER,
+            cleanup.1,
+        );
+    }
+
+    /// `AMLivelinessMonitor`: an attempt whose AM has not heartbeated (registered or
+    /// allocated) within the expiry interval fails.
+    pub fn expire_silent_ams(&self, expiry: std::time::Duration) {
+        let mut st = self.lock();
+        let deadline = now_millis() - expiry.as_millis() as i64;
+        let expired: Vec<ApplicationAttemptId> = st
+            .apps
+            .values()
+            .filter_map(|a| a.current())
+            .filter(|a| matches!(a.state, AttemptState::Launched | AttemptState::Running))
+            .filter(|a| a.last_heartbeat < deadline)
+            .map(|a| a.id)
+            .collect();
+        for id in expired {
+            self.fail_attempt(
+                &mut st,
+                id,
+                format!("ApplicationMaster for attempt {id} timed out"),
+            );
         }
         self.schedule_ams(&mut st);
     }
@@ -991,6 +1198,7 @@ impl ResourceManager {
             }
             attempt.registered = true;
             attempt.state = AttemptState::Running;
+            attempt.last_heartbeat = now_millis();
             attempt.host = req.host.unwrap_or_default();
             attempt.rpc_port = req.rpc_port.unwrap_or(-1);
             attempt.tracking_url = req.tracking_url.unwrap_or_default();
@@ -999,6 +1207,32 @@ impl ResourceManager {
                 ..Default::default()
             });
             app.state = YarnApplicationState::RUNNING;
+            let user = app.user.clone();
+            // keep-containers-across-application-attempts: running containers of earlier
+            // attempts (moved to this one on failure) and NMTokens for their nodes.
+            let mut previous = Vec::new();
+            let mut nodes = std::collections::BTreeSet::new();
+            for (cid, c) in &st.containers {
+                let from_earlier_attempt = cid.attempt != attempt_id;
+                if c.attempt == attempt_id && from_earlier_attempt {
+                    previous.push(rm.container_record(
+                        *cid,
+                        c.node,
+                        c.resource,
+                        c.priority,
+                        c.allocation_request_id,
+                        None,
+                    ));
+                    nodes.insert(c.node);
+                }
+            }
+            let nm_tokens: Vec<NmTokenProto> = nodes
+                .iter()
+                .map(|&n| rm.nm_token(attempt_id, n, &user))
+                .collect();
+            if let Some(a) = st.apps.get_mut(&app_id).and_then(App::current_mut) {
+                a.nm_tokens_sent.extend(nodes);
+            }
             let max = rm.config.max_allocation;
             Ok(RegisterApplicationMasterResponseProto {
                 maximum_capability: Some(ResourceProto {
@@ -1007,9 +1241,9 @@ impl ResourceManager {
                 }),
                 client_to_am_token_master_key: None,
                 application_acls: Vec::new(),
-                containers_from_previous_attempts: Vec::new(),
+                containers_from_previous_attempts: previous,
                 queue: Some(queue),
-                nm_tokens_from_previous_attempts: Vec::new(),
+                nm_tokens_from_previous_attempts: nm_tokens,
             })
         })
     }
@@ -1047,21 +1281,21 @@ impl ResourceManager {
                 let cap = ask.capability.unwrap_or_default();
                 let r = ResourceInfo { memory: cap.memory.unwrap_or(0), vcores: cap.virtual_cores.unwrap_or(0) };
                 let n = rm.validate(r).map_err(|m| yarn_exception("InvalidResourceRequestException", m))?;
+                if let Some(label) = ask.node_label_expression.as_deref().filter(|l| !l.trim().is_empty()) {
+                    return Err(yarn_exception("InvalidLabelResourceRequestException", unknown_label(label)));
+                }
                 if ask.num_containers.unwrap_or(0) < 0 {
                     return Err(yarn_exception("InvalidResourceRequestException", format!("Invalid resource request, number of containers is negative: {}", ask.num_containers.unwrap_or(0))));
                 }
                 normalized.push((ask.clone(), n));
             }
-            let service_nodes: Vec<NodeId> = rm.nodes.iter().map(|n| n.node_id.clone()).collect();
             // Releases.
             let mut released = Vec::new();
             for cid_p in &req.release {
                 let cid = ContainerId::from_proto(cid_p);
                 let owned = st.containers.get(&cid).is_some_and(|c| c.attempt.application_id == app_id);
                 if owned {
-                    if let Some(c) = st.containers.remove(&cid) {
-                        st.node_used[c.node].memory -= c.resource.memory;
-                        st.node_used[c.node].vcores -= c.resource.vcores;
+                    if let Some(c) = st.free(&cid) {
                         rm.nodes[c.node].kill(cid, exit_status::ABORTED, "Container released by application");
                     }
                     released.push(ContainerStatusProto {
@@ -1078,6 +1312,7 @@ impl ResourceManager {
             let user = app.user.clone();
             let attempt = app.current_mut().expect("checked");
             attempt.progress = req.progress.unwrap_or(0.0).clamp(0.0, 1.0);
+            attempt.last_heartbeat = now_millis();
             if let Some(b) = &req.blacklist_request {
                 for h in &b.blacklist_additions {
                     attempt.blacklist.insert(h.clone());
@@ -1101,54 +1336,64 @@ impl ResourceManager {
             let mut completed = std::mem::take(&mut attempt.completed);
             completed.extend(released);
             let blacklist = attempt.blacklist.clone();
-            let asks: Vec<(AskKey, i32)> = attempt
+            // With relax_locality false on the ANY ask, only nodes named by node-level asks
+            // qualify (Hadoop's strict locality); otherwise they are merely preferred.
+            let asks: Vec<(AskKey, i32, HashSet<usize>, bool)> = attempt
                 .asks
                 .iter()
                 .filter(|(k, r)| k.2 == ANY && r.num_containers.unwrap_or(0) > 0)
-                .map(|(k, r)| (k.clone(), r.num_containers.unwrap_or(0)))
+                .map(|(k, r)| {
+                    let strict = r.relax_locality == Some(false);
+                    (k.clone(), r.num_containers.unwrap_or(0), rm.local_nodes(&attempt.asks, k), strict)
+                })
                 .collect();
             // Allocation against node capacity, highest priority (lowest number) first.
             let mut allocated = Vec::new();
             let mut nm_tokens = Vec::new();
-            for (key, want) in asks {
+            for (key, want, preferred, strict) in asks {
                 let r = ResourceInfo { memory: key.3, vcores: key.4 };
                 let mut placed = 0;
                 while placed < want {
-                    let Some(node) = rm.find_node(st, r, &blacklist) else { break };
+                    let Some(node) = rm.find_node(st, r, &blacklist, &preferred, strict) else { break };
                     let app = st.apps.get_mut(&app_id).expect("checked");
                     let attempt = app.current_mut().expect("checked");
+                    // The node-level ask this container satisfies, if any, wants one fewer.
+                    let node_ask = attempt.asks.iter_mut().find(|(k, a)| {
+                        k.0 == key.0 && k.1 == key.1 && k.3 == key.3 && k.4 == key.4
+                            && k.2 != ANY
+                            && a.num_containers.unwrap_or(0) > 0
+                            && rm.names_node(&k.2, node)
+                    });
+                    if let Some((_, a)) = node_ask {
+                        a.num_containers = Some(a.num_containers.unwrap_or(0) - 1);
+                    }
                     let cid = ContainerId { attempt: attempt.id, id: attempt.next_container };
                     attempt.next_container += 1;
                     let send_nm_token = attempt.nm_tokens_sent.insert(node);
                     let app_ref = st.apps.get(&app_id).expect("checked");
-                    let (_, token) = rm.container_token(app_ref, cid, node, r, key.0, false, key.1);
-                    st.node_used[node].memory += r.memory;
-                    st.node_used[node].vcores += r.vcores;
-                    st.containers.insert(cid, LiveContainer { node, resource: r, attempt: attempt_id });
-                    st.containers_allocated += 1;
-                    if send_nm_token {
-                        let nm_id = NmTokenIdentifier {
+                    let grant = Grant {
+                        id: cid,
+                        node,
+                        resource: r,
+                        priority: key.0,
+                        is_am: false,
+                        allocation_request_id: key.1,
+                    };
+                    let (_, token) = rm.container_token(&app_ref.user, &grant);
+                    st.take(
+                        cid,
+                        LiveContainer {
+                            node,
+                            resource: r,
                             attempt: attempt_id,
-                            node_id: service_nodes[node].clone(),
-                            app_submitter: user.clone(),
-                            key_id: rm.keys.nm_token_key_id,
-                        };
-                        nm_tokens.push(NmTokenProto {
-                            node_id: Some(service_nodes[node].to_proto()),
-                            token: Some(nm_id.token(&rm.keys.nm_token_key).to_proto()),
-                        });
+                            priority: key.0,
+                            allocation_request_id: key.1,
+                        },
+                    );
+                    if send_nm_token {
+                        nm_tokens.push(rm.nm_token(attempt_id, node, &user));
                     }
-                    allocated.push(ContainerProto {
-                        id: Some(cid.to_proto()),
-                        node_id: Some(service_nodes[node].to_proto()),
-                        node_http_address: Some(rm.nodes[node].http_address()),
-                        resource: Some(ResourceProto { memory: Some(r.memory), virtual_cores: Some(r.vcores) }),
-                        priority: Some(PriorityProto { priority: Some(key.0) }),
-                        container_token: Some(token.to_proto()),
-                        execution_type: Some(crate::yarn::proto::EXECUTION_TYPE_GUARANTEED),
-                        allocation_request_id: Some(key.1),
-                        version: Some(0),
-                    });
+                    allocated.push(rm.container_record(cid, node, r, key.0, key.1, Some(token.to_proto())));
                     placed += 1;
                 }
                 let app = st.apps.get_mut(&app_id).expect("checked");
@@ -1220,6 +1465,11 @@ impl ResourceManager {
     }
 }
 
+/// The mini cluster has no node labels; Hadoop's message for a label it does not know.
+fn unknown_label(label: &str) -> String {
+    format!("Invalid label resource request, cluster do not contain , label= {label}")
+}
+
 fn new_attempt(app: ApplicationId, n: i32, key_id: i32) -> Attempt {
     Attempt {
         id: ApplicationAttemptId {
@@ -1242,26 +1492,7 @@ fn new_attempt(app: ApplicationId, n: i32, key_id: i32) -> Attempt {
         next_container: 1,
         amrm_key_id: key_id,
         progress: 0.0,
-    }
-}
-
-fn local_resource_proto(r: &LocalResourceInfo) -> LocalResourceProto {
-    use crate::yarn::proto::{local_resource_type as t, local_resource_visibility as v};
-    LocalResourceProto {
-        resource: Some(url_from_string(&r.resource)),
-        size: Some(r.size),
-        timestamp: Some(r.timestamp),
-        r#type: Some(match r.kind {
-            LocalResourceType::Archive => t::ARCHIVE,
-            LocalResourceType::File => t::FILE,
-            LocalResourceType::Pattern => t::PATTERN,
-        }),
-        visibility: Some(match r.visibility {
-            LocalResourceVisibility::Public => v::PUBLIC,
-            LocalResourceVisibility::Private => v::PRIVATE,
-            LocalResourceVisibility::Application => v::APPLICATION,
-        }),
-        pattern: r.pattern.clone(),
+        last_heartbeat: now_millis(),
     }
 }
 
@@ -1308,11 +1539,6 @@ struct SchedulerService {
     rm: Weak<ResourceManager>,
 }
 
-fn decode<M: Message + Default>(b: Bytes) -> Result<M, RpcException> {
-    M::decode(b)
-        .map_err(|e| RpcException::new("java.io.IOException", format!("malformed request: {e}")))
-}
-
 impl RpcService for SchedulerService {
     fn protocol(&self) -> &str {
         APPLICATION_MASTER_PROTOCOL
@@ -1331,13 +1557,15 @@ impl RpcService for SchedulerService {
             })?;
             let attempt = ResourceManager::caller_attempt(&caller)?;
             match method.as_str() {
-                "registerApplicationMaster" => {
-                    Ok(rm.register(attempt, decode(request)?)?.encode_to_vec())
-                }
-                "allocate" => Ok(rm.allocate(attempt, decode(request)?)?.encode_to_vec()),
-                "finishApplicationMaster" => {
-                    Ok(rm.finish(attempt, decode(request)?)?.encode_to_vec())
-                }
+                "registerApplicationMaster" => Ok(rm
+                    .register(attempt, decode_request(request)?)?
+                    .encode_to_vec()),
+                "allocate" => Ok(rm
+                    .allocate(attempt, decode_request(request)?)?
+                    .encode_to_vec()),
+                "finishApplicationMaster" => Ok(rm
+                    .finish(attempt, decode_request(request)?)?
+                    .encode_to_vec()),
                 m => Err(unknown_method(m, APPLICATION_MASTER_PROTOCOL)),
             }
         })

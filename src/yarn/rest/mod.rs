@@ -38,6 +38,12 @@ pub enum RestError {
     },
     #[error("{url}: unexpected response body: {message}")]
     Decode { url: String, message: String },
+    #[error("application {app_id} still {state} after {timeout:?}")]
+    WaitTimeout {
+        app_id: String,
+        state: String,
+        timeout: Duration,
+    },
     #[error("ResourceManager configuration: {0}")]
     Conf(#[from] ConfError),
     #[error("building the HTTP client: {0}")]
@@ -53,6 +59,9 @@ impl RestError {
         }
     }
 }
+
+/// Bound on one REST request unless configured otherwise.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Filters for listing applications.
 #[derive(Clone, Debug, Default)]
@@ -79,8 +88,20 @@ impl RmRestClient {
         user: Option<String>,
         connect_timeout: Duration,
     ) -> Result<Self, RestError> {
+        Self::with_timeouts(bases, user, connect_timeout, DEFAULT_REQUEST_TIMEOUT)
+    }
+
+    /// Like [`RmRestClient::new`], with a bound on each whole request (a hung RM is then
+    /// an error, and with HA the next RM is tried).
+    pub fn with_timeouts(
+        bases: Vec<String>,
+        user: Option<String>,
+        connect_timeout: Duration,
+        request_timeout: Duration,
+    ) -> Result<Self, RestError> {
         let http = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
+            .timeout(request_timeout)
             .build()
             .map_err(|e| RestError::Client(e.to_string()))?;
         Ok(RmRestClient {
@@ -219,6 +240,12 @@ impl RmRestClient {
             .cluster_metrics)
     }
 
+    /// GET `/ws/v1/cluster/nodes`.
+    pub async fn nodes(&self) -> Result<Vec<NodeInfo>, RestError> {
+        let w: NodesWrapper = self.get("/ws/v1/cluster/nodes", &[]).await?;
+        Ok(w.nodes.map(|n| n.node).unwrap_or_default())
+    }
+
     /// GET `/ws/v1/cluster/scheduler`: the scheduler's own JSON (its shape depends on the
     /// scheduler type), as `{"scheduler": {"schedulerInfo": ...}}`.
     pub async fn scheduler_info(&self) -> Result<serde_json::Value, RestError> {
@@ -308,6 +335,31 @@ impl RmRestClient {
         }
         let w: AppsWrapper = self.get("/ws/v1/cluster/apps", &query).await?;
         Ok(w.apps.map(|a| a.app).unwrap_or_default())
+    }
+
+    /// Polls the application report every `poll` until it is in a final state (FINISHED,
+    /// FAILED or KILLED).
+    pub async fn wait_for_final_state(
+        &self,
+        app_id: &str,
+        poll: Duration,
+        timeout: Duration,
+    ) -> Result<AppInfo, RestError> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let report = self.application(app_id).await?;
+            if report.state.is_final() {
+                return Ok(report);
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(RestError::WaitTimeout {
+                    app_id: app_id.to_string(),
+                    state: report.state.name().to_string(),
+                    timeout,
+                });
+            }
+            tokio::time::sleep(poll).await;
+        }
     }
 
     /// PUT `/ws/v1/cluster/apps/{id}/state` with `KILLED`; returns the state the RM reports

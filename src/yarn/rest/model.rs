@@ -144,6 +144,31 @@ pub struct CredentialsInfo {
     pub secrets: Entries<String>,
 }
 
+impl CredentialsInfo {
+    /// Hadoop credentials in the REST form: tokens as `Token.encodeToUrlString()`, secrets
+    /// URL-safe base64 (what the RM's `new Base64(0, null, true)` writes and reads).
+    pub fn from_credentials(c: &crate::hadoop::security::Credentials) -> CredentialsInfo {
+        use base64::Engine;
+        CredentialsInfo {
+            tokens: c
+                .tokens
+                .iter()
+                .map(|(alias, t)| (alias.clone(), t.encode_to_url_string()))
+                .collect(),
+            secrets: c
+                .secrets
+                .iter()
+                .map(|(alias, s)| {
+                    (
+                        alias.clone(),
+                        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s),
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
 /// `ContainerLaunchContextInfo` (the `am-container-spec`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ContainerLaunchContextInfo {
@@ -366,7 +391,11 @@ pub struct AppAttemptInfo {
     #[serde(default)]
     pub blacklisted_nodes: String,
     #[serde(default)]
+    pub nodes_blacklisted_by_system: String,
+    #[serde(default)]
     pub app_attempt_id: Option<String>,
+    #[serde(default)]
+    pub export_ports: Option<String>,
     #[serde(default)]
     pub app_attempt_state: Option<String>,
 }
@@ -390,8 +419,8 @@ pub struct AppState {
 }
 
 /// `ClusterInfo` (GET `/ws/v1/cluster/info` -> `{"clusterInfo": ...}`).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
 pub struct ClusterInfo {
     pub id: i64,
     pub started_on: i64,
@@ -412,7 +441,7 @@ pub struct ClusterInfoWrapper {
 
 /// `ClusterMetricsInfo` (GET `/ws/v1/cluster/metrics` -> `{"clusterMetrics": ...}`).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", default)]
 pub struct ClusterMetrics {
     pub apps_submitted: i64,
     pub apps_completed: i64,
@@ -444,6 +473,38 @@ pub struct ClusterMetrics {
 pub struct ClusterMetricsWrapper {
     #[serde(rename = "clusterMetrics")]
     pub cluster_metrics: ClusterMetrics,
+}
+
+/// `NodeInfo` (GET `/ws/v1/cluster/nodes` -> `{"nodes": {"node": [...]}}`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct NodeInfo {
+    pub id: String,
+    pub rack: String,
+    pub state: String,
+    pub node_host_name: String,
+    #[serde(rename = "nodeHTTPAddress")]
+    pub node_http_address: String,
+    pub last_health_update: i64,
+    pub health_report: String,
+    pub num_containers: i64,
+    #[serde(rename = "usedMemoryMB")]
+    pub used_memory_mb: i64,
+    #[serde(rename = "availMemoryMB")]
+    pub avail_memory_mb: i64,
+    pub used_virtual_cores: i64,
+    pub available_virtual_cores: i64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct NodesWrapper {
+    pub nodes: Option<Nodes>,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Nodes {
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub node: Vec<NodeInfo>,
 }
 
 /// The error body of every failed RM web-service call.
@@ -513,6 +574,27 @@ mod tests {
         assert_eq!(v["application-tags"]["tag"][0], "a");
         let back: ApplicationSubmissionContextInfo = serde_json::from_value(v).unwrap();
         assert_eq!(back, ctx);
+    }
+
+    #[test]
+    fn credentials_take_the_rest_encodings() {
+        let mut c = crate::hadoop::security::Credentials::new();
+        let token = crate::hadoop::security::Token {
+            identifier: vec![1, 2],
+            password: vec![3],
+            kind: "HDFS_DELEGATION_TOKEN".into(),
+            service: "nn:8020".into(),
+        };
+        c.add_token("hdfs", token.clone());
+        c.secrets.insert("s".into(), vec![0xfb, 0xff]);
+        let info = CredentialsInfo::from_credentials(&c);
+        let (alias, encoded) = info.tokens.iter().next().unwrap();
+        assert_eq!(alias, "hdfs");
+        assert_eq!(
+            crate::hadoop::security::Token::decode_from_url_string(alias, encoded).unwrap(),
+            token
+        );
+        assert_eq!(info.secrets.entry[0].value, "-_8");
     }
 
     #[test]

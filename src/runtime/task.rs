@@ -1,0 +1,497 @@
+//! A task: one parallel subtask of a JobVertex, running its operator chain on its own thread.
+//!
+//! The task builds its chain from the program's StreamGraph (the user code) and the JobGraph
+//! (the wiring), connects its record writers and input gate to the channels of its job, and
+//! then loops: poll the source or read the input gate, push batches through the chain, flush
+//! network buffers on the buffer timeout, and handle control messages between batches.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::api::functions::{Accumulators, RuntimeContext};
+use crate::api::source::InputStatus;
+use crate::config::RuntimeExecutionMode;
+use crate::error::TaskFailure;
+use crate::graph::stream_graph::{
+    AnyBox, HeadInput, Invokable, SourceDriver, StreamGraph, WriterContext,
+};
+use crate::graph::{JobGraph, JobVertex};
+use crate::runtime::chain::{processing_time_now, ChainEvent, TaskError};
+use crate::runtime::network::gate::{GateEvent, InputChannel, InputGate};
+use crate::runtime::network::local::LocalChannels;
+use crate::runtime::network::writer::ChannelSender;
+use crate::runtime::network::ChannelId;
+use crate::runtime::operators::side::SideOutputs;
+use crate::util::ids::JobId;
+
+/// Messages a running task accepts between batches.
+#[derive(Debug, Clone)]
+pub enum TaskControl {
+    Cancel,
+}
+
+/// Task states (Flink's `ExecutionState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ExecutionState {
+    Created,
+    Scheduled,
+    Deploying,
+    Running,
+    Finished,
+    Canceling,
+    Canceled,
+    Failed,
+}
+
+impl ExecutionState {
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            ExecutionState::Finished | ExecutionState::Canceled | ExecutionState::Failed
+        )
+    }
+}
+
+/// A task's state change, reported to its job master.
+#[derive(Debug, Clone)]
+pub struct TaskStateUpdate {
+    pub vertex: usize,
+    pub subtask: usize,
+    pub state: ExecutionState,
+    /// Set for `Failed`.
+    pub failure: Option<TaskFailure>,
+    /// Accumulator values, set for `Finished`.
+    pub accumulators: std::collections::BTreeMap<String, i64>,
+}
+
+/// Settings every task of a job shares.
+#[derive(Debug, Clone)]
+pub struct TaskSettings {
+    pub runtime_mode: RuntimeExecutionMode,
+    /// Flush partially filled buffers at least this often (`execution.buffer-timeout`);
+    /// `None` flushes only full buffers (and at the end).
+    pub buffer_timeout: Option<Duration>,
+    /// `pipeline.auto-watermark-interval`.
+    pub auto_watermark_interval: Duration,
+}
+
+/// Everything a task needs to run one subtask.
+pub struct TaskDeployment {
+    pub job_id: JobId,
+    pub job: Arc<JobGraph>,
+    pub user_code: Arc<StreamGraph>,
+    pub settings: TaskSettings,
+    pub vertex: usize,
+    pub subtask: usize,
+    pub attempt: u32,
+    pub channels: Arc<LocalChannels>,
+}
+
+/// Which consumer subtasks producer `producer` feeds on an edge (and vice versa), following
+/// Flink's ALL_TO_ALL and POINTWISE distribution patterns.
+pub fn connected_consumers(
+    producer: usize,
+    producers: usize,
+    consumers: usize,
+    pointwise: bool,
+) -> std::ops::Range<usize> {
+    if !pointwise {
+        return 0..consumers;
+    }
+    if producers == consumers {
+        producer..producer + 1
+    } else if producers > consumers {
+        // Several producers per consumer: consumer c reads [c*P/C, (c+1)*P/C).
+        let c = (0..consumers)
+            .find(|&c| producer < (c + 1) * producers / consumers)
+            .unwrap_or(consumers - 1);
+        c..c + 1
+    } else {
+        let start = (producer * consumers).div_ceil(producers);
+        let end = ((producer + 1) * consumers).div_ceil(producers);
+        start..end
+    }
+}
+
+/// The producers a consumer reads on an edge.
+pub fn connected_producers(
+    consumer: usize,
+    producers: usize,
+    consumers: usize,
+    pointwise: bool,
+) -> Vec<usize> {
+    (0..producers)
+        .filter(|&p| connected_consumers(p, producers, consumers, pointwise).contains(&consumer))
+        .collect()
+}
+
+enum Head {
+    Source(Box<dyn SourceDriver>),
+    Input(Box<dyn HeadInput>, InputGate),
+}
+
+/// Runs one task to completion on the calling thread, reporting its states.
+pub fn run_task(
+    deployment: TaskDeployment,
+    control: Receiver<TaskControl>,
+    cancelled: Arc<AtomicBool>,
+    reports: Sender<TaskStateUpdate>,
+) {
+    let vertex = &deployment.job.vertices[deployment.vertex];
+    let accumulators = Accumulators::default();
+    let ctx = RuntimeContext {
+        job_id: deployment.job_id,
+        task_name: vertex.name.clone(),
+        subtask_index: deployment.subtask,
+        parallelism: vertex.parallelism,
+        max_parallelism: vertex.max_parallelism,
+        attempt_number: deployment.attempt,
+        runtime_mode: deployment.settings.runtime_mode,
+        auto_watermark_interval: deployment.settings.auto_watermark_interval,
+        accumulators: accumulators.clone(),
+    };
+    let report = |state: ExecutionState, failure: Option<TaskFailure>| {
+        let _ = reports.send(TaskStateUpdate {
+            vertex: deployment.vertex,
+            subtask: deployment.subtask,
+            state,
+            failure,
+            accumulators: if state == ExecutionState::Finished {
+                accumulators.snapshot()
+            } else {
+                Default::default()
+            },
+        });
+    };
+    report(ExecutionState::Running, None);
+    let result = build_head(&deployment, vertex, &ctx, control, &cancelled)
+        .and_then(|head| run_head(head, &ctx, &deployment.settings, &cancelled));
+    match result {
+        Ok(()) => report(ExecutionState::Finished, None),
+        Err(TaskError::Cancelled) => report(ExecutionState::Canceled, None),
+        Err(TaskError::Operator { operator, message }) => {
+            tracing::error!(
+                "{} failed in operator '{operator}': {message}",
+                ctx.task_name_with_subtasks()
+            );
+            report(
+                ExecutionState::Failed,
+                Some(TaskFailure {
+                    task: vertex.name.clone(),
+                    operator,
+                    subtask: deployment.subtask,
+                    parallelism: vertex.parallelism,
+                    message,
+                }),
+            )
+        }
+    }
+}
+
+fn build_head(
+    d: &TaskDeployment,
+    vertex: &JobVertex,
+    ctx: &RuntimeContext,
+    control: Receiver<TaskControl>,
+    cancelled: &Arc<AtomicBool>,
+) -> Result<Head, TaskError> {
+    let graph = &d.user_code;
+    let head_node = vertex.head_node();
+    let head_name = graph.nodes[head_node].name.as_str();
+    let setup_error = |message: String| TaskError::operator(head_name, message);
+    let (output, side) = build_outputs(d, vertex, head_node, cancelled).map_err(setup_error)?;
+    match &graph.nodes[head_node].invokable {
+        Invokable::Source(factory) => Ok(Head::Source(
+            factory
+                .create(head_name, output, ctx)
+                .map_err(setup_error)?,
+        )),
+        Invokable::OneInput(factory) => {
+            let operator = factory
+                .create(head_name, output, side)
+                .map_err(setup_error)?;
+            let head = factory.head(operator).map_err(setup_error)?;
+            Ok(Head::Input(head, build_gate(d, vertex, control)?))
+        }
+        Invokable::TwoInput(factory) => {
+            let head = factory
+                .create_head(head_name, output)
+                .map_err(setup_error)?;
+            Ok(Head::Input(head, build_gate(d, vertex, control)?))
+        }
+    }
+}
+
+/// The outputs of `node`: its chained successors and the record writers of its job edges, and
+/// the writers of the side outputs other vertices read.
+fn build_outputs(
+    d: &TaskDeployment,
+    vertex: &JobVertex,
+    node: usize,
+    cancelled: &Arc<AtomicBool>,
+) -> Result<(AnyBox, SideOutputs), String> {
+    let graph = &d.user_code;
+    let mut outputs = Vec::new();
+    let mut side_outputs = Vec::new();
+    for (i, edge) in graph
+        .edges
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.source == node)
+    {
+        if vertex.operators.iter().any(|o| o.node == edge.target) {
+            let (successor, successor_side) = build_outputs(d, vertex, edge.target, cancelled)?;
+            let target = &graph.nodes[edge.target];
+            match &target.invokable {
+                Invokable::OneInput(factory) => {
+                    outputs.push(factory.create(&target.name, successor, successor_side)?)
+                }
+                _ => {
+                    return Err(format!(
+                        "internal error: operator '{}' cannot be chained",
+                        target.name
+                    ))
+                }
+            }
+            continue;
+        }
+        let job_edge = d
+            .job
+            .edges
+            .iter()
+            .find(|je| je.stream_edge == i)
+            .ok_or_else(|| format!("internal error: stream edge {i} has no job edge"))?;
+        let target = &d.job.vertices[job_edge.target_vertex];
+        let consumers = connected_consumers(
+            d.subtask,
+            vertex.parallelism,
+            target.parallelism,
+            job_edge.partitioner.is_pointwise(),
+        );
+        let channels = consumers
+            .map(|consumer| {
+                let id = ChannelId {
+                    edge: job_edge.id,
+                    producer: d.subtask,
+                    consumer,
+                };
+                d.channels
+                    .take_sender(id)
+                    .map(|s| ChannelSender::new(s, cancelled.clone()))
+                    .ok_or_else(|| format!("internal error: channel {id:?} was already connected"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let ctx = WriterContext {
+            name: format!("{} -> {}", graph.nodes[node].name, target.name),
+            channels,
+            kind: job_edge.partitioner,
+            subtask_index: d.subtask,
+            max_parallelism: target.max_parallelism,
+        };
+        match &edge.side_output {
+            Some(tag) => side_outputs.push(edge.writer.create_side(tag, ctx)),
+            None => outputs.push(edge.writer.create(ctx)),
+        }
+    }
+    let main = graph.nodes[node].invokable.outputs().fan_out(outputs)?;
+    Ok((main, SideOutputs::new(side_outputs)))
+}
+
+fn build_gate(
+    d: &TaskDeployment,
+    vertex: &JobVertex,
+    control: Receiver<TaskControl>,
+) -> Result<InputGate, TaskError> {
+    let mut channels = Vec::new();
+    for edge in d.job.edges.iter().filter(|e| e.target_vertex == vertex.id) {
+        let producers = d.job.vertices[edge.source_vertex].parallelism;
+        for producer in connected_producers(
+            d.subtask,
+            producers,
+            vertex.parallelism,
+            edge.partitioner.is_pointwise(),
+        ) {
+            let id = ChannelId {
+                edge: edge.id,
+                producer,
+                consumer: d.subtask,
+            };
+            let receiver = d.channels.take_receiver(id).ok_or_else(|| {
+                TaskError::operator(
+                    &vertex.name,
+                    format!("internal error: channel {id:?} was already connected"),
+                )
+            })?;
+            channels.push(InputChannel {
+                input: edge.input,
+                receiver,
+            });
+        }
+    }
+    Ok(InputGate::new(channels, vertex.num_inputs, control))
+}
+
+fn run_head(
+    head: Head,
+    ctx: &RuntimeContext,
+    settings: &TaskSettings,
+    cancelled: &AtomicBool,
+) -> Result<(), TaskError> {
+    let flush_every = match settings.runtime_mode {
+        RuntimeExecutionMode::Batch => None,
+        _ => settings.buffer_timeout,
+    };
+    match head {
+        Head::Source(mut driver) => {
+            let result = driver
+                .open(ctx)
+                .and_then(|_| run_source(driver.as_mut(), flush_every, cancelled));
+            let closed = driver.close();
+            result.and(closed)
+        }
+        Head::Input(mut head, mut gate) => {
+            let result = head
+                .open(ctx)
+                .and_then(|_| run_input(head.as_mut(), &mut gate, flush_every));
+            let closed = head.close();
+            result.and(closed)
+        }
+    }
+}
+
+/// When to flush output buffers and fire processing-time timers.
+struct Timing {
+    flush_every: Option<Duration>,
+    last_flush: Instant,
+}
+
+impl Timing {
+    fn new(flush_every: Option<Duration>) -> Self {
+        Timing {
+            flush_every,
+            last_flush: Instant::now(),
+        }
+    }
+
+    /// How long the task may wait for input before something is due.
+    fn wait(&self, deadline: Option<i64>) -> Duration {
+        let flush = self
+            .flush_every
+            .map(|every| every.saturating_sub(self.last_flush.elapsed()))
+            .unwrap_or(Duration::from_millis(200));
+        let timer = deadline
+            .map(|d| Duration::from_millis((d - processing_time_now()).max(0) as u64))
+            .unwrap_or(Duration::MAX);
+        flush.min(timer).max(Duration::from_millis(1))
+    }
+
+    /// Fires due processing-time timers and flushes on the buffer timeout.
+    fn tick(
+        &mut self,
+        deadline: Option<i64>,
+        mut event: impl FnMut(ChainEvent) -> Result<(), TaskError>,
+    ) -> Result<(), TaskError> {
+        if let Some(deadline) = deadline {
+            let now = processing_time_now();
+            if now >= deadline {
+                event(ChainEvent::ProcessingTime(now))?;
+            }
+        }
+        if let Some(every) = self.flush_every {
+            if self.last_flush.elapsed() >= every {
+                event(ChainEvent::Flush)?;
+                self.last_flush = Instant::now();
+            }
+        }
+        Ok(())
+    }
+}
+
+fn run_source(
+    driver: &mut dyn SourceDriver,
+    flush_every: Option<Duration>,
+    cancelled: &AtomicBool,
+) -> Result<(), TaskError> {
+    let mut timing = Timing::new(flush_every);
+    loop {
+        if cancelled.load(Ordering::Relaxed) {
+            return Err(TaskError::Cancelled);
+        }
+        match driver.poll()? {
+            InputStatus::EndOfInput => break,
+            InputStatus::NothingAvailable => {
+                driver.event(ChainEvent::Flush)?;
+                timing.last_flush = Instant::now();
+            }
+            InputStatus::MoreAvailable => {}
+        }
+        let deadline = driver.next_deadline();
+        timing.tick(deadline, |e| driver.event(e))?;
+    }
+    driver.end_input()
+}
+
+fn run_input(
+    head: &mut dyn HeadInput,
+    gate: &mut InputGate,
+    flush_every: Option<Duration>,
+) -> Result<(), TaskError> {
+    for input in gate.inputs_without_channels() {
+        head.end_input(input)?;
+    }
+    let mut timing = Timing::new(flush_every);
+    while !gate.is_finished() {
+        match gate.next(timing.wait(head.next_deadline()))? {
+            GateEvent::Records { input, buffer } => head.push_buffer(input, &buffer)?,
+            GateEvent::Watermark(wm) => head.event(ChainEvent::Watermark(wm))?,
+            GateEvent::WatermarkStatus { idle } => {
+                head.event(ChainEvent::WatermarkStatus { idle })?
+            }
+            GateEvent::InputEnded { input } => head.end_input(input)?,
+            GateEvent::Timeout => {}
+            GateEvent::Control(TaskControl::Cancel) => return Err(TaskError::Cancelled),
+        }
+        let deadline = head.next_deadline();
+        timing.tick(deadline, |e| head.event(e))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointwise_wiring_matches_flink() {
+        // Equal parallelism: one-to-one.
+        assert_eq!(connected_consumers(1, 3, 3, true), 1..2);
+        // 4 producers into 2 consumers: two producers each.
+        assert_eq!(connected_consumers(0, 4, 2, true), 0..1);
+        assert_eq!(connected_consumers(1, 4, 2, true), 0..1);
+        assert_eq!(connected_consumers(3, 4, 2, true), 1..2);
+        // 2 producers into 4 consumers (rescale): two consumers each.
+        assert_eq!(connected_consumers(0, 2, 4, true), 0..2);
+        assert_eq!(connected_consumers(1, 2, 4, true), 2..4);
+        assert_eq!(connected_producers(3, 2, 4, true), vec![1]);
+        // All-to-all.
+        assert_eq!(connected_consumers(0, 2, 3, false), 0..3);
+        assert_eq!(connected_producers(2, 2, 3, false), vec![0, 1]);
+    }
+
+    #[test]
+    fn every_consumer_of_a_pointwise_edge_has_a_producer() {
+        for p in 1..7 {
+            for c in 1..7 {
+                for consumer in 0..c {
+                    assert!(
+                        !connected_producers(consumer, p, c, true).is_empty(),
+                        "{p} -> {c}: consumer {consumer}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! Keyed state: values kept per key (and per namespace, e.g. per window) for the current key
+//! of a keyed operator, partitioned by key group so a job can later be snapshotted and
+//! rescaled by key-group ranges. [`heap`] keeps state as objects in memory; [`timers`] keeps
+//! event- and processing-time timers per key and namespace.
+//!
+//! User functions reach state through their context (`ctx.value_state(&descriptor)`), which is
+//! bound to the key of the record (or timer) being processed.
+
+pub mod descriptor;
+pub mod heap;
+pub mod timers;
+
+pub use descriptor::{ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor};
+pub use heap::{HeapKeyedStateBackend, ListState, MapState, StateError, ValueState};
+pub use timers::TimerService;
+
+/// Bounds for keys of keyed state.
+pub trait StateKey: std::hash::Hash + Eq + Clone + Send + 'static {}
+impl<K: std::hash::Hash + Eq + Clone + Send + 'static> StateKey for K {}

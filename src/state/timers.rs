@@ -1,0 +1,157 @@
+//! Timers per key and namespace (Flink's `InternalTimerService`): deduplicated, deletable,
+//! fired in timestamp order (registration order among equal timestamps).
+
+use std::collections::BTreeMap;
+use std::hash::Hash;
+
+use crate::util::hash::BuildStableHasher;
+
+type TimerSet<K, N> = hashbrown::HashSet<(i64, K, N), BuildStableHasher>;
+
+/// Timers of one time domain.
+struct TimerQueue<K, N> {
+    by_time: BTreeMap<i64, Vec<(K, N)>>,
+    live: TimerSet<K, N>,
+}
+
+impl<K: Hash + Eq + Clone, N: Hash + Eq + Clone> TimerQueue<K, N> {
+    fn new() -> Self {
+        TimerQueue {
+            by_time: BTreeMap::new(),
+            live: TimerSet::default(),
+        }
+    }
+
+    fn register(&mut self, key: K, namespace: N, time: i64) {
+        if self.live.insert((time, key.clone(), namespace.clone())) {
+            self.by_time.entry(time).or_default().push((key, namespace));
+        }
+    }
+
+    fn delete(&mut self, key: K, namespace: N, time: i64) {
+        // Left in `by_time`; skipped when popped because it is no longer live.
+        self.live.remove(&(time, key, namespace));
+    }
+
+    fn next_time(&self) -> Option<i64> {
+        self.by_time.keys().next().copied()
+    }
+
+    /// Removes and returns the earliest live timer at or before `time`.
+    fn pop_due(&mut self, time: i64) -> Option<(i64, K, N)> {
+        loop {
+            let mut first = self.by_time.first_entry()?;
+            let at = *first.key();
+            if at > time {
+                return None;
+            }
+            let timers = first.get_mut();
+            let (key, namespace) = timers.remove(0);
+            if timers.is_empty() {
+                first.remove();
+            }
+            let entry = (at, key, namespace);
+            if self.live.remove(&entry) {
+                return Some(entry);
+            }
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.live.len()
+    }
+}
+
+/// Event-time and processing-time timers of one keyed operator.
+pub struct TimerService<K, N> {
+    event_time: TimerQueue<K, N>,
+    processing_time: TimerQueue<K, N>,
+    current_watermark: i64,
+}
+
+impl<K: Hash + Eq + Clone, N: Hash + Eq + Clone> Default for TimerService<K, N> {
+    fn default() -> Self {
+        TimerService {
+            event_time: TimerQueue::new(),
+            processing_time: TimerQueue::new(),
+            current_watermark: i64::MIN,
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone, N: Hash + Eq + Clone> TimerService<K, N> {
+    pub fn register_event_time_timer(&mut self, key: K, namespace: N, time: i64) {
+        self.event_time.register(key, namespace, time);
+    }
+    pub fn delete_event_time_timer(&mut self, key: K, namespace: N, time: i64) {
+        self.event_time.delete(key, namespace, time);
+    }
+    pub fn register_processing_time_timer(&mut self, key: K, namespace: N, time: i64) {
+        self.processing_time.register(key, namespace, time);
+    }
+    pub fn delete_processing_time_timer(&mut self, key: K, namespace: N, time: i64) {
+        self.processing_time.delete(key, namespace, time);
+    }
+
+    pub fn current_watermark(&self) -> i64 {
+        self.current_watermark
+    }
+
+    /// Advances event time; timers at or before `watermark` become due.
+    pub fn advance_watermark(&mut self, watermark: i64) {
+        self.current_watermark = self.current_watermark.max(watermark);
+    }
+
+    /// The next due event-time timer, earliest first.
+    pub fn pop_event_timer(&mut self) -> Option<(i64, K, N)> {
+        self.event_time.pop_due(self.current_watermark)
+    }
+
+    /// The next processing-time timer due at `now`, earliest first.
+    pub fn pop_processing_timer(&mut self, now: i64) -> Option<(i64, K, N)> {
+        self.processing_time.pop_due(now)
+    }
+
+    /// When the earliest processing-time timer is due.
+    pub fn next_processing_time(&self) -> Option<i64> {
+        self.processing_time.next_time()
+    }
+
+    /// Live timers (event time, processing time).
+    pub fn len(&self) -> (usize, usize) {
+        (self.event_time.len(), self.processing_time.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timers_fire_in_time_order_once_and_not_after_deletion() {
+        let mut t = TimerService::<&str, ()>::default();
+        t.register_event_time_timer("a", (), 20);
+        t.register_event_time_timer("b", (), 10);
+        t.register_event_time_timer("a", (), 20); // duplicate
+        t.register_event_time_timer("c", (), 15);
+        t.delete_event_time_timer("c", (), 15);
+        t.advance_watermark(19);
+        assert_eq!(t.pop_event_timer(), Some((10, "b", ())));
+        assert_eq!(t.pop_event_timer(), None);
+        t.advance_watermark(25);
+        assert_eq!(t.pop_event_timer(), Some((20, "a", ())));
+        assert_eq!(t.pop_event_timer(), None);
+        assert_eq!(t.len(), (0, 0));
+    }
+
+    #[test]
+    fn processing_timers_report_their_next_deadline() {
+        let mut t = TimerService::<u8, u8>::default();
+        t.register_processing_time_timer(1, 0, 500);
+        t.register_processing_time_timer(2, 0, 300);
+        assert_eq!(t.next_processing_time(), Some(300));
+        assert_eq!(t.pop_processing_timer(299), None);
+        assert_eq!(t.pop_processing_timer(400), Some((300, 2, 0)));
+        assert_eq!(t.next_processing_time(), Some(500));
+    }
+}

@@ -1,0 +1,95 @@
+//! Shared helpers for integration tests: locating built binaries and reading job output.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A built example binary (cargo builds examples for `cargo test`).
+pub fn example(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target profile directory");
+    let path = profile_dir.join("examples").join(name);
+    assert!(path.exists(), "example binary {} not built", path.display());
+    path
+}
+
+/// The `strato` CLI binary.
+pub fn strato() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_strato"));
+    cmd.env_remove("STRATO_CONF_DIR");
+    cmd
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Word counts as Flink's WordCount defines words: lower-cased runs of [a-z0-9_].
+pub fn reference_word_count(text: &str) -> HashMap<String, i64> {
+    let mut counts = HashMap::new();
+    for word in text
+        .to_lowercase()
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+    {
+        if !word.is_empty() {
+            *counts.entry(word.to_string()).or_insert(0) += 1;
+        }
+    }
+    counts
+}
+
+/// Reads `(word,count)` lines from a file or a directory of subtask files; keeps each word's
+/// highest count (in STREAMING mode every update is written, the last one being the total).
+pub fn read_counts(path: &Path) -> HashMap<String, i64> {
+    let files: Vec<PathBuf> = if path.is_dir() {
+        std::fs::read_dir(path)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect()
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let mut counts = HashMap::new();
+    for file in files {
+        for line in std::fs::read_to_string(&file).unwrap().lines() {
+            let inner = line
+                .strip_prefix('(')
+                .and_then(|l| l.strip_suffix(')'))
+                .unwrap_or_else(|| panic!("bad line {line:?}"));
+            let (word, count) = inner.rsplit_once(',').unwrap();
+            let count: i64 = count.parse().unwrap();
+            let slot = counts.entry(word.to_string()).or_insert(0);
+            *slot = (*slot).max(count);
+        }
+    }
+    counts
+}
+
+/// A small corpus with the shapes that trip tokenizers: punctuation, case, digits, unicode.
+pub fn write_corpus(path: &Path, bytes: u64) -> String {
+    let mut generated = Vec::new();
+    strato::util::textgen::ZipfText::new(2000, 11)
+        .write_to(&mut generated, bytes)
+        .unwrap();
+    let mut text = String::from_utf8(generated).unwrap();
+    text.push_str(
+        "Hello, HELLO hello!\nit's a_b c3po -- Ünïcode naïve café\n\n  spaced   out  \nend",
+    );
+    std::fs::write(path, &text).unwrap();
+    text
+}
+
+/// A configuration directory with the given `strato-conf.yaml` contents.
+pub fn conf_dir(yaml: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("strato-conf.yaml"), yaml).unwrap();
+    dir
+}
