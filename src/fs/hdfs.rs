@@ -588,6 +588,13 @@ impl Write for HdfsWriter {
 }
 
 impl FsWriter for HdfsWriter {
+    fn sync(&mut self) -> FsResult<()> {
+        self.send_buffered()
+            .map_err(|e| FsError::io("sync", &self.uri, e))?;
+        let uri = self.uri.to_string();
+        self.inner.hsync().map_err(|e| map_error("sync", uri, e))
+    }
+
     fn close(mut self: Box<Self>) -> FsResult<()> {
         self.send_buffered()
             .map_err(|e| FsError::io("close", &self.uri, e))?;

@@ -258,6 +258,13 @@ impl Write for LocalWriter {
 }
 
 impl FsWriter for LocalWriter {
+    fn sync(&mut self) -> FsResult<()> {
+        self.out
+            .flush()
+            .and_then(|()| self.out.get_ref().sync_data())
+            .map_err(|e| FsError::io("sync", &self.uri, e))
+    }
+
     fn close(mut self: Box<Self>) -> FsResult<()> {
         let uri = self.uri.clone();
         self.out

@@ -123,6 +123,11 @@ pub trait FsWriter: Write + Send {
     /// Flushes, persists and finalises the file (HDFS `complete`, local `fsync`).
     fn close(self: Box<Self>) -> FsResult<()>;
 
+    /// Makes everything written so far durable and visible to new readers while the file
+    /// stays open (HDFS `hsync`, local `fsync`): what a recoverable in-progress file needs at a
+    /// checkpoint.
+    fn sync(&mut self) -> FsResult<()>;
+
     /// Reads the next chunk (up to [`COPY_BUFFER_SIZE`] bytes) from `input` and writes it;
     /// returns its length, 0 at the end of `input`. Writers with buffers of their own (HDFS)
     /// read straight into them, saving a copy.

@@ -306,6 +306,32 @@ pub fn small_reads_and_seeks_anywhere_return_the_right_bytes(f: Fixture) {
     assert_eq!(r.read(&mut small).unwrap(), 0);
 }
 
+pub fn synced_data_is_durable_and_visible_before_close(f: Fixture) {
+    let path = f.base.child("in-progress");
+    let first = pattern(5000, 1);
+    let mut w = f.fs.create(&path, &CreateOptions::default()).unwrap();
+    w.write_all(&first).unwrap();
+    w.sync().unwrap();
+    assert_eq!(f.fs.status(&path).unwrap().len, 5000);
+    assert!(
+        read_file(&f, &path) == first,
+        "a new reader sees the synced bytes"
+    );
+    // Continues mid-checksum-chunk after the sync.
+    let second = pattern(70_000, 2);
+    w.write_all(&second).unwrap();
+    w.sync().unwrap();
+    w.write_all(b"tail").unwrap();
+    w.close().unwrap();
+    let mut all = first;
+    all.extend_from_slice(&second);
+    all.extend_from_slice(b"tail");
+    assert!(
+        read_file(&f, &path) == all,
+        "the closed file has every byte"
+    );
+}
+
 /// Expands to one test per behaviour above, each with a fresh fixture from `$make`.
 #[macro_export]
 macro_rules! fs_suite {
@@ -324,6 +350,7 @@ macro_rules! fs_suite {
             concurrent_writers_to_different_files_do_not_interfere,
             copy_from_local_reports_progress_up_to_the_total,
             small_reads_and_seeks_anywhere_return_the_right_bytes,
+            synced_data_is_durable_and_visible_before_close,
         );
     };
     (@tests $make:expr; $($name:ident),* $(,)?) => {

@@ -53,6 +53,25 @@ struct Replica {
     len: u64,
 }
 
+/// A replica still being written (RBW): readers may see the bytes acknowledged so far.
+#[derive(Clone, Copy, Debug)]
+struct BeingWritten {
+    generation_stamp: u64,
+    visible_len: u64,
+    checksum: i32,
+    bytes_per_checksum: u64,
+}
+
+/// Where a read finds a replica's bytes and checksums.
+struct StoredReplica {
+    data: PathBuf,
+    /// The meta file positioned after its header; `None` while the replica is being written.
+    meta: Option<File>,
+    len: u64,
+    checksum: i32,
+    bytes_per_checksum: u64,
+}
+
 /// One DataNode with one DISK storage.
 pub(crate) struct DataNode {
     uuid: String,
@@ -61,6 +80,7 @@ pub(crate) struct DataNode {
     current: PathBuf,
     addr: OnceLock<SocketAddr>,
     replicas: Mutex<HashMap<u64, Replica>>,
+    being_written: Mutex<HashMap<u64, BeingWritten>>,
 }
 
 impl DataNode {
@@ -114,6 +134,7 @@ impl DataNode {
             current,
             addr: OnceLock::new(),
             replicas: Mutex::new(replicas),
+            being_written: Mutex::new(HashMap::new()),
         })
     }
 
@@ -162,7 +183,9 @@ impl DataNode {
         let mut doomed = Vec::new();
         {
             let mut replicas = self.replicas.lock().unwrap_or_else(|p| p.into_inner());
+            let mut being_written = self.being_written.lock().unwrap_or_else(|p| p.into_inner());
             for id in blocks {
+                being_written.remove(id);
                 if let Some(replica) = replicas.remove(id) {
                     let (data, meta) = self.finalized_paths(*id, replica.generation_stamp);
                     doomed.extend([data, meta]);
@@ -180,6 +203,72 @@ impl DataNode {
         if let Err(e) = deleter {
             tracing::warn!("mini DataNode: cannot start deleting invalidated replicas: {e}");
         }
+    }
+
+    /// The replica a read can use: finalized (with its meta file) or being written (up to
+    /// what has been acknowledged), with matching block pool and generation stamp.
+    fn stored(&self, block: &ExtendedBlockProto) -> Option<StoredReplica> {
+        if block.pool_id != self.block_pool_id {
+            return None;
+        }
+        let finalized = self
+            .replicas
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&block.block_id)
+            .copied();
+        if let Some(replica) = finalized.filter(|r| r.generation_stamp == block.generation_stamp) {
+            let (data, meta_path) = self.finalized_paths(block.block_id, replica.generation_stamp);
+            let mut meta = File::open(meta_path).ok()?;
+            let mut header = [0u8; META_HEADER_LEN as usize];
+            meta.read_exact(&mut header).ok()?;
+            let bytes_per_checksum = u64::from(u32::from_be_bytes([
+                header[3], header[4], header[5], header[6],
+            ]));
+            return (bytes_per_checksum > 0).then_some(StoredReplica {
+                data,
+                meta: Some(meta),
+                len: replica.len,
+                checksum: i32::from(header[2]),
+                bytes_per_checksum,
+            });
+        }
+        let being_written = self
+            .being_written
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&block.block_id)
+            .copied()?;
+        (being_written.generation_stamp == block.generation_stamp).then(|| StoredReplica {
+            data: self
+                .current
+                .join("rbw")
+                .join(format!("blk_{}", block.block_id)),
+            meta: None,
+            len: being_written.visible_len,
+            checksum: being_written.checksum,
+            bytes_per_checksum: being_written.bytes_per_checksum,
+        })
+    }
+
+    /// Records how much of a replica being written readers may see (what has been acked).
+    fn set_visible(
+        &self,
+        block: &ExtendedBlockProto,
+        checksum: i32,
+        bytes_per_checksum: u64,
+        len: u64,
+    ) {
+        let mut being_written = self.being_written.lock().unwrap_or_else(|p| p.into_inner());
+        being_written.insert(
+            block.block_id,
+            BeingWritten {
+                generation_stamp: block.generation_stamp,
+                visible_len: len,
+                checksum,
+                bytes_per_checksum,
+            },
+        );
     }
 
     fn finalized_paths(&self, id: u64, generation_stamp: u64) -> (PathBuf, PathBuf) {
@@ -275,6 +364,7 @@ impl DataNode {
             .join(format!("blk_{}", block.block_id));
         // Packets are large enough to go to the file as they come, without another copy.
         let mut out = File::create(&rbw)?;
+        self.set_visible(&block, kind, bytes_per_checksum as u64, 0);
         respond(writer, STATUS_SUCCESS, Some(String::new()), "")?;
 
         let mut chunks = ChunkSums::new(kind, bytes_per_checksum);
@@ -337,6 +427,7 @@ impl DataNode {
             if sync {
                 out.sync_data()?;
             }
+            self.set_visible(&block, kind, bytes_per_checksum as u64, received);
             queue_ack(writer, header.seqno, STATUS_SUCCESS)?;
             unflushed_acks += 1;
             // Acks go out as soon as the client would otherwise wait for them; while its next
@@ -373,6 +464,9 @@ impl DataNode {
                 len,
             },
         );
+        drop(replicas);
+        let mut being_written = self.being_written.lock().unwrap_or_else(|p| p.into_inner());
+        being_written.remove(&block.block_id);
         Ok(())
     }
 
@@ -380,14 +474,7 @@ impl DataNode {
         let op: OpReadBlockProto = read_delimited(reader)?;
         let block = op.header.base_header.block.clone();
         let name = self.block_name(&block);
-        let replica = self
-            .replicas
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&block.block_id)
-            .copied()
-            .filter(|r| r.generation_stamp == block.generation_stamp);
-        let Some(replica) = replica.filter(|_| block.pool_id == self.block_pool_id) else {
+        let Some(stored) = self.stored(&block) else {
             return respond(
                 writer,
                 STATUS_ERROR,
@@ -396,35 +483,21 @@ impl DataNode {
             );
         };
         let end = op.offset.saturating_add(op.len);
-        if op.offset > replica.len || end > replica.len {
+        if op.offset > stored.len || end > stored.len {
             let message = format!(
                 "Offset {} and length {} don't match block {name} ( blockLen {} )",
-                op.offset, op.len, replica.len
+                op.offset, op.len, stored.len
             );
             return respond(writer, STATUS_ERROR, None, &message);
         }
-        let (data_path, meta_path) = self.finalized_paths(block.block_id, block.generation_stamp);
-        let mut meta = File::open(&meta_path)?;
-        let mut meta_header = [0u8; META_HEADER_LEN as usize];
-        meta.read_exact(&mut meta_header)?;
-        let kind = i32::from(meta_header[2]);
-        let bytes_per_checksum = u32::from_be_bytes([
-            meta_header[3],
-            meta_header[4],
-            meta_header[5],
-            meta_header[6],
-        ]) as u64;
-        if bytes_per_checksum == 0 {
-            let message = format!("{name}: corrupt meta file {}", meta_path.display());
-            return respond(writer, STATUS_ERROR, None, &message);
-        }
+        let (kind, bytes_per_checksum) = (stored.checksum, stored.bytes_per_checksum);
         let send_checksums = op.send_checksums.unwrap_or(true);
         // Reads start at a chunk boundary so the client can verify whole chunks.
         let start = op.offset - op.offset % bytes_per_checksum;
         let stop = end
             .div_ceil(bytes_per_checksum)
             .saturating_mul(bytes_per_checksum)
-            .min(replica.len);
+            .min(stored.len);
         let info = ReadOpChecksumInfoProto {
             checksum: ChecksumProto {
                 r#type: if send_checksums { kind } else { 0 },
@@ -440,11 +513,14 @@ impl DataNode {
         };
         writer.write_all(&response.encode_length_delimited_to_vec())?;
 
-        let mut data_file = File::open(&data_path)?;
+        let mut data_file = File::open(&stored.data)?;
         data_file.seek(SeekFrom::Start(start))?;
-        meta.seek(SeekFrom::Start(
-            META_HEADER_LEN + start / bytes_per_checksum * CHECKSUM_SIZE as u64,
-        ))?;
+        let mut meta = stored.meta;
+        if let Some(meta) = meta.as_mut() {
+            meta.seek(SeekFrom::Start(
+                META_HEADER_LEN + start / bytes_per_checksum * CHECKSUM_SIZE as u64,
+            ))?;
+        }
         let packet_data = READ_PACKET_DATA - READ_PACKET_DATA % bytes_per_checksum as usize;
         let mut data = vec![0u8; packet_data.max(bytes_per_checksum as usize)];
         let mut sums =
@@ -456,7 +532,16 @@ impl DataNode {
             data_file.read_exact(&mut data[..n])?;
             let sum_len = if send_checksums {
                 let len = n.div_ceil(bytes_per_checksum as usize) * CHECKSUM_SIZE;
-                meta.read_exact(&mut sums[..len])?;
+                match meta.as_mut() {
+                    Some(meta) => meta.read_exact(&mut sums[..len])?,
+                    // A replica being written has no meta file yet: sum what is sent.
+                    None => {
+                        let chunks = data[..n].chunks(bytes_per_checksum as usize);
+                        for (sum, chunk) in sums.chunks_mut(CHECKSUM_SIZE).zip(chunks) {
+                            sum.copy_from_slice(&checksum(kind, chunk).to_be_bytes());
+                        }
+                    }
+                }
                 len
             } else {
                 0
