@@ -376,3 +376,26 @@ fn listings_longer_than_one_namenode_page_are_complete() {
     assert_eq!(listing.len(), 1003);
     assert_eq!(listing[1002].path.file_name(), Some("d1002"));
 }
+
+#[test]
+fn settings_come_from_a_loaded_hadoop_configuration() {
+    let (hdfs, _dir) = start();
+    let mut conf = strato::hadoop::conf::Configuration::new();
+    conf.set("fs.defaultFS", hdfs.uri());
+    conf.set("ipc.client.connect.timeout", "3000");
+    conf.set("dfs.nameservices", "other");
+    let config = FsConfig::from_hadoop_conf(&conf, None).unwrap();
+    assert_eq!(config.default_fs, hdfs.uri());
+    assert_eq!(config.connect_timeout, std::time::Duration::from_secs(3));
+    assert_eq!(config.hadoop_config["dfs.nameservices"], "other");
+    let (fs, path) = FileSystems::new(config)
+        .unwrap()
+        .resolve("/conf/f")
+        .unwrap();
+    assert_eq!(path.to_string(), format!("{}/conf/f", hdfs.uri()));
+    write_file_at(&*fs, &path, b"ok");
+    assert!(fs.exists(&path).unwrap());
+
+    let local = FsConfig::from_hadoop_conf(&strato::hadoop::conf::Configuration::new(), None);
+    assert_eq!(local.unwrap().default_fs, "file:///");
+}

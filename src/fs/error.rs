@@ -55,6 +55,8 @@ pub enum FsError {
         uri: String,
         message: String,
     },
+    #[error("Hadoop configuration: {0}")]
+    HadoopConf(String),
     #[error("invalid file system URI '{uri}': {reason}")]
     InvalidUri { uri: String, reason: String },
     #[error("no file system for scheme '{scheme}' of '{uri}' (supported: file, hdfs)")]

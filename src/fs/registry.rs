@@ -41,7 +41,41 @@ impl Default for FsConfig {
     }
 }
 
+/// Hadoop keys the file system layer reads itself (hdfs-native reads the rest from the files).
+const HADOOP_KEYS: [&str; 2] = ["hadoop.security.authentication", "dfs.nameservices"];
+
 impl FsConfig {
+    /// Settings from a loaded Hadoop configuration: `fs.defaultFS` (Hadoop's default
+    /// `file:///`), `ipc.client.connect.timeout`, the keys this layer checks itself
+    /// (`hadoop.security.authentication`, `dfs.nameservices`), and `conf_dir`, the directory
+    /// the configuration came from, for `hdfs-native` to read the same files.
+    pub fn from_hadoop_conf(
+        conf: &crate::hadoop::conf::Configuration,
+        conf_dir: Option<PathBuf>,
+    ) -> FsResult<FsConfig> {
+        let conf_err = |e: crate::hadoop::conf::ConfError| FsError::HadoopConf(e.to_string());
+        let mut config = FsConfig {
+            default_fs: conf
+                .get("fs.defaultFS")
+                .map_err(conf_err)?
+                .unwrap_or_else(|| "file:///".to_string()),
+            hadoop_conf_dir: conf_dir,
+            ..FsConfig::default()
+        };
+        if let Some(timeout) = conf
+            .get_millis("ipc.client.connect.timeout")
+            .map_err(conf_err)?
+        {
+            config.connect_timeout = timeout;
+        }
+        for key in HADOOP_KEYS {
+            if let Some(value) = conf.get(key).map_err(conf_err)? {
+                config.hadoop_config.insert(key.to_string(), value);
+            }
+        }
+        Ok(config)
+    }
+
     /// The default settings with another default file system.
     pub fn with_default_fs(default_fs: impl Into<String>) -> Self {
         FsConfig {
