@@ -88,7 +88,7 @@ impl HdfsFileSystem {
     /// Connects to the NameNode (or HA nameservice) named by `authority`.
     ///
     /// A single NameNode (not an HA nameservice) is probed first with one RPC bounded by
-    /// `config.connect_timeout` (see [`probe_namenode`]), so a NameNode that is not running is
+    /// `config.connect_timeout` (see `probe_namenode`), so a NameNode that is not running is
     /// reported at once as [`FsError::Unreachable`] instead of after the client's retries.
     pub fn connect(authority: &str, config: &FsConfig) -> FsResult<Self> {
         let uri = FsPath::parse(&format!("hdfs://{authority}/"))?;

@@ -1,13 +1,19 @@
 //! A mini HDFS for tests (and for trying `hdfs://` by hand): one NameNode and one DataNode on
 //! 127.0.0.1 that speak Hadoop's real wire protocols to the unmodified `hdfs-native` client.
 //!
-//! - [`namenode`]: ClientNamenodeProtocol over Hadoop RPC ([`crate::hadoop::ipc`]'s server with
+//! - `namenode`: ClientNamenodeProtocol over Hadoop RPC ([`crate::hadoop::ipc`]'s server with
 //!   SIMPLE authentication, as on a cluster without Kerberos) — getFileInfo,
 //!   getListing, getBlockLocations, getServerDefaults, create, addBlock, complete, fsync,
 //!   mkdirs, rename2, delete, renewLease — with Hadoop's exception classes and messages.
-//! - [`datanode`]: DataTransferProtocol WRITE_BLOCK (packets with CRC32C chunk checksums,
-//!   pipeline acks) and READ_BLOCK.
+//! - `datanode`: DataTransferProtocol WRITE_BLOCK (packets with CRC32C chunk checksums,
+//!   pipeline acks, hsync) and READ_BLOCK (finalized replicas and, up to the acknowledged
+//!   length, replicas still being written).
 //! - Everything persists under one directory, so a restart on the same directory keeps files.
+//!
+//! Not there (a call gets Hadoop's `RpcNoSuchMethodException` or an explicit refusal): append,
+//! lease expiry and recovery, more than one DataNode (so no pipeline forwarding or recovery),
+//! block access tokens and SASL on data transfer (a Kerberos cluster's features), erasure
+//! coding, snapshots, quotas, ACLs and permission checks.
 //!
 //! The NameNode and the DataNode live in one process and talk to each other by method calls
 //! where real ones use DatanodeProtocol (registration, block received, invalidation).
