@@ -38,8 +38,8 @@ const LISTING_LIMIT: usize = 1000;
 pub(crate) const BYTES_PER_CHECKSUM: u32 = 512;
 /// `dfs.client-write-packet-size`.
 const WRITE_PACKET_SIZE: u32 = 64 * 1024;
-/// First generation stamp a fresh Hadoop namespace hands out.
-const FIRST_GENERATION_STAMP: u64 = 1001;
+/// `GenerationStamp.LAST_RESERVED_STAMP`: every new block takes the next stamp after it.
+const LAST_RESERVED_GENERATION_STAMP: u64 = 1000;
 /// First block id of a fresh namespace (`SequentialBlockIdGenerator.LAST_RESERVED_BLOCK_ID + 1`).
 const FIRST_BLOCK_ID: u64 = 1_073_741_825;
 /// First inode id after the root (`INodeId.ROOT_INODE_ID` is 16385).
@@ -110,6 +110,7 @@ struct Namespace {
     inodes: BTreeMap<String, Inode>,
     next_inode_id: u64,
     next_block_id: u64,
+    /// The last generation stamp handed out.
     generation_stamp: u64,
 }
 
@@ -206,7 +207,7 @@ impl NameNode {
                     inodes,
                     next_inode_id: ROOT_INODE_ID + 1,
                     next_block_id: FIRST_BLOCK_ID,
-                    generation_stamp: FIRST_GENERATION_STAMP,
+                    generation_stamp: LAST_RESERVED_GENERATION_STAMP,
                 }
             }
             Err(e) => return Err(e),
@@ -608,8 +609,9 @@ impl NameNode {
     fn add_block(&self, req: AddBlockRequestProto) -> Result<Vec<u8>, RpcException> {
         let src = normalise(&req.src)?;
         let mut ns = self.lock();
+        // Like FSNamesystem.createNewBlock: the next block id and the next generation stamp.
         let block_id = ns.next_block_id;
-        let generation_stamp = ns.generation_stamp;
+        let generation_stamp = ns.generation_stamp + 1;
         let (_, inode) =
             Self::file_under_construction(&mut ns, &src, req.file_id, &req.client_name)?;
         let InodeKind::File { blocks, .. } = &mut inode.kind else {
@@ -625,6 +627,7 @@ impl NameNode {
         };
         blocks.push(block.clone());
         ns.next_block_id += 1;
+        ns.generation_stamp = generation_stamp;
         let located = self.located_block(&ns, &block, offset)?;
         self.persist(&ns)?;
         Ok(encode(&AddBlockResponseProto { block: located }))
