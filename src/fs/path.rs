@@ -29,45 +29,43 @@ impl FsPath {
         if uri.is_empty() {
             return Err(invalid("the path is empty"));
         }
-        let (scheme, rest) = match uri.find("://") {
-            Some(i) => {
-                let scheme = &uri[..i];
-                let valid_scheme = scheme
-                    .chars()
-                    .next()
-                    .is_some_and(|c| c.is_ascii_alphabetic())
-                    && scheme
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
-                if !valid_scheme {
-                    return Err(invalid(
-                        "the scheme must be letters, digits, '+', '-' or '.'",
-                    ));
-                }
-                (Some(scheme.to_ascii_lowercase()), &uri[i + 3..])
-            }
-            None => {
-                if let Some(after) = uri.strip_prefix("file:") {
-                    // `file:/a/b`, the form Java's File.toURI() produces.
-                    (Some("file".to_string()), after)
-                } else {
-                    return Ok(Self::from_parts(None, None, uri));
-                }
-            }
+        // Like a Hadoop Path: a scheme is what stands before the first ':' when it comes
+        // before any '/'; without one this is a plain (local or default file system) path.
+        let scheme_end = uri.find(':').filter(|i| !uri[..*i].contains('/'));
+        let Some(i) = scheme_end else {
+            return Ok(Self::from_parts(None, None, uri));
         };
-        let (authority, path) = if scheme.is_some() && uri.contains("://") {
-            match rest.find('/') {
-                Some(i) => (&rest[..i], &rest[i..]),
+        let scheme = &uri[..i];
+        let valid_scheme = scheme
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+        if !valid_scheme {
+            return Err(invalid(
+                "the scheme must be letters, digits, '+', '-' or '.'",
+            ));
+        }
+        let rest = &uri[i + 1..];
+        // `scheme://authority/path`, or `scheme:/path` (the form Java's File.toURI() gives).
+        let (authority, path) = match rest.strip_prefix("//") {
+            Some(rest) => match rest.find('/') {
+                Some(j) => (&rest[..j], &rest[j..]),
                 None => (rest, "/"),
-            }
-        } else {
-            ("", rest)
+            },
+            None => ("", rest),
         };
         if !path.starts_with('/') {
             return Err(invalid("a URI with a scheme needs an absolute path"));
         }
         let authority = (!authority.is_empty()).then(|| authority.to_string());
-        Ok(Self::from_parts(scheme, authority, path))
+        Ok(Self::from_parts(
+            Some(scheme.to_ascii_lowercase()),
+            authority,
+            path,
+        ))
     }
 
     fn from_parts(scheme: Option<String>, authority: Option<String>, path: &str) -> Self {
@@ -239,10 +237,10 @@ mod tests {
 
     #[test]
     fn malformed_uris_are_rejected_with_the_reason() {
-        let err = FsPath::parse("hdfs://nn:8020").map(|_| ()).err();
-        assert!(err.is_none());
         let err = FsPath::parse("1x://a/b").unwrap_err().to_string();
         assert!(err.contains("1x://a/b"), "{err}");
         assert!(FsPath::parse("").is_err());
+        let err = FsPath::parse("hdfs:relative").unwrap_err().to_string();
+        assert!(err.contains("absolute path"), "{err}");
     }
 }
