@@ -141,13 +141,19 @@ impl FileSystems {
                         ),
                     });
                 };
-                let mut cache = self.hdfs.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some(fs) = cache.get(authority) {
-                    return Ok(fs.clone());
+                let cached =
+                    |cache: &HashMap<String, Arc<HdfsFileSystem>>| cache.get(authority).cloned();
+                if let Some(fs) = cached(&self.hdfs.lock().unwrap_or_else(|p| p.into_inner())) {
+                    return Ok(fs);
                 }
+                // Connect without the lock: a NameNode that is slow to answer must not hold up
+                // paths on other NameNodes.
                 let fs = Arc::new(HdfsFileSystem::connect(authority, &self.config)?);
-                cache.insert(authority.to_string(), fs.clone());
-                Ok(fs)
+                let mut cache = self.hdfs.lock().unwrap_or_else(|p| p.into_inner());
+                Ok(cached(&cache).unwrap_or_else(|| {
+                    cache.insert(authority.to_string(), fs.clone());
+                    fs
+                }))
             }
             Some(other) => Err(FsError::UnsupportedScheme {
                 scheme: other.to_string(),
