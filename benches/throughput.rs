@@ -11,16 +11,23 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use strato::connectors::datagen::DataGeneratorSource;
 use strato::util::textgen::ensure_corpus;
 use strato::{
-    Collector, LongCounter, RuntimeContext, RuntimeExecutionMode, SinkFunction,
-    StreamExecutionEnvironment, WriteMode,
+    AggregateFunction, Collector, LongCounter, RuntimeContext, RuntimeExecutionMode, SinkFunction,
+    SlidingEventTimeWindows, StreamExecutionEnvironment, TumblingEventTimeWindows,
+    WatermarkStrategy, WriteMode,
 };
 
-const SCENARIOS: &[&str] = &["word_count", "keyed_rolling_sum", "map_filter_chain"];
+const SCENARIOS: &[&str] = &[
+    "word_count",
+    "keyed_rolling_sum",
+    "map_filter_chain",
+    "tumbling_window_sum",
+    "sliding_window_count",
+];
 const PARALLELISM: usize = 2;
 
 /// Counts what reaches it, so the benchmark measures the pipeline, not an output format.
@@ -64,6 +71,33 @@ fn count_lines(path: &std::path::Path) -> std::io::Result<u64> {
             return Ok(lines);
         }
         lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
+    }
+}
+
+/// Event `i` of the window benchmarks: key = a 64-bit mix of `i mod 10,000`, value `i mod
+/// 1000`, event time `i` microseconds (1 M events per event-time second), in ms.
+fn window_event(i: u64) -> (u64, i64, i64) {
+    let mut k = (i % 10_000).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    k ^= k >> 31;
+    (k, (i % 1000) as i64, (i / 1000) as i64)
+}
+
+/// Counts the elements of a window.
+#[derive(Clone)]
+struct Count;
+
+impl AggregateFunction<(u64, i64, i64), u64, u64> for Count {
+    fn create_accumulator(&self) -> u64 {
+        0
+    }
+    fn add(&self, _: (u64, i64, i64), acc: u64) -> u64 {
+        acc + 1
+    }
+    fn get_result(&self, acc: &u64) -> u64 {
+        *acc
+    }
+    fn merge(&self, a: u64, b: u64) -> u64 {
+        a + b
     }
 }
 
@@ -137,6 +171,33 @@ fn run_scenario(name: &str) -> anyhow::Result<(u64, &'static str, f64)> {
             let result = env.execute("bench map filter chain")?;
             Ok((n, "records", result.net_runtime.as_secs_f64()))
         }
+        "tumbling_window_sum" | "sliding_window_count" => {
+            let n = 20_000_000u64;
+            let env = env();
+            let events = env
+                .from_source(DataGeneratorSource::new(window_event, Some(n)))
+                .assign_timestamps_and_watermarks(
+                    WatermarkStrategy::for_bounded_out_of_orderness(Duration::from_millis(100))
+                        .with_timestamp_assigner(|e: &(u64, i64, i64), _| e.2),
+                )
+                .key_by(|e: &(u64, i64, i64)| e.0);
+            if name == "tumbling_window_sum" {
+                events
+                    .window(TumblingEventTimeWindows::of(Duration::from_secs(1)))
+                    .reduce(|a: (u64, i64, i64), b: (u64, i64, i64)| (a.0, a.1 + b.1, a.2))
+                    .add_sink_rich(CountingSink::default());
+            } else {
+                events
+                    .window(SlidingEventTimeWindows::of(
+                        Duration::from_secs(10),
+                        Duration::from_secs(1),
+                    ))
+                    .aggregate(Count)
+                    .add_sink_rich(CountingSink::default());
+            }
+            let result = env.execute(name)?;
+            Ok((n, "events", result.net_runtime.as_secs_f64()))
+        }
         other => anyhow::bail!(
             "unknown scenario '{other}' (known: {})",
             SCENARIOS.join(", ")
@@ -152,11 +213,14 @@ fn main() -> anyhow::Result<()> {
     if let Some(pos) = std::env::args().position(|a| a == "--child") {
         let name = std::env::args().nth(pos + 1).unwrap_or_default();
         let (records, unit, secs) = run_scenario(&name)?;
-        let rss = strato::util::memory::peak_rss_bytes().unwrap_or(0);
+        let rss = strato::util::resources::peak_rss_bytes().unwrap_or(0);
+        let cpu = strato::util::resources::cpu_seconds().unwrap_or(0.0);
         println!(
-            "{name}: {records} {unit} in {secs:.2} s = {:.2} M {unit}/s, peak RSS {} MB",
+            "{name}: {records} {unit} in {secs:.2} s = {:.2} M {unit}/s, peak RSS {} MB, process CPU {cpu:.2} s ({:.0} ns of CPU per {})",
             records as f64 / secs / 1e6,
-            rss >> 20
+            rss >> 20,
+            cpu * 1e9 / records as f64,
+            unit.trim_end_matches('s')
         );
         return Ok(());
     }

@@ -15,8 +15,11 @@ use serde::Serialize;
 
 use super::environment::{StreamEdgeSpec, StreamExecutionEnvironment};
 use super::functions::*;
+use super::join::{IntervalJoin, JoinBuilder};
 use super::process::{KeyedProcessFunction, OutputTag, ProcessFunction};
 use super::watermark::WatermarkStrategy;
+use super::window::{CountEvictor, CountTrigger, GlobalWindows, PurgingTrigger, WindowAssigner};
+use super::windowed::WindowedStream;
 use crate::connectors::file_sink::{FileFormat, FileSink, WriteMode};
 use crate::connectors::print::PrintSink;
 use crate::graph::stream_graph::{
@@ -231,6 +234,29 @@ impl<T: Record> DataStream<T> {
         })
     }
 
+    /// Windows over the whole (non-keyed) stream, evaluated by one subtask (Flink's `windowAll`).
+    pub fn window_all(&self, assigner: WindowAssigner<T>) -> WindowedStream<T, u8> {
+        let keyed = self.key_by(|_: &T| 0u8);
+        WindowedStream::new(keyed, assigner, true)
+    }
+
+    /// Count windows over the whole stream.
+    pub fn count_window_all(&self, size: i64) -> WindowedStream<T, u8> {
+        self.window_all(GlobalWindows::create())
+            .trigger(PurgingTrigger::of(CountTrigger::of(size)))
+    }
+
+    /// Adds a window operator (parallelism 1 for `window_all`).
+    pub(crate) fn add_windowed<O: Record>(
+        &self,
+        name: &str,
+        non_parallel: bool,
+        make: impl Fn(String, BoxOutput<O>, SideOutputs) -> BoxOutput<T> + Send + Sync + 'static,
+    ) -> DataStream<O> {
+        let node = self.add_one_input(name, NodeKind::Operator, non_parallel, make);
+        DataStream::from_node(self.env.clone(), node)
+    }
+
     /// The records the operator producing this stream emitted to side output `tag`.
     pub fn get_side_output<X: Record>(&self, tag: &OutputTag<X>) -> DataStream<X> {
         let upstreams = match self.upstreams.as_slice() {
@@ -287,6 +313,17 @@ impl<T: Record> DataStream<T> {
             upstreams,
             _type: PhantomData,
         }
+    }
+
+    /// Window join with another stream: `a.join(&b).where_(ka).equal_to(kb).window(w).apply(f)`.
+    pub fn join<B: Record>(&self, other: &DataStream<B>) -> JoinBuilder<T, B> {
+        JoinBuilder::new(self.clone(), other.clone(), false)
+    }
+
+    /// Co-group with another stream: like `join`, but the function sees both sides' elements
+    /// of a window at once (`apply_co_group`).
+    pub fn co_group<B: Record>(&self, other: &DataStream<B>) -> JoinBuilder<T, B> {
+        JoinBuilder::new(self.clone(), other.clone(), true)
     }
 
     /// Connects two streams, possibly of different types, for a co-operator.
@@ -525,6 +562,56 @@ impl<T: Record, K: Hash + Eq + Send + 'static> KeyedStream<T, K> {
         })
     }
 
+    pub(crate) fn stream_ref(&self) -> &DataStream<T> {
+        &self.stream
+    }
+
+    pub(crate) fn selector(&self) -> Arc<dyn Fn(&T) -> K + Send + Sync> {
+        self.key_selector.clone()
+    }
+
+    /// Interval join with another keyed stream of the same key type.
+    pub fn interval_join<B: Record>(&self, other: &KeyedStream<B, K>) -> IntervalJoin<T, B, K>
+    where
+        K: Clone,
+    {
+        IntervalJoin::new(self, other)
+    }
+
+    /// Cuts each key's elements into windows.
+    pub fn window(&self, assigner: WindowAssigner<T>) -> WindowedStream<T, K>
+    where
+        K: Clone,
+    {
+        WindowedStream::new(
+            KeyedStream {
+                stream: self.stream.clone(),
+                key_selector: self.key_selector.clone(),
+            },
+            assigner,
+            false,
+        )
+    }
+
+    /// Windows of `size` elements per key (fired and purged when full).
+    pub fn count_window(&self, size: i64) -> WindowedStream<T, K>
+    where
+        K: Clone,
+    {
+        self.window(GlobalWindows::create())
+            .trigger(PurgingTrigger::of(CountTrigger::of(size)))
+    }
+
+    /// Windows of the last `size` elements per key, fired every `slide` elements.
+    pub fn count_window_sliding(&self, size: usize, slide: i64) -> WindowedStream<T, K>
+    where
+        K: Clone,
+    {
+        self.window(GlobalWindows::create())
+            .evictor(CountEvictor::of(size))
+            .trigger(CountTrigger::of(slide))
+    }
+
     /// Applies a [`KeyedProcessFunction`] with per-key state and timers.
     pub fn process<O: Record, F: KeyedProcessFunction<K, T, O>>(&self, f: F) -> DataStream<O>
     where
@@ -641,6 +728,10 @@ pub struct ConnectedStreams<A, B> {
 }
 
 impl<A: Record, B: Record> ConnectedStreams<A, B> {
+    pub(crate) fn streams(&self) -> (&DataStream<A>, &DataStream<B>) {
+        (&self.first, &self.second)
+    }
+
     /// One closure per input, both producing the output type.
     pub fn map<O: Record, F1, F2>(&self, map1: F1, map2: F2) -> DataStream<O>
     where

@@ -6,11 +6,14 @@
 pub mod datastream;
 pub mod environment;
 pub mod functions;
+pub mod join;
 pub mod launch;
 pub mod params;
 pub mod process;
 pub mod source;
 pub mod watermark;
+pub mod window;
+pub mod windowed;
 
 pub use crate::config::RuntimeExecutionMode;
 pub use crate::connectors::file_sink::WriteMode;
@@ -21,6 +24,7 @@ pub use functions::{
     CoFlatMapFunction, CoMapFunction, Collector, FilterFunction, FlatMapFunction, LongCounter,
     MapFunction, Partitioner, ReduceFunction, RuntimeContext, SinkFunction,
 };
+pub use join::{KeyedCoProcessFunction, TaggedUnion};
 pub use params::ParameterTool;
 pub use process::{
     Emitter, KeyedContext, KeyedProcessFunction, OutputTag, ProcessContext, ProcessFunction,
@@ -28,3 +32,5 @@ pub use process::{
 };
 pub use source::{Boundedness, InputStatus, Source, SourceOutput, SourceReader};
 pub use watermark::{WatermarkGenerator, WatermarkOutput, WatermarkStrategy};
+pub use window::*;
+pub use windowed::WindowedStream;

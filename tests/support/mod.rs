@@ -1,6 +1,8 @@
 //! Shared helpers for integration tests: locating built binaries and reading job output.
 #![allow(dead_code)]
 
+pub mod events;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -7,12 +7,14 @@
 pub mod co;
 pub mod factory;
 pub mod keyed;
+pub mod panes;
 pub mod process;
 pub mod side;
 pub mod simple;
 pub mod sink;
 pub mod source;
 pub mod timestamps;
+pub mod window;
 
 /// Records per batch handed between chained operators by sources and keyed operators.
 pub const BATCH_SIZE: usize = 1024;

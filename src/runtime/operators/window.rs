@@ -1,0 +1,826 @@
+//! The window operator (Flink's `WindowOperator`): assigns each keyed element to windows, keeps
+//! each window's contents in keyed state (namespace = the window), asks the trigger when to
+//! fire and purge, and clears a window once the watermark passes its end plus the allowed
+//! lateness. Session windows merge per key. Later elements go to the late-data side output.
+
+use std::hash::Hash;
+use std::sync::Arc;
+
+use super::side::SideOutputs;
+use crate::api::functions::{Collector, RuntimeContext};
+use crate::api::process::OutputTag;
+use crate::api::window::{
+    ProcessWindowFunction, TimeWindow, Trigger, TriggerContext, WindowAssigner, WindowContext,
+    WindowStateAccess,
+};
+use crate::runtime::batch::Batch;
+use crate::runtime::chain::{
+    guarded, processing_time_now, BoxOutput, ChainEvent, Output, TaskError,
+};
+use crate::runtime::keygroup::KeyGroupRange;
+use crate::state::heap::StateTable;
+use crate::state::{HeapKeyedStateBackend, StateKey, TimerService};
+use crate::util::hash::StableHashMap;
+
+/// How a window keeps its elements and turns them into results (Flink's internal window
+/// functions): incrementally reduced or aggregated, or kept as a list for a process function.
+pub trait WindowContents<K, T, O>: Clone + Send + Sync + 'static {
+    /// Cloneable so sliding windows can merge shared panes.
+    type Acc: Clone + Send + 'static;
+    fn open(&mut self, _ctx: &RuntimeContext) -> anyhow::Result<()> {
+        Ok(())
+    }
+    fn add(
+        &mut self,
+        acc: Option<Self::Acc>,
+        value: T,
+        timestamp: i64,
+    ) -> anyhow::Result<Self::Acc>;
+    fn merge(&mut self, a: Self::Acc, b: Self::Acc) -> anyhow::Result<Self::Acc>;
+    /// Emits the window's results; may change the contents (evictors).
+    fn emit(
+        &mut self,
+        key: &K,
+        ctx: &mut WindowContext,
+        acc: &mut Self::Acc,
+        out: &mut Collector<O>,
+    ) -> anyhow::Result<()>;
+}
+
+/// Incremental `reduce`, then a process function over the single reduced value.
+#[derive(Clone)]
+pub struct ReduceContents<R, P>(pub R, pub P);
+
+impl<K, T: Clone + Send + 'static, O, R, P> WindowContents<K, T, O> for ReduceContents<R, P>
+where
+    R: crate::api::functions::ReduceFunction<T> + Sync,
+    P: ProcessWindowFunction<K, T, O>,
+{
+    type Acc = T;
+    fn open(&mut self, ctx: &RuntimeContext) -> anyhow::Result<()> {
+        self.1.open(ctx)
+    }
+    fn add(&mut self, acc: Option<T>, value: T, _: i64) -> anyhow::Result<T> {
+        match acc {
+            Some(acc) => self.0.reduce(acc, value),
+            None => Ok(value),
+        }
+    }
+    fn merge(&mut self, a: T, b: T) -> anyhow::Result<T> {
+        self.0.reduce(a, b)
+    }
+    fn emit(
+        &mut self,
+        key: &K,
+        ctx: &mut WindowContext,
+        acc: &mut T,
+        out: &mut Collector<O>,
+    ) -> anyhow::Result<()> {
+        self.1.process(key, ctx, std::slice::from_ref(acc), out)
+    }
+}
+
+/// Incremental `aggregate`, then a process function over the single result.
+pub struct AggregateContents<A, P, Acc, R>(
+    pub A,
+    pub P,
+    pub std::marker::PhantomData<fn() -> (Acc, R)>,
+);
+
+impl<A: Clone, P: Clone, Acc, R> Clone for AggregateContents<A, P, Acc, R> {
+    fn clone(&self) -> Self {
+        AggregateContents(self.0.clone(), self.1.clone(), std::marker::PhantomData)
+    }
+}
+
+impl<K, T, O, A, P, Acc, R> WindowContents<K, T, O> for AggregateContents<A, P, Acc, R>
+where
+    Acc: Clone + Send + 'static,
+    R: 'static,
+    A: crate::api::window::AggregateFunction<T, Acc, R>,
+    P: ProcessWindowFunction<K, R, O>,
+{
+    type Acc = Acc;
+    fn open(&mut self, ctx: &RuntimeContext) -> anyhow::Result<()> {
+        self.1.open(ctx)
+    }
+    fn add(&mut self, acc: Option<Acc>, value: T, _: i64) -> anyhow::Result<Acc> {
+        let acc = acc.unwrap_or_else(|| self.0.create_accumulator());
+        Ok(self.0.add(value, acc))
+    }
+    fn merge(&mut self, a: Acc, b: Acc) -> anyhow::Result<Acc> {
+        Ok(self.0.merge(a, b))
+    }
+    fn emit(
+        &mut self,
+        key: &K,
+        ctx: &mut WindowContext,
+        acc: &mut Acc,
+        out: &mut Collector<O>,
+    ) -> anyhow::Result<()> {
+        let result = self.0.get_result(acc);
+        self.1.process(key, ctx, std::slice::from_ref(&result), out)
+    }
+}
+
+/// All elements kept (with their timestamps) for a process function, optionally evicted.
+pub struct ListContents<T, P> {
+    pub function: P,
+    pub evictor: Option<Arc<dyn crate::api::window::Evictor<T>>>,
+}
+
+impl<T, P: Clone> Clone for ListContents<T, P> {
+    fn clone(&self) -> Self {
+        ListContents {
+            function: self.function.clone(),
+            evictor: self.evictor.clone(),
+        }
+    }
+}
+
+impl<K, T: Clone + Send + 'static, O, P: ProcessWindowFunction<K, T, O>> WindowContents<K, T, O>
+    for ListContents<T, P>
+{
+    type Acc = Vec<(T, i64)>;
+    fn open(&mut self, ctx: &RuntimeContext) -> anyhow::Result<()> {
+        self.function.open(ctx)
+    }
+    fn add(
+        &mut self,
+        acc: Option<Self::Acc>,
+        value: T,
+        timestamp: i64,
+    ) -> anyhow::Result<Self::Acc> {
+        let mut acc = acc.unwrap_or_default();
+        acc.push((value, timestamp));
+        Ok(acc)
+    }
+    fn merge(&mut self, mut a: Self::Acc, b: Self::Acc) -> anyhow::Result<Self::Acc> {
+        a.extend(b);
+        Ok(a)
+    }
+    fn emit(
+        &mut self,
+        key: &K,
+        ctx: &mut WindowContext,
+        acc: &mut Self::Acc,
+        out: &mut Collector<O>,
+    ) -> anyhow::Result<()> {
+        if let Some(evictor) = &self.evictor {
+            evictor.evict_before(acc, ctx.window);
+        }
+        let elements: Vec<T> = acc.iter().map(|(v, _)| v.clone()).collect();
+        self.function.process(key, ctx, &elements, out)?;
+        if let Some(evictor) = &self.evictor {
+            evictor.evict_after(acc, ctx.window);
+        }
+        Ok(())
+    }
+}
+
+/// Passes the reduced/aggregated value through (a window function that only reduces).
+#[derive(Clone)]
+pub struct PassThroughWindow;
+
+impl<K, T: Clone + Send + 'static> ProcessWindowFunction<K, T, T> for PassThroughWindow {
+    fn process(
+        &mut self,
+        _key: &K,
+        _ctx: &mut WindowContext,
+        elements: &[T],
+        out: &mut Collector<T>,
+    ) -> anyhow::Result<()> {
+        elements.iter().for_each(|e| out.collect(e.clone()));
+        Ok(())
+    }
+}
+
+const CONTENTS: &str = "window-contents";
+const TRIGGER_VALUES: &str = "window-trigger-values";
+const SESSIONS: &str = "window-sessions";
+const WINDOW_USER_STATE: &str = "window-user-state";
+/// For the pane operator, which clears per-window state after each firing.
+pub(crate) const WINDOW_USER_STATE_NAME: &str = WINDOW_USER_STATE;
+pub(crate) type UserStateTable = UserState;
+const GLOBAL_USER_STATE: &str = "window-global-user-state";
+
+/// Values a process window function keeps by name.
+type UserState = StableHashMap<String, Option<Box<dyn std::any::Any + Send>>>;
+
+/// A process window function's view of the key's state: per window and per key.
+pub(crate) struct WindowStateRef<'a, K> {
+    pub state: &'a mut HeapKeyedStateBackend<K>,
+    pub key: &'a K,
+    pub key_group: usize,
+    pub window: TimeWindow,
+}
+
+impl<K: StateKey> WindowStateAccess for WindowStateRef<'_, K> {
+    fn slot(
+        &mut self,
+        name: &str,
+        global: bool,
+    ) -> anyhow::Result<&mut Option<Box<dyn std::any::Any + Send>>> {
+        let values = if global {
+            self.state
+                .table::<(), UserState>(GLOBAL_USER_STATE)
+                .map_err(state_error)?
+                .get_or_insert_with(self.key_group, self.key, &(), UserState::default)
+        } else {
+            self.state
+                .table::<TimeWindow, UserState>(WINDOW_USER_STATE)
+                .map_err(state_error)?
+                .get_or_insert_with(self.key_group, self.key, &self.window, UserState::default)
+        };
+        Ok(values.entry(name.to_string()).or_insert(None))
+    }
+}
+
+/// Window settings shared by every subtask.
+pub struct WindowSpec<T> {
+    pub assigner: WindowAssigner<T>,
+    pub trigger: Arc<dyn Trigger<T>>,
+    pub allowed_lateness: i64,
+    pub late_tag: Option<OutputTag<T>>,
+}
+
+impl<T> Clone for WindowSpec<T> {
+    fn clone(&self) -> Self {
+        WindowSpec {
+            assigner: self.assigner.clone(),
+            trigger: self.trigger.clone(),
+            allowed_lateness: self.allowed_lateness,
+            late_tag: self.late_tag.clone(),
+        }
+    }
+}
+
+pub struct WindowOperator<K, T, O, C: WindowContents<K, T, O>> {
+    pub name: String,
+    pub key_selector: Arc<dyn Fn(&T) -> K + Send + Sync>,
+    pub spec: WindowSpec<T>,
+    pub contents: C,
+    pub next: BoxOutput<O>,
+    pub side: SideOutputs,
+    pub out: Batch<O>,
+    pub state: Option<HeapKeyedStateBackend<K>>,
+    pub timers: TimerService<K, TimeWindow>,
+    pub windows: Vec<TimeWindow>,
+    /// Elements dropped as late with no late-data output (Flink's `numLateRecordsDropped`).
+    pub late_dropped: Option<crate::api::functions::LongCounter>,
+}
+
+/// The trigger's view of one (key, window).
+struct Ctx<'a, K> {
+    key: &'a K,
+    key_group: usize,
+    window: TimeWindow,
+    state: &'a mut HeapKeyedStateBackend<K>,
+    timers: &'a mut TimerService<K, TimeWindow>,
+}
+
+impl<K: StateKey> TriggerContext for Ctx<'_, K> {
+    fn current_watermark(&self) -> i64 {
+        self.timers.current_watermark()
+    }
+    fn current_processing_time(&self) -> i64 {
+        processing_time_now()
+    }
+    fn register_event_time_timer(&mut self, time: i64) {
+        self.timers
+            .register_event_time_timer(self.key.clone(), self.window, time);
+    }
+    fn register_processing_time_timer(&mut self, time: i64) {
+        self.timers
+            .register_processing_time_timer(self.key.clone(), self.window, time);
+    }
+    fn delete_event_time_timer(&mut self, time: i64) {
+        self.timers
+            .delete_event_time_timer(self.key.clone(), self.window, time);
+    }
+    fn delete_processing_time_timer(&mut self, time: i64) {
+        self.timers
+            .delete_processing_time_timer(self.key.clone(), self.window, time);
+    }
+    fn get_value(&mut self, name: &str) -> Option<i64> {
+        let table = self
+            .state
+            .table::<TimeWindow, StableHashMap<String, i64>>(TRIGGER_VALUES)
+            .ok()?;
+        table
+            .get(self.key_group, self.key, &self.window)?
+            .get(name)
+            .copied()
+    }
+    fn set_value(&mut self, name: &str, value: i64) {
+        if let Ok(table) = self
+            .state
+            .table::<TimeWindow, StableHashMap<String, i64>>(TRIGGER_VALUES)
+        {
+            table
+                .get_or_insert_with(
+                    self.key_group,
+                    self.key,
+                    &self.window,
+                    StableHashMap::default,
+                )
+                .insert(name.to_string(), value);
+        }
+    }
+    fn clear_value(&mut self, name: &str) {
+        if let Ok(table) = self
+            .state
+            .table::<TimeWindow, StableHashMap<String, i64>>(TRIGGER_VALUES)
+        {
+            if let Some(values) = table.get_mut(self.key_group, self.key, &self.window) {
+                values.remove(name);
+                if values.is_empty() {
+                    table.remove(self.key_group, self.key, &self.window);
+                }
+            }
+        }
+    }
+}
+
+fn state_error(e: crate::state::StateError) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
+
+impl<K, T, O, C> WindowOperator<K, T, O, C>
+where
+    K: StateKey + Hash,
+    T: Clone + Send + 'static,
+    O: Send + 'static,
+    C: WindowContents<K, T, O>,
+{
+    pub fn new(
+        name: String,
+        key_selector: Arc<dyn Fn(&T) -> K + Send + Sync>,
+        spec: WindowSpec<T>,
+        contents: C,
+        next: BoxOutput<O>,
+        side: SideOutputs,
+    ) -> Self {
+        WindowOperator {
+            name,
+            key_selector,
+            spec,
+            contents,
+            next,
+            side,
+            out: Batch::new(),
+            state: None,
+            timers: TimerService::default(),
+            windows: Vec::new(),
+            late_dropped: None,
+        }
+    }
+
+    fn event_time(&self) -> bool {
+        self.spec.assigner.is_event_time()
+    }
+}
+
+/// When a window's state is removed: the end of its allowed lateness (event time) or its end
+/// (processing time); never for the global window.
+fn cleanup_time(window: &TimeWindow, event_time: bool, allowed_lateness: i64) -> Option<i64> {
+    if window.is_global() {
+        None
+    } else if event_time {
+        Some(window.max_timestamp().saturating_add(allowed_lateness))
+    } else {
+        Some(window.max_timestamp())
+    }
+}
+
+/// Per-element and per-timer work, with the operator's fields borrowed apart.
+struct Processing<'a, K, T, O, C: WindowContents<K, T, O>> {
+    name: &'a str,
+    spec: &'a WindowSpec<T>,
+    contents: &'a mut C,
+    out: &'a mut Batch<O>,
+    state: &'a mut HeapKeyedStateBackend<K>,
+    timers: &'a mut TimerService<K, TimeWindow>,
+}
+
+impl<K, T, O, C> Processing<'_, K, T, O, C>
+where
+    K: StateKey + Hash,
+    T: Clone + Send + 'static,
+    O: Send + 'static,
+    C: WindowContents<K, T, O>,
+{
+    fn ctx<'b>(
+        state: &'b mut HeapKeyedStateBackend<K>,
+        timers: &'b mut TimerService<K, TimeWindow>,
+        key: &'b K,
+        key_group: usize,
+        window: TimeWindow,
+    ) -> Ctx<'b, K> {
+        Ctx {
+            key,
+            key_group,
+            window,
+            state,
+            timers,
+        }
+    }
+
+    /// Each window's contents; `None` only while an element is being added.
+    fn contents_table(&mut self) -> anyhow::Result<&mut StateTable<K, TimeWindow, Option<C::Acc>>> {
+        self.state
+            .table::<TimeWindow, Option<C::Acc>>(CONTENTS)
+            .map_err(state_error)
+    }
+
+    /// Emits a window's results (if it has contents) with the window's max timestamp.
+    fn fire(&mut self, key: &K, key_group: usize, window: &TimeWindow) -> anyhow::Result<()> {
+        let table = self
+            .state
+            .table::<TimeWindow, Option<C::Acc>>(CONTENTS)
+            .map_err(state_error)?;
+        // Taken out while the function runs, so it can use the key's other state.
+        let Some(mut acc) = table
+            .get_mut(key_group, key, window)
+            .and_then(|slot| slot.take())
+        else {
+            return Ok(());
+        };
+        let watermark = self.timers.current_watermark();
+        let mut access = WindowStateRef {
+            state: &mut *self.state,
+            key,
+            key_group,
+            window: *window,
+        };
+        let mut ctx = WindowContext::new(window, watermark, processing_time_now());
+        ctx.state = Some(&mut access);
+        let mut collector = Collector::new(&mut *self.out);
+        collector.timestamp = Some(window.max_timestamp());
+        let result = self.contents.emit(key, &mut ctx, &mut acc, &mut collector);
+        if let Some(slot) = self
+            .state
+            .table::<TimeWindow, Option<C::Acc>>(CONTENTS)
+            .map_err(state_error)?
+            .get_mut(key_group, key, window)
+        {
+            *slot = Some(acc);
+        }
+        result
+    }
+
+    fn purge(&mut self, key: &K, key_group: usize, window: &TimeWindow) -> anyhow::Result<()> {
+        self.contents_table()?.remove(key_group, key, window);
+        Ok(())
+    }
+
+    /// Removes everything of a window: contents, trigger and function state, timers.
+    fn clear_window(
+        &mut self,
+        key: &K,
+        key_group: usize,
+        window: &TimeWindow,
+        cleanup: Option<i64>,
+    ) -> anyhow::Result<()> {
+        self.purge(key, key_group, window)?;
+        self.state
+            .table::<TimeWindow, UserState>(WINDOW_USER_STATE)
+            .map_err(state_error)?
+            .remove(key_group, key, window);
+        self.spec.trigger.clear(
+            window,
+            &mut Self::ctx(self.state, self.timers, key, key_group, *window),
+        );
+        self.state
+            .table::<TimeWindow, StableHashMap<String, i64>>(TRIGGER_VALUES)
+            .map_err(state_error)?
+            .remove(key_group, key, window);
+        if let Some(t) = cleanup {
+            if self.spec.assigner.is_event_time() {
+                self.timers.delete_event_time_timer(key.clone(), *window, t);
+            } else {
+                self.timers
+                    .delete_processing_time_timer(key.clone(), *window, t);
+            }
+        }
+        Ok(())
+    }
+
+    /// Merges a new session window into the key's sessions; returns the window to add to.
+    fn merge_session(
+        &mut self,
+        key: &K,
+        key_group: usize,
+        new: TimeWindow,
+        cleanup: &dyn Fn(&TimeWindow) -> Option<i64>,
+    ) -> anyhow::Result<TimeWindow> {
+        let sessions = self
+            .state
+            .table::<(), Vec<TimeWindow>>(SESSIONS)
+            .map_err(state_error)?;
+        let mut active = sessions.remove(key_group, key, &()).unwrap_or_default();
+        let (overlapping, mut rest): (Vec<_>, Vec<_>) =
+            active.drain(..).partition(|w| w.intersects(&new));
+        let merged = overlapping.iter().fold(new, |acc, w| acc.cover(w));
+        if !(overlapping.len() == 1 && overlapping[0] == merged) && !overlapping.is_empty() {
+            let mut acc: Option<C::Acc> = None;
+            let mut trigger_values: StableHashMap<String, i64> = StableHashMap::default();
+            for old in &overlapping {
+                if let Some(old_acc) = self.contents_table()?.remove(key_group, key, old).flatten()
+                {
+                    acc = Some(match acc {
+                        Some(a) => self.contents.merge(a, old_acc)?,
+                        None => old_acc,
+                    });
+                }
+                if let Some(values) = self
+                    .state
+                    .table::<TimeWindow, StableHashMap<String, i64>>(TRIGGER_VALUES)
+                    .map_err(state_error)?
+                    .get(key_group, key, old)
+                {
+                    for (name, v) in values {
+                        *trigger_values.entry(name.clone()).or_insert(0) += v;
+                    }
+                }
+                self.clear_window(key, key_group, old, cleanup(old))?;
+            }
+            if let Some(acc) = acc {
+                self.contents_table()?
+                    .insert(key_group, key, &merged, Some(acc));
+            }
+            if !trigger_values.is_empty() {
+                self.state
+                    .table::<TimeWindow, StableHashMap<String, i64>>(TRIGGER_VALUES)
+                    .map_err(state_error)?
+                    .insert(key_group, key, &merged, trigger_values);
+            }
+            self.spec.trigger.on_merge(
+                &merged,
+                &mut Self::ctx(self.state, self.timers, key, key_group, merged),
+            );
+        }
+        rest.push(merged);
+        self.state
+            .table::<(), Vec<TimeWindow>>(SESSIONS)
+            .map_err(state_error)?
+            .insert(key_group, key, &(), rest);
+        Ok(merged)
+    }
+
+    fn retire_session(
+        &mut self,
+        key: &K,
+        key_group: usize,
+        window: &TimeWindow,
+    ) -> anyhow::Result<()> {
+        let sessions = self
+            .state
+            .table::<(), Vec<TimeWindow>>(SESSIONS)
+            .map_err(state_error)?;
+        if let Some(active) = sessions.get_mut(key_group, key, &()) {
+            active.retain(|w| w != window);
+            if active.is_empty() {
+                sessions.remove(key_group, key, &());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<K, T, O, C> Output<T> for WindowOperator<K, T, O, C>
+where
+    K: StateKey + Hash,
+    T: Clone + Send + 'static,
+    O: Send + 'static,
+    C: WindowContents<K, T, O>,
+{
+    fn open(&mut self, ctx: &RuntimeContext) -> Result<(), TaskError> {
+        self.next.open(ctx)?;
+        self.side.open(ctx)?;
+        let (max_p, p, i) = (
+            ctx.max_number_of_parallel_subtasks(),
+            ctx.number_of_parallel_subtasks(),
+            ctx.index_of_this_subtask(),
+        );
+        self.state = Some(HeapKeyedStateBackend::new(
+            KeyGroupRange::for_operator_index(max_p, p, i),
+            max_p,
+        ));
+        self.late_dropped = Some(ctx.long_counter("numLateRecordsDropped"));
+        guarded(&self.name, || self.contents.open(ctx))
+    }
+
+    fn push(&mut self, batch: &mut Batch<T>) -> Result<(), TaskError> {
+        let event_time = self.event_time();
+        let merging = self.spec.assigner.is_merging();
+        let lateness = self.spec.allowed_lateness;
+        let cleanup_of = |w: &TimeWindow| cleanup_time(w, event_time, lateness);
+        let Self {
+            name,
+            key_selector,
+            spec,
+            contents,
+            out,
+            side,
+            state,
+            timers,
+            windows,
+            late_dropped,
+            ..
+        } = self;
+        let Some(state) = state.as_mut() else {
+            return Err(TaskError::operator(
+                name,
+                "records arrived before the window operator was opened",
+            ));
+        };
+        guarded(name, || {
+            let mut p = Processing {
+                name,
+                spec,
+                contents,
+                out,
+                state,
+                timers,
+            };
+            for (record, timestamp) in batch.drain() {
+                let time = if event_time {
+                    timestamp.ok_or_else(|| {
+                        anyhow::anyhow!("a record has no timestamp, but '{}' uses event-time windows: did you forget assign_timestamps_and_watermarks?", p.name)
+                    })?
+                } else {
+                    processing_time_now()
+                };
+                let key = key_selector(&record);
+                let key_group = p.state.key_group_of(&key);
+                p.spec.assigner.assign(&record, time, windows);
+                let mut skipped = true;
+                let count = windows.len();
+                let mut record = Some(record);
+                for (i, assigned) in windows.iter().enumerate() {
+                    let window = if merging {
+                        p.merge_session(&key, key_group, *assigned, &cleanup_of)?
+                    } else {
+                        *assigned
+                    };
+                    let watermark = p.timers.current_watermark();
+                    if event_time && cleanup_of(&window).is_some_and(|t| t <= watermark) {
+                        if merging {
+                            p.retire_session(&key, key_group, &window)?;
+                        }
+                        continue;
+                    }
+                    skipped = false;
+                    let value = if i + 1 == count {
+                        record.take()
+                    } else {
+                        record.clone()
+                    };
+                    let Some(value) = value else { continue };
+                    // The trigger sees the element first; a FIRE is acted on after it is added.
+                    let trigger_result = p.spec.trigger.on_element(
+                        &value,
+                        time,
+                        &window,
+                        &mut Processing::<K, T, O, C>::ctx(
+                            p.state, p.timers, &key, key_group, window,
+                        ),
+                    );
+                    let slot = p
+                        .state
+                        .table::<TimeWindow, Option<C::Acc>>(CONTENTS)
+                        .map_err(state_error)?
+                        .get_or_insert_with(key_group, &key, &window, || None);
+                    let new_window = slot.is_none();
+                    let acc = slot.take();
+                    *slot = Some(p.contents.add(acc, value, time)?);
+                    if trigger_result.is_fire() {
+                        p.fire(&key, key_group, &window)?;
+                    }
+                    if trigger_result.is_purge() {
+                        p.purge(&key, key_group, &window)?;
+                    }
+                    if let Some(t) = cleanup_of(&window).filter(|_| new_window) {
+                        if event_time {
+                            p.timers.register_event_time_timer(key.clone(), window, t);
+                        } else {
+                            p.timers
+                                .register_processing_time_timer(key.clone(), window, t);
+                        }
+                    }
+                }
+                if skipped && event_time {
+                    if let Some(value) = record.take() {
+                        match &p.spec.late_tag {
+                            Some(tag) => side.emit(tag, value, Some(time))?,
+                            None => {
+                                if let Some(c) = late_dropped.as_ref() {
+                                    c.add(1)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        if !self.out.is_empty() {
+            self.next.push(&mut self.out)?;
+        }
+        Ok(())
+    }
+
+    fn event(&mut self, event: ChainEvent) -> Result<(), TaskError> {
+        let (event_time_domain, now) = match event {
+            ChainEvent::Watermark(wm) => {
+                self.timers.advance_watermark(wm);
+                (true, wm)
+            }
+            ChainEvent::ProcessingTime(now) => (false, now),
+            _ => {
+                self.side.event(event)?;
+                return self.next.event(event);
+            }
+        };
+        let event_time = self.event_time();
+        let merging = self.spec.assigner.is_merging();
+        let lateness = self.spec.allowed_lateness;
+        let Self {
+            name,
+            spec,
+            contents,
+            out,
+            state,
+            timers,
+            ..
+        } = self;
+        if let Some(state) = state.as_mut() {
+            guarded(name, || {
+                let mut p = Processing {
+                    name,
+                    spec,
+                    contents,
+                    out,
+                    state,
+                    timers,
+                };
+                loop {
+                    let due = if event_time_domain {
+                        p.timers.pop_event_timer()
+                    } else {
+                        p.timers.pop_processing_timer(now)
+                    };
+                    let Some((time, key, window)) = due else {
+                        break;
+                    };
+                    let key_group = p.state.key_group_of(&key);
+                    let result = {
+                        let mut ctx = Processing::<K, T, O, C>::ctx(
+                            p.state, p.timers, &key, key_group, window,
+                        );
+                        if event_time_domain {
+                            p.spec.trigger.on_event_time(time, &window, &mut ctx)
+                        } else {
+                            p.spec.trigger.on_processing_time(time, &window, &mut ctx)
+                        }
+                    };
+                    if result.is_fire() {
+                        p.fire(&key, key_group, &window)?;
+                    }
+                    if result.is_purge() {
+                        p.purge(&key, key_group, &window)?;
+                    }
+                    if event_time == event_time_domain
+                        && cleanup_time(&window, event_time, lateness) == Some(time)
+                    {
+                        p.clear_window(&key, key_group, &window, None)?;
+                        if merging {
+                            p.retire_session(&key, key_group, &window)?;
+                        }
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        if !self.out.is_empty() {
+            self.next.push(&mut self.out)?;
+        }
+        self.side.event(event)?;
+        self.next.event(event)
+    }
+
+    fn next_deadline(&self) -> Option<i64> {
+        [
+            self.timers.next_processing_time(),
+            self.next.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn close(&mut self) -> Result<(), TaskError> {
+        self.side.close().and(self.next.close())
+    }
+}
