@@ -19,6 +19,7 @@ pub mod client;
 pub mod config;
 pub mod connectors;
 pub mod error;
+pub mod fs;
 pub mod graph;
 pub mod hadoop;
 pub mod runtime;
