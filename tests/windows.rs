@@ -640,3 +640,94 @@ fn default_trigger_event_time_windows_run_on_panes_and_others_on_the_general_ope
         ]
     );
 }
+
+/// Emits bursts of records separated by pauses (processing time), then waits before ending.
+#[derive(Clone)]
+struct Bursts(Arc<Vec<(usize, u64)>>);
+
+/// Steps through bursts: even steps emit a burst (returned at once, so it is flushed), odd
+/// steps sleep the burst's pause.
+struct BurstReader(Arc<Vec<(usize, u64)>>, usize);
+
+impl strato::Source<Event> for Bursts {
+    fn boundedness(&self) -> strato::Boundedness {
+        strato::Boundedness::Bounded
+    }
+    fn is_parallel(&self) -> bool {
+        false
+    }
+    fn create_reader(
+        &self,
+        _: &strato::RuntimeContext,
+    ) -> anyhow::Result<Box<dyn strato::SourceReader<Event>>> {
+        Ok(Box::new(BurstReader(self.0.clone(), 0)))
+    }
+}
+
+impl strato::SourceReader<Event> for BurstReader {
+    fn poll_next(
+        &mut self,
+        out: &mut strato::SourceOutput<Event>,
+    ) -> anyhow::Result<strato::InputStatus> {
+        let Some(&(records, pause_ms)) = self.0.get(self.1 / 2) else {
+            return Ok(strato::InputStatus::EndOfInput);
+        };
+        if self.1 % 2 == 0 {
+            for i in 0..records {
+                out.collect(("k".to_string(), i as i64 + 1, 0));
+            }
+        } else {
+            std::thread::sleep(Duration::from_millis(pause_ms));
+        }
+        self.1 += 1;
+        Ok(strato::InputStatus::NothingAvailable)
+    }
+}
+
+#[test]
+fn processing_time_session_windows_close_after_a_quiet_gap() {
+    let env = StreamExecutionEnvironment::create_local_environment();
+    env.set_parallelism(2);
+    // Bursts of 3 and 2 records, 600 ms apart; sessions close 150 ms after the last record.
+    let out = env
+        .from_source(Bursts(Arc::new(vec![(3, 600), (2, 600)])))
+        .key_by(key)
+        .window(strato::ProcessingTimeSessionWindows::with_gap(
+            Duration::from_millis(150),
+        ))
+        .apply(
+            |_: &String, _: &mut WindowContext, els: &[Event], out: &mut Collector<usize>| {
+                out.collect(els.len())
+            },
+        )
+        .execute_and_collect("processing-time sessions")
+        .unwrap();
+    assert_eq!(out, vec![3, 2]);
+}
+
+#[test]
+fn a_continuous_processing_time_trigger_fires_repeatedly_while_a_window_is_open() {
+    let env = StreamExecutionEnvironment::create_local_environment();
+    env.set_parallelism(1);
+    // One long processing-time window; the trigger fires every 100 ms while records trickle in.
+    let out = env
+        .from_source(Bursts(Arc::new(vec![(1, 250), (1, 250), (1, 250)])))
+        .key_by(key)
+        .window(strato::TumblingProcessingTimeWindows::of(
+            Duration::from_secs(3600),
+        ))
+        .trigger(strato::ContinuousProcessingTimeTrigger::of(
+            Duration::from_millis(100),
+        ))
+        .apply(
+            |_: &String, _: &mut WindowContext, els: &[Event], out: &mut Collector<usize>| {
+                out.collect(els.len())
+            },
+        )
+        .execute_and_collect("continuous processing time")
+        .unwrap();
+    // Fires see a growing window: at least once with 1, and later with 2 or 3 elements.
+    assert!(out.len() >= 3, "{out:?}");
+    assert!(out.windows(2).all(|w| w[0] <= w[1]), "{out:?}");
+    assert!(out.contains(&1) && out.iter().any(|&n| n >= 2), "{out:?}");
+}
