@@ -172,7 +172,10 @@ fn run_scenario(name: &str) -> anyhow::Result<(u64, &'static str, f64)> {
             Ok((n, "records", result.net_runtime.as_secs_f64()))
         }
         "tumbling_window_sum" | "sliding_window_count" => {
-            let n = 20_000_000u64;
+            let n: u64 = std::env::var("STRATO_BENCH_EVENTS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(20_000_000);
             let env = env();
             let events = env
                 .from_source(DataGeneratorSource::new(window_event, Some(n)))
@@ -213,11 +216,14 @@ fn main() -> anyhow::Result<()> {
     if let Some(pos) = std::env::args().position(|a| a == "--child") {
         let name = std::env::args().nth(pos + 1).unwrap_or_default();
         let (records, unit, secs) = run_scenario(&name)?;
-        let rss = strato::util::memory::peak_rss_bytes().unwrap_or(0);
+        let rss = strato::util::resources::peak_rss_bytes().unwrap_or(0);
+        let cpu = strato::util::resources::cpu_seconds().unwrap_or(0.0);
         println!(
-            "{name}: {records} {unit} in {secs:.2} s = {:.2} M {unit}/s, peak RSS {} MB",
+            "{name}: {records} {unit} in {secs:.2} s = {:.2} M {unit}/s, peak RSS {} MB, process CPU {cpu:.2} s ({:.0} ns of CPU per {})",
             records as f64 / secs / 1e6,
-            rss >> 20
+            rss >> 20,
+            cpu * 1e9 / records as f64,
+            unit.trim_end_matches('s')
         );
         return Ok(());
     }

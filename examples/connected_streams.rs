@@ -1,12 +1,13 @@
 //! Several streams in one job: `union` merges two temperature feeds of the same type, and
-//! `connect` pairs them with a stream of a different type (alert thresholds) in one co-map.
+//! `connect` pairs them with a stream of a different type (alert thresholds) in one
+//! co-flat-map.
 //!
 //! ```text
 //! cargo run --example connected_streams
 //! ```
 
 use serde::{Deserialize, Serialize};
-use strato::{CoMapFunction, RuntimeContext, StreamExecutionEnvironment};
+use strato::{CoFlatMapFunction, Collector, RuntimeContext, StreamExecutionEnvironment};
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Reading {
@@ -14,33 +15,44 @@ struct Reading {
     celsius: f64,
 }
 
-/// Tags readings above the most recent threshold; thresholds arrive on the second input.
+/// Tags readings above the most recent threshold. The two inputs race, so readings that
+/// arrive before any threshold are held back until the first threshold arrives.
 #[derive(Clone, Default)]
 struct ThresholdAlert {
-    threshold: f64,
+    threshold: Option<f64>,
+    waiting: Vec<Reading>,
     subtask: usize,
 }
 
-impl CoMapFunction<Reading, f64, String> for ThresholdAlert {
+impl ThresholdAlert {
+    fn judge(threshold: f64, r: &Reading) -> String {
+        let level = if r.celsius > threshold { "ALERT" } else { "ok" };
+        format!("{level}: {} at {:.1} C", r.sensor, r.celsius)
+    }
+}
+
+impl CoFlatMapFunction<Reading, f64, String> for ThresholdAlert {
     fn open(&mut self, ctx: &RuntimeContext) -> anyhow::Result<()> {
         self.subtask = ctx.index_of_this_subtask();
-        self.threshold = f64::INFINITY;
         Ok(())
     }
-    fn map1(&mut self, r: Reading) -> anyhow::Result<String> {
-        let level = if r.celsius > self.threshold {
-            "ALERT"
-        } else {
-            "ok"
-        };
-        Ok(format!("{level}: {} at {:.1} C", r.sensor, r.celsius))
+    fn flat_map1(&mut self, r: Reading, out: &mut Collector<String>) -> anyhow::Result<()> {
+        match self.threshold {
+            Some(t) => out.collect(Self::judge(t, &r)),
+            None => self.waiting.push(r),
+        }
+        Ok(())
     }
-    fn map2(&mut self, threshold: f64) -> anyhow::Result<String> {
-        self.threshold = threshold;
-        Ok(format!(
+    fn flat_map2(&mut self, threshold: f64, out: &mut Collector<String>) -> anyhow::Result<()> {
+        self.threshold = Some(threshold);
+        out.collect(format!(
             "subtask {} now alerts above {threshold:.1} C",
             self.subtask
-        ))
+        ));
+        for r in self.waiting.drain(..) {
+            out.collect(Self::judge(threshold, &r));
+        }
+        Ok(())
     }
 }
 
@@ -58,7 +70,7 @@ fn main() -> anyhow::Result<()> {
     let all_readings = hall.union(&lab);
     all_readings
         .connect(&thresholds.broadcast())
-        .map_rich(ThresholdAlert::default())
+        .flat_map_rich(ThresholdAlert::default())
         .name("threshold alerts")
         .print();
     env.execute("Connected streams")?;

@@ -20,6 +20,7 @@ pub mod cluster;
 pub mod config;
 pub mod connectors;
 pub mod error;
+pub mod fs;
 pub mod graph;
 pub mod hadoop;
 pub mod rest;

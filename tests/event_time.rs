@@ -394,3 +394,70 @@ fn processing_time_timers_fire_while_the_job_runs() {
     // The first two keys' timers (20 ms) fire before the source's next record (100 ms apart).
     assert!(out.contains(&(0, 1)) && out.contains(&(1, 1)), "{out:?}");
 }
+
+/// A source whose first records come fast, then which goes quiet without ending until told.
+#[derive(Clone)]
+struct Stalling(Arc<AtomicBool>);
+
+struct StallingReader(Arc<AtomicBool>, usize);
+
+impl Source<i64> for Stalling {
+    fn boundedness(&self) -> Boundedness {
+        Boundedness::Bounded
+    }
+    fn is_parallel(&self) -> bool {
+        false
+    }
+    fn create_reader(&self, _: &RuntimeContext) -> anyhow::Result<Box<dyn SourceReader<i64>>> {
+        Ok(Box::new(StallingReader(self.0.clone(), 0)))
+    }
+}
+
+impl SourceReader<i64> for StallingReader {
+    fn poll_next(&mut self, output: &mut SourceOutput<i64>) -> anyhow::Result<InputStatus> {
+        if self.1 == 0 {
+            output.collect(0);
+            self.1 = 1;
+            return Ok(InputStatus::MoreAvailable);
+        }
+        if self.0.load(Ordering::SeqCst) {
+            return Ok(InputStatus::EndOfInput);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+        Ok(InputStatus::NothingAvailable)
+    }
+}
+
+#[test]
+fn with_idleness_marks_a_quiet_input_idle_so_the_other_drives_the_watermark() {
+    let env = local_env(1);
+    let done = Arc::new(AtomicBool::new(false));
+    let quiet = env
+        .from_source(Stalling(done.clone()))
+        .assign_timestamps_and_watermarks(
+            WatermarkStrategy::for_monotonous_timestamps()
+                .with_timestamp_assigner(|v: &i64, _| *v)
+                .with_idleness(Duration::from_millis(100)),
+        );
+    let mut steps = vec![Step::Pause(50)];
+    for ts in (100..=2000).step_by(100) {
+        steps.extend([Step::Record(ts), Step::Watermark(ts), Step::Pause(20)]);
+    }
+    steps.push(Step::Record(1));
+    steps.push(Step::Set(done));
+    let active = scripted(&env, steps);
+    let seen = SeenWatermarks(Arc::new(Mutex::new(Vec::new())));
+    quiet
+        .union(&active)
+        .process(seen.clone())
+        .set_parallelism(1)
+        .execute_and_collect("idleness")
+        .unwrap();
+    let last = *seen.0.lock().unwrap().last().unwrap();
+    assert_eq!(last.0, 1);
+    assert!(
+        last.1 >= 1900,
+        "the quiet input (watermark -1) still held the watermark back at {}",
+        last.1
+    );
+}

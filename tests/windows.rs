@@ -25,9 +25,10 @@ fn sum_values(a: Event, b: Event) -> Event {
 }
 
 /// (key, window start, window end, sum)
+#[allow(clippy::ptr_arg)] // window functions receive the key as the key type
 fn with_window(
     key: &String,
-    ctx: &WindowContext,
+    ctx: &mut WindowContext,
     elements: &[Event],
     out: &mut Collector<(String, i64, i64, i64)>,
 ) {
@@ -166,7 +167,10 @@ fn count_windows_fire_every_n_elements_per_key() {
         .collect::<Vec<_>>();
     let tumbling = run(script.clone(), |s| {
         s.key_by(key).count_window(3).apply(
-            |k: &String, _: &WindowContext, els: &[Event], out: &mut Collector<(String, i64)>| {
+            |k: &String,
+             _: &mut WindowContext,
+             els: &[Event],
+             out: &mut Collector<(String, i64)>| {
                 out.collect((k.clone(), els.iter().map(|e| e.1).sum()))
             },
         )
@@ -178,7 +182,7 @@ fn count_windows_fire_every_n_elements_per_key() {
     let sliding = run(script, |s| {
         s.key_by(key).count_window_sliding(3, 2).apply(
             |k: &String,
-             _: &WindowContext,
+             _: &mut WindowContext,
              els: &[Event],
              out: &mut Collector<(String, Vec<i64>)>| {
                 out.collect((k.clone(), els.iter().map(|e| e.1).collect()))
@@ -369,7 +373,7 @@ fn aggregate_functions_combine_with_process_window_functions() {
                 Average,
                 strato::WindowClosure(
                     |k: &String,
-                     ctx: &WindowContext,
+                     ctx: &mut WindowContext,
                      avg: &[f64],
                      out: &mut Collector<(String, i64, String)>| {
                         out.collect((k.clone(), ctx.window.start, format!("{:.2}", avg[0])))
@@ -394,7 +398,10 @@ fn window_all_evaluates_the_whole_stream_in_one_subtask() {
     let out = run(out_of_order(), |s| {
         s.window_all(TumblingEventTimeWindows::of(Duration::from_millis(10)))
             .apply(
-                |_: &u8, ctx: &WindowContext, els: &[Event], out: &mut Collector<(i64, i64)>| {
+                |_: &u8,
+                 ctx: &mut WindowContext,
+                 els: &[Event],
+                 out: &mut Collector<(i64, i64)>| {
                     out.collect((ctx.window.start, els.iter().map(|e| e.1).sum()))
                 },
             )
@@ -451,4 +458,276 @@ fn processing_time_windows_fire_on_the_wall_clock() {
     // 30 elements over ~300 ms: several 50 ms windows fired while the job ran.
     assert!(out.len() >= 2, "{out:?}");
     assert!(out.iter().map(|e| e.1).sum::<i64>() <= 30);
+}
+
+#[test]
+fn sliding_windows_on_panes_give_the_same_results_as_the_general_window_operator() {
+    // Size 10, slide 4: panes of gcd(10, 4) = 2 ms. The late element goes to the side output.
+    let script = vec![
+        E("a", 1, 1),
+        E("a", 2, 7),
+        E("b", 10, 3),
+        E("a", 4, 12),
+        E("a", 8, 5),
+        W(9),
+        E("b", 20, 14),
+        E("a", 3, 2),
+        E("a", 16, 11),
+        W(19),
+        E("b", 40, 25),
+        W(100),
+    ];
+    let late = OutputTag::<Event>::new("late");
+    let sliding =
+        || SlidingEventTimeWindows::of(Duration::from_millis(10), Duration::from_millis(4));
+    let on_panes = run(script.clone(), |s| {
+        let w = s
+            .key_by(key)
+            .window(sliding())
+            .side_output_late_data(&late)
+            .reduce(sum_values);
+        w.get_side_output(&late)
+            .map(|e: Event| (format!("late {}", e.0), e.1, e.2))
+            .union(&w)
+    });
+    let general = run(script, |s| {
+        let w = s
+            .key_by(key)
+            .window(sliding())
+            .trigger(strato::EventTimeTrigger)
+            .side_output_late_data(&late)
+            .reduce(sum_values);
+        w.get_side_output(&late)
+            .map(|e: Event| (format!("late {}", e.0), e.1, e.2))
+            .union(&w)
+    });
+    assert_eq!(on_panes, general);
+    assert!(
+        on_panes.contains(&("late a".to_string(), 3, 2)),
+        "{on_panes:?}"
+    );
+}
+
+#[test]
+fn process_window_functions_keep_per_window_and_per_key_state() {
+    // A count trigger fires the same window twice; per-window state counts firings of that
+    // window, global state counts every firing of the key.
+    let script = vec![
+        E("a", 1, 1),
+        E("a", 2, 2),
+        E("a", 3, 3),
+        E("a", 4, 4),
+        E("a", 5, 15),
+        E("a", 6, 16),
+        W(100),
+    ];
+    let out = run(script, |s| {
+        s.key_by(key)
+            .window(TumblingEventTimeWindows::of(Duration::from_millis(10)))
+            .trigger(CountTrigger::of(2))
+            .apply(
+                |k: &String,
+                 ctx: &mut WindowContext,
+                 els: &[Event],
+                 out: &mut Collector<(String, i64, i64, i64, usize)>| {
+                    let in_window = ctx.window_state::<i64>("firings").unwrap().unwrap_or(0) + 1;
+                    ctx.update_window_state("firings", in_window).unwrap();
+                    let for_key = ctx.global_state::<i64>("firings").unwrap().unwrap_or(0) + 1;
+                    ctx.update_global_state("firings", for_key).unwrap();
+                    out.collect((k.clone(), ctx.window.start, in_window, for_key, els.len()));
+                },
+            )
+    });
+    assert_eq!(
+        out,
+        vec![
+            ("a".into(), 0, 1, 1, 2),
+            ("a".into(), 0, 2, 2, 4),
+            ("a".into(), 10, 1, 3, 2)
+        ]
+    );
+}
+
+/// A user-defined trigger: fires when an element's value exceeds 100, purging the window.
+struct FireOnBigValue;
+
+impl strato::Trigger<Event> for FireOnBigValue {
+    fn on_element(
+        &self,
+        e: &Event,
+        _: i64,
+        _: &strato::TimeWindow,
+        _: &mut dyn strato::TriggerContext,
+    ) -> strato::TriggerResult {
+        if e.1 > 100 {
+            strato::TriggerResult::FireAndPurge
+        } else {
+            strato::TriggerResult::Continue
+        }
+    }
+    fn on_event_time(
+        &self,
+        _: i64,
+        _: &strato::TimeWindow,
+        _: &mut dyn strato::TriggerContext,
+    ) -> strato::TriggerResult {
+        strato::TriggerResult::Continue
+    }
+    fn on_processing_time(
+        &self,
+        _: i64,
+        _: &strato::TimeWindow,
+        _: &mut dyn strato::TriggerContext,
+    ) -> strato::TriggerResult {
+        strato::TriggerResult::Continue
+    }
+    fn clear(&self, _: &strato::TimeWindow, _: &mut dyn strato::TriggerContext) {}
+}
+
+#[test]
+fn a_custom_trigger_decides_when_windows_fire_and_purge() {
+    let script = vec![
+        E("a", 1, 1),
+        E("a", 2, 2),
+        E("a", 500, 3),
+        E("a", 4, 4),
+        E("a", 5, 5),
+        W(100),
+    ];
+    let out = run(script, |s| {
+        s.key_by(key)
+            .window(TumblingEventTimeWindows::of(Duration::from_millis(10)))
+            .trigger(FireOnBigValue)
+            .apply(with_window)
+    });
+    // Fired once with 1 + 2 + 500; the rest (4 + 5) never fires: no trigger result says so.
+    assert_eq!(out, vec![("a".into(), 0, 10, 503)]);
+}
+
+#[test]
+fn default_trigger_event_time_windows_run_on_panes_and_others_on_the_general_operator() {
+    let env = StreamExecutionEnvironment::create_local_environment();
+    let s = env.from_source(Script(Arc::new(vec![])));
+    s.key_by(key)
+        .window(TumblingEventTimeWindows::of(Duration::from_secs(1)))
+        .reduce(sum_values)
+        .print();
+    s.key_by(key)
+        .window(SlidingEventTimeWindows::of(
+            Duration::from_secs(10),
+            Duration::from_secs(1),
+        ))
+        .reduce(sum_values)
+        .print();
+    s.key_by(key)
+        .window(TumblingEventTimeWindows::of(Duration::from_secs(1)))
+        .allowed_lateness(Duration::from_secs(1))
+        .reduce(sum_values)
+        .print();
+    let names: Vec<String> = env
+        .get_job_graph()
+        .unwrap()
+        .vertices
+        .iter()
+        .map(|v| v.name.clone())
+        .collect();
+    assert_eq!(
+        names[1..],
+        [
+            "Window(reduce, panes) -> Sink: Print to Std. Out",
+            "Window(reduce, panes) -> Sink: Print to Std. Out",
+            "Window(reduce) -> Sink: Print to Std. Out"
+        ]
+    );
+}
+
+/// Emits bursts of records separated by pauses (processing time), then waits before ending.
+#[derive(Clone)]
+struct Bursts(Arc<Vec<(usize, u64)>>);
+
+/// Steps through bursts: even steps emit a burst (returned at once, so it is flushed), odd
+/// steps sleep the burst's pause.
+struct BurstReader(Arc<Vec<(usize, u64)>>, usize);
+
+impl strato::Source<Event> for Bursts {
+    fn boundedness(&self) -> strato::Boundedness {
+        strato::Boundedness::Bounded
+    }
+    fn is_parallel(&self) -> bool {
+        false
+    }
+    fn create_reader(
+        &self,
+        _: &strato::RuntimeContext,
+    ) -> anyhow::Result<Box<dyn strato::SourceReader<Event>>> {
+        Ok(Box::new(BurstReader(self.0.clone(), 0)))
+    }
+}
+
+impl strato::SourceReader<Event> for BurstReader {
+    fn poll_next(
+        &mut self,
+        out: &mut strato::SourceOutput<Event>,
+    ) -> anyhow::Result<strato::InputStatus> {
+        let Some(&(records, pause_ms)) = self.0.get(self.1 / 2) else {
+            return Ok(strato::InputStatus::EndOfInput);
+        };
+        if self.1 % 2 == 0 {
+            for i in 0..records {
+                out.collect(("k".to_string(), i as i64 + 1, 0));
+            }
+        } else {
+            std::thread::sleep(Duration::from_millis(pause_ms));
+        }
+        self.1 += 1;
+        Ok(strato::InputStatus::NothingAvailable)
+    }
+}
+
+#[test]
+fn processing_time_session_windows_close_after_a_quiet_gap() {
+    let env = StreamExecutionEnvironment::create_local_environment();
+    env.set_parallelism(2);
+    // Bursts of 3 and 2 records, 600 ms apart; sessions close 150 ms after the last record.
+    let out = env
+        .from_source(Bursts(Arc::new(vec![(3, 600), (2, 600)])))
+        .key_by(key)
+        .window(strato::ProcessingTimeSessionWindows::with_gap(
+            Duration::from_millis(150),
+        ))
+        .apply(
+            |_: &String, _: &mut WindowContext, els: &[Event], out: &mut Collector<usize>| {
+                out.collect(els.len())
+            },
+        )
+        .execute_and_collect("processing-time sessions")
+        .unwrap();
+    assert_eq!(out, vec![3, 2]);
+}
+
+#[test]
+fn a_continuous_processing_time_trigger_fires_repeatedly_while_a_window_is_open() {
+    let env = StreamExecutionEnvironment::create_local_environment();
+    env.set_parallelism(1);
+    // One long processing-time window; the trigger fires every 100 ms while records trickle in.
+    let out = env
+        .from_source(Bursts(Arc::new(vec![(1, 250), (1, 250), (1, 250)])))
+        .key_by(key)
+        .window(strato::TumblingProcessingTimeWindows::of(
+            Duration::from_secs(3600),
+        ))
+        .trigger(strato::ContinuousProcessingTimeTrigger::of(
+            Duration::from_millis(100),
+        ))
+        .apply(
+            |_: &String, _: &mut WindowContext, els: &[Event], out: &mut Collector<usize>| {
+                out.collect(els.len())
+            },
+        )
+        .execute_and_collect("continuous processing time")
+        .unwrap();
+    // Fires see a growing window: at least once with 1, and later with 2 or 3 elements.
+    assert!(out.len() >= 3, "{out:?}");
+    assert!(out.windows(2).all(|w| w[0] <= w[1]), "{out:?}");
+    assert!(out.contains(&1) && out.iter().any(|&n| n >= 2), "{out:?}");
 }

@@ -147,13 +147,24 @@ async fn failing_command_makes_the_application_fail_with_diagnostics() {
     assert!(d.contains("Last 4096 bytes of stderr :\noops"), "{d}");
 }
 
+/// The Hadoop configuration the mini cluster wrote for clients.
+fn hadoop_conf(c: &MiniYarnCluster) -> strato::hadoop::conf::Configuration {
+    strato::hadoop::conf::Configuration::load_dir(c.conf_dir()).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn am_crash_with_max_attempts_two_gets_a_second_attempt() {
     let c = cluster().await;
     let client = c.rest_client(Some("tester")).unwrap();
-    let app = submit(&client, &dshell("sleep 1", 2), "sleep 1", AM_PREFIX)
-        .await
-        .unwrap();
+    let app = submit(
+        &hadoop_conf(&c),
+        &client,
+        &dshell("sleep 1", 2),
+        "sleep 1",
+        AM_PREFIX,
+    )
+    .await
+    .unwrap();
     wait_for_state(&client, &app, YarnApplicationState::RUNNING).await;
     let app_id: ApplicationId = app.parse().unwrap();
     assert!(c.crash_am(app_id), "AM process was running");
@@ -188,7 +199,9 @@ async fn am_crash_on_the_last_attempt_fails_the_application() {
     let client = c.rest_client(Some("tester")).unwrap();
     let mut args = dshell("sleep 5", 1);
     args.max_app_attempts = 1;
-    let app = submit(&client, &args, "sleep 5", AM_PREFIX).await.unwrap();
+    let app = submit(&hadoop_conf(&c), &client, &args, "sleep 5", AM_PREFIX)
+        .await
+        .unwrap();
     wait_for_state(&client, &app, YarnApplicationState::RUNNING).await;
     assert!(c.crash_am(app.parse().unwrap()));
     let report = wait_for_final(&client, &app, Duration::from_secs(30))
@@ -397,9 +410,15 @@ async fn requests_above_maximum_allocation_are_rejected_with_hadoops_message() {
 async fn kill_through_rest_ends_the_application_killed() {
     let c = cluster().await;
     let client = c.rest_client(Some("tester")).unwrap();
-    let app = submit(&client, &dshell("sleep 30", 1), "sleep 30", AM_PREFIX)
-        .await
-        .unwrap();
+    let app = submit(
+        &hadoop_conf(&c),
+        &client,
+        &dshell("sleep 30", 1),
+        "sleep 30",
+        AM_PREFIX,
+    )
+    .await
+    .unwrap();
     wait_for_state(&client, &app, YarnApplicationState::RUNNING).await;
     let state = client.kill_application(&app).await.unwrap();
     assert_eq!(state, "KILLED");
@@ -767,7 +786,7 @@ async fn a_resource_changed_after_submission_fails_localization() {
     assert!(d.contains("exited with  exitCode: -1000\n"), "{d}");
     assert!(
         d.contains(&format!(
-            "Resource {} changed on src filesystem",
+            "Resource file://{} changed on src filesystem",
             data.display()
         )),
         "{d}"

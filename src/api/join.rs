@@ -167,7 +167,7 @@ where
     fn process(
         &mut self,
         key: &K,
-        _ctx: &WindowContext,
+        _ctx: &mut WindowContext,
         elements: &[TaggedUnion<A, B>],
         out: &mut Collector<O>,
     ) -> anyhow::Result<()> {

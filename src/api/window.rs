@@ -779,10 +779,13 @@ impl<T> Evictor<T> for TimeEvictor {
     }
 }
 
+/// Distance between two elements, for [`DeltaEvictor`].
+type DeltaFunction<T> = dyn Fn(&T, &T) -> f64 + Send + Sync;
+
 /// Keeps the elements whose `delta` to the newest element is below `threshold`.
 pub struct DeltaEvictor<T> {
     threshold: f64,
-    delta: Arc<dyn Fn(&T, &T) -> f64 + Send + Sync>,
+    delta: Arc<DeltaFunction<T>>,
     after: bool,
 }
 
@@ -831,11 +834,92 @@ pub trait AggregateFunction<T, Acc, R>: Clone + Send + Sync + 'static {
     fn merge(&self, a: Acc, b: Acc) -> Acc;
 }
 
-/// What a process window function learns about the window it runs for.
+/// What a process window function learns about the window it runs for, and its state.
 pub struct WindowContext<'a> {
     pub window: &'a TimeWindow,
     pub current_watermark: i64,
     pub current_processing_time: i64,
+    pub(crate) state: Option<&'a mut dyn WindowStateAccess>,
+}
+
+/// Per-key state of a window operator, scoped to one window or to the key (type-erased so
+/// the context needs no key type).
+pub(crate) trait WindowStateAccess {
+    /// The slot of value `name`: per window when `global` is false, per key otherwise.
+    fn slot(
+        &mut self,
+        name: &str,
+        global: bool,
+    ) -> anyhow::Result<&mut Option<Box<dyn std::any::Any + Send>>>;
+}
+
+impl WindowContext<'_> {
+    pub(crate) fn new(
+        window: &TimeWindow,
+        current_watermark: i64,
+        current_processing_time: i64,
+    ) -> WindowContext<'_> {
+        WindowContext {
+            window,
+            current_watermark,
+            current_processing_time,
+            state: None,
+        }
+    }
+
+    fn value<V: Clone + 'static>(&mut self, name: &str, global: bool) -> anyhow::Result<Option<V>> {
+        let Some(state) = self.state.as_mut() else {
+            anyhow::bail!("window state '{name}' is not available here")
+        };
+        match state.slot(name, global)? {
+            Some(value) => value.downcast_ref::<V>().cloned().map(Some).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "window state '{name}' holds another type than {}",
+                    std::any::type_name::<V>()
+                )
+            }),
+            None => Ok(None),
+        }
+    }
+
+    fn set<V: Send + 'static>(
+        &mut self,
+        name: &str,
+        global: bool,
+        value: Option<V>,
+    ) -> anyhow::Result<()> {
+        let Some(state) = self.state.as_mut() else {
+            anyhow::bail!("window state '{name}' is not available here")
+        };
+        *state.slot(name, global)? = value.map(|v| Box::new(v) as Box<dyn std::any::Any + Send>);
+        Ok(())
+    }
+
+    /// Value `name` kept for this key and window (cleared with the window).
+    pub fn window_state<V: Clone + 'static>(&mut self, name: &str) -> anyhow::Result<Option<V>> {
+        self.value(name, false)
+    }
+    pub fn update_window_state<V: Send + 'static>(
+        &mut self,
+        name: &str,
+        value: V,
+    ) -> anyhow::Result<()> {
+        self.set(name, false, Some(value))
+    }
+    /// Value `name` kept for this key across all its windows.
+    pub fn global_state<V: Clone + 'static>(&mut self, name: &str) -> anyhow::Result<Option<V>> {
+        self.value(name, true)
+    }
+    pub fn update_global_state<V: Send + 'static>(
+        &mut self,
+        name: &str,
+        value: V,
+    ) -> anyhow::Result<()> {
+        self.set(name, true, Some(value))
+    }
+    pub fn clear_global_state(&mut self, name: &str) -> anyhow::Result<()> {
+        self.set::<()>(name, true, None)
+    }
 }
 
 /// Computes a window's results from all its elements (Flink's `ProcessWindowFunction`).
@@ -846,7 +930,7 @@ pub trait ProcessWindowFunction<K, T, O>: Clone + Send + Sync + 'static {
     fn process(
         &mut self,
         key: &K,
-        ctx: &WindowContext,
+        ctx: &mut WindowContext,
         elements: &[T],
         out: &mut super::functions::Collector<O>,
     ) -> anyhow::Result<()>;
@@ -858,7 +942,7 @@ pub struct WindowClosure<F>(pub F);
 
 impl<K, T, O, F> ProcessWindowFunction<K, T, O> for WindowClosure<F>
 where
-    F: FnMut(&K, &WindowContext, &[T], &mut super::functions::Collector<O>)
+    F: FnMut(&K, &mut WindowContext, &[T], &mut super::functions::Collector<O>)
         + Clone
         + Send
         + Sync
@@ -867,7 +951,7 @@ where
     fn process(
         &mut self,
         key: &K,
-        ctx: &WindowContext,
+        ctx: &mut WindowContext,
         elements: &[T],
         out: &mut super::functions::Collector<O>,
     ) -> anyhow::Result<()> {

@@ -12,6 +12,7 @@ use super::functions::{Closure, Collector, ReduceFunction};
 use super::process::OutputTag;
 use super::window::*;
 use crate::runtime::operators::factory::Record;
+use crate::runtime::operators::panes::PaneWindowOperator;
 use crate::runtime::operators::window::{
     AggregateContents, ListContents, PassThroughWindow, ReduceContents, WindowContents,
     WindowOperator, WindowSpec,
@@ -107,7 +108,7 @@ impl<T: Record, K: Hash + Eq + Clone + Send + 'static> WindowedStream<T, K> {
     }
 
     /// Incremental aggregation with an [`AggregateFunction`].
-    pub fn aggregate<Acc: Send + 'static, R: Record, A: AggregateFunction<T, Acc, R>>(
+    pub fn aggregate<Acc: Clone + Send + 'static, R: Record, A: AggregateFunction<T, Acc, R>>(
         self,
         aggregate: A,
     ) -> DataStream<R> {
@@ -116,7 +117,7 @@ impl<T: Record, K: Hash + Eq + Clone + Send + 'static> WindowedStream<T, K> {
 
     /// Incremental aggregation whose result per window goes to a process window function.
     pub fn aggregate_with<
-        Acc: Send + 'static,
+        Acc: Clone + Send + 'static,
         R: Clone + Send + 'static,
         O: Record,
         A: AggregateFunction<T, Acc, R>,
@@ -159,7 +160,7 @@ impl<T: Record, K: Hash + Eq + Clone + Send + 'static> WindowedStream<T, K> {
     /// Like `process`, with a closure `(key, context, elements, out)`.
     pub fn apply<O: Record, F>(self, f: F) -> DataStream<O>
     where
-        F: FnMut(&K, &WindowContext, &[T], &mut Collector<O>) + Clone + Send + Sync + 'static,
+        F: FnMut(&K, &mut WindowContext, &[T], &mut Collector<O>) + Clone + Send + Sync + 'static,
     {
         self.process(WindowClosure(f))
     }
@@ -173,7 +174,8 @@ impl<T: Record, K: Hash + Eq + Clone + Send + 'static> WindowedStream<T, K> {
         if let Err(e) = self.assigner.validate() {
             env.record_error(e);
         }
-        let trigger: Arc<dyn Trigger<T>> = match self.trigger {
+        let has_custom_trigger = self.trigger.is_some();
+        let trigger: Arc<dyn Trigger<T>> = match self.trigger.clone() {
             Some(t) => t,
             None => match (&self.assigner, self.assigner.is_event_time()) {
                 (WindowAssigner::Global, _) => Arc::new(NeverTrigger),
@@ -185,6 +187,46 @@ impl<T: Record, K: Hash + Eq + Clone + Send + 'static> WindowedStream<T, K> {
             env.record_error(
                 "session windows need a trigger that supports merging (this one does not)".into(),
             );
+        }
+        let selector = self.keyed.selector();
+        let stream = self.keyed.stream_ref();
+        // Sliding (and tumbling = sliding by its size) event-time windows with the default
+        // trigger and no evictor or lateness run on panes: one update per element.
+        let panes = match &self.assigner {
+            WindowAssigner::Sliding {
+                size,
+                slide,
+                offset,
+                event_time: true,
+            } => Some((*size, *slide, *offset)),
+            WindowAssigner::Tumbling {
+                size,
+                offset,
+                event_time: true,
+            } => Some((*size, *size, *offset)),
+            _ => None,
+        };
+        if let (Some((size, slide, offset)), false, None, 0) = (
+            panes,
+            has_custom_trigger,
+            &self.evictor,
+            self.allowed_lateness,
+        ) {
+            let late_tag = self.late_tag.clone();
+            let name = format!("Window({function}, panes)");
+            return stream.add_windowed(&name, self.non_parallel, move |name, next, side| {
+                Box::new(PaneWindowOperator::new(
+                    name,
+                    selector.clone(),
+                    size,
+                    slide,
+                    offset,
+                    late_tag.clone(),
+                    contents.clone(),
+                    next,
+                    side,
+                ))
+            });
         }
         let spec = WindowSpec {
             assigner: self.assigner,
@@ -201,19 +243,16 @@ impl<T: Record, K: Hash + Eq + Clone + Send + 'static> WindowedStream<T, K> {
             },
             function
         );
-        let selector = self.keyed.selector();
-        self.keyed
-            .stream_ref()
-            .add_windowed(&name, self.non_parallel, move |name, next, side| {
-                Box::new(WindowOperator::new(
-                    name,
-                    selector.clone(),
-                    spec.clone(),
-                    contents.clone(),
-                    next,
-                    side,
-                ))
-            })
+        stream.add_windowed(&name, self.non_parallel, move |name, next, side| {
+            Box::new(WindowOperator::new(
+                name,
+                selector.clone(),
+                spec.clone(),
+                contents.clone(),
+                next,
+                side,
+            ))
+        })
     }
 }
 
@@ -235,7 +274,7 @@ impl<
     fn process(
         &mut self,
         key: &K,
-        ctx: &WindowContext,
+        ctx: &mut WindowContext,
         elements: &[T],
         out: &mut Collector<O>,
     ) -> anyhow::Result<()> {
@@ -274,7 +313,7 @@ impl<
     fn process(
         &mut self,
         key: &K,
-        ctx: &WindowContext,
+        ctx: &mut WindowContext,
         elements: &[T],
         out: &mut Collector<O>,
     ) -> anyhow::Result<()> {

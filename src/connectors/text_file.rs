@@ -5,26 +5,28 @@
 //! begin at offset 0 skips the partial line it lands in, and reads past its end to finish its
 //! last line. Every line is read exactly once whatever the split boundaries.
 
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context;
 
 use crate::api::functions::RuntimeContext;
 use crate::api::source::{Boundedness, InputStatus, Source, SourceOutput, SourceReader};
+use crate::fs::{FileSystem, FsPath, FsReader};
 
 /// Below this size a file is not split further.
 const MIN_SPLIT_BYTES: u64 = 1 << 20;
 
 pub struct TextFileSource {
-    path: PathBuf,
+    /// A plain path or a URI (`file://`, `hdfs://`).
+    path: String,
 }
 
 impl TextFileSource {
     pub fn new(path: &Path) -> Self {
         TextFileSource {
-            path: path.to_path_buf(),
+            path: path.to_string_lossy().into_owned(),
         }
     }
 }
@@ -32,47 +34,40 @@ impl TextFileSource {
 /// A byte range of one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileSplit {
-    pub path: PathBuf,
+    pub path: FsPath,
     pub start: u64,
     pub end: u64,
 }
 
 /// The files a path stands for: itself, or the visible regular files of a directory (names
 /// starting with `.` or `_` are skipped, as Flink does), sorted by name.
-pub fn list_input_files(path: &Path) -> anyhow::Result<Vec<(PathBuf, u64)>> {
-    let meta = std::fs::metadata(path).with_context(|| {
-        format!(
-            "the input path '{}' does not exist or cannot be read",
-            path.display()
-        )
-    })?;
-    if meta.is_file() {
-        return Ok(vec![(path.to_path_buf(), meta.len())]);
+pub fn list_input_files(uri: &str) -> anyhow::Result<(Arc<dyn FileSystem>, Vec<(FsPath, u64)>)> {
+    let (fs, path) = <dyn FileSystem>::for_uri(uri)
+        .with_context(|| format!("the input path '{uri}' cannot be used"))?;
+    let status = fs
+        .status(&path)
+        .with_context(|| format!("the input path '{uri}' does not exist or cannot be read"))?;
+    if !status.is_dir {
+        return Ok((fs, vec![(status.path, status.len)]));
     }
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(path)
-        .with_context(|| format!("could not list the input directory '{}'", path.display()))?
-    {
-        let entry = entry
-            .with_context(|| format!("could not list the input directory '{}'", path.display()))?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with('.') || name.starts_with('_') {
-            continue;
-        }
-        let meta = entry
-            .metadata()
-            .with_context(|| format!("could not read '{}'", entry.path().display()))?;
-        if meta.is_file() {
-            files.push((entry.path(), meta.len()));
-        }
-    }
-    files.sort();
-    Ok(files)
+    let mut files: Vec<(FsPath, u64)> = fs
+        .list(&path)
+        .with_context(|| format!("could not list the input directory '{uri}'"))?
+        .into_iter()
+        .filter(|s| {
+            !s.is_dir
+                && s.path
+                    .file_name()
+                    .is_some_and(|n| !n.starts_with('.') && !n.starts_with('_'))
+        })
+        .map(|s| (s.path, s.len))
+        .collect();
+    files.sort_by(|a, b| a.0.to_string().cmp(&b.0.to_string()));
+    Ok((fs, files))
 }
 
 /// Cuts the files into about `parallelism` splits of similar size (at least 1 MB each).
-pub fn create_splits(files: &[(PathBuf, u64)], parallelism: usize) -> Vec<FileSplit> {
+pub fn create_splits(files: &[(FsPath, u64)], parallelism: usize) -> Vec<FileSplit> {
     let total: u64 = files.iter().map(|(_, len)| len).sum();
     let target = (total / parallelism.max(1) as u64).max(MIN_SPLIT_BYTES);
     let mut splits = Vec::new();
@@ -91,7 +86,7 @@ pub fn create_splits(files: &[(PathBuf, u64)], parallelism: usize) -> Vec<FileSp
 
 impl Source<String> for TextFileSource {
     fn name(&self) -> String {
-        format!("File Source {}", self.path.display())
+        format!("File Source {}", self.path)
     }
     fn boundedness(&self) -> Boundedness {
         Boundedness::Bounded
@@ -101,7 +96,7 @@ impl Source<String> for TextFileSource {
             ctx.index_of_this_subtask(),
             ctx.number_of_parallel_subtasks(),
         );
-        let files = list_input_files(&self.path)?;
+        let (fs, files) = list_input_files(&self.path)?;
         let mine = create_splits(&files, parallelism)
             .into_iter()
             .enumerate()
@@ -109,6 +104,7 @@ impl Source<String> for TextFileSource {
             .map(|(_, s)| s)
             .collect::<Vec<_>>();
         Ok(Box::new(TextFileReader {
+            fs,
             splits: mine.into_iter().rev().collect(),
             current: None,
             line: Vec::new(),
@@ -117,33 +113,35 @@ impl Source<String> for TextFileSource {
 }
 
 struct OpenSplit {
-    reader: BufReader<File>,
+    reader: BufReader<Box<dyn FsReader>>,
     /// Offset of the next unread byte.
     position: u64,
     split: FileSplit,
 }
 
 struct TextFileReader {
+    fs: Arc<dyn FileSystem>,
     /// Splits still to read, last first.
     splits: Vec<FileSplit>,
     current: Option<OpenSplit>,
     line: Vec<u8>,
 }
 
-fn open_split(split: FileSplit) -> anyhow::Result<OpenSplit> {
-    let file = File::open(&split.path)
-        .with_context(|| format!("could not open '{}'", split.path.display()))?;
+fn open_split(fs: &dyn FileSystem, split: FileSplit) -> anyhow::Result<OpenSplit> {
+    let file = fs
+        .open(&split.path)
+        .with_context(|| format!("could not open '{}'", split.path))?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut position = split.start;
     if split.start > 0 {
         // Start one byte early: if that byte ends a line, our first line starts exactly at `start`.
         reader
             .seek(SeekFrom::Start(split.start - 1))
-            .with_context(|| format!("could not seek in '{}'", split.path.display()))?;
+            .with_context(|| format!("could not seek in '{}'", split.path))?;
         let mut skipped = Vec::new();
         let n = reader
             .read_until(b'\n', &mut skipped)
-            .with_context(|| format!("could not read '{}'", split.path.display()))?;
+            .with_context(|| format!("could not read '{}'", split.path))?;
         position = split.start - 1 + n as u64;
     }
     Ok(OpenSplit {
@@ -159,7 +157,7 @@ impl SourceReader<String> for TextFileReader {
             let open = match &mut self.current {
                 Some(open) => open,
                 None => match self.splits.pop() {
-                    Some(split) => self.current.insert(open_split(split)?),
+                    Some(split) => self.current.insert(open_split(self.fs.as_ref(), split)?),
                     None => return Ok(InputStatus::EndOfInput),
                 },
             };
@@ -175,8 +173,7 @@ impl SourceReader<String> for TextFileReader {
                 .with_context(|| {
                     format!(
                         "could not read '{}' at byte {}",
-                        open.split.path.display(),
-                        open.position
+                        open.split.path, open.position
                     )
                 })?;
             if n == 0 {

@@ -130,7 +130,7 @@ pub fn connected_producers(
 
 enum Head {
     Source(Box<dyn SourceDriver>),
-    Input(Box<dyn HeadInput>, InputGate),
+    Input(Box<dyn HeadInput>, Box<InputGate>),
 }
 
 /// Runs one task to completion on the calling thread, reporting its states.
@@ -214,13 +214,13 @@ fn build_head(
                 .create(head_name, output, side)
                 .map_err(setup_error)?;
             let head = factory.head(operator).map_err(setup_error)?;
-            Ok(Head::Input(head, build_gate(d, vertex, control)?))
+            Ok(Head::Input(head, Box::new(build_gate(d, vertex, control)?)))
         }
         Invokable::TwoInput(factory) => {
             let head = factory
                 .create_head(head_name, output)
                 .map_err(setup_error)?;
-            Ok(Head::Input(head, build_gate(d, vertex, control)?))
+            Ok(Head::Input(head, Box::new(build_gate(d, vertex, control)?)))
         }
     }
 }

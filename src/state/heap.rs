@@ -73,7 +73,7 @@ impl<K: StateKey, N: Hash + Eq + Clone, S> StateTable<K, N, S> {
     ) -> &mut S {
         self.group(key_group)
             .entry_ref(&KeyRef(key, namespace))
-            .or_insert_with(|| init())
+            .or_insert_with(init)
     }
 
     pub fn insert(&mut self, key_group: usize, key: &K, namespace: &N, value: S) {
@@ -155,6 +155,16 @@ impl<K: StateKey> HeapKeyedStateBackend<K> {
         }
     }
 
+    /// The backend of the subtask `ctx` runs: its key-group range under its max parallelism.
+    pub fn for_subtask(ctx: &crate::api::functions::RuntimeContext) -> Self {
+        let (max_p, p, i) = (
+            ctx.max_number_of_parallel_subtasks(),
+            ctx.number_of_parallel_subtasks(),
+            ctx.index_of_this_subtask(),
+        );
+        Self::new(KeyGroupRange::for_operator_index(max_p, p, i), max_p)
+    }
+
     /// The key group a key belongs to.
     pub fn key_group_of(&self, key: &K) -> usize {
         assign_to_key_group(key, self.max_parallelism)
@@ -162,6 +172,10 @@ impl<K: StateKey> HeapKeyedStateBackend<K> {
 
     pub fn key_group_range(&self) -> KeyGroupRange {
         self.range
+    }
+
+    pub fn max_parallelism(&self) -> usize {
+        self.max_parallelism
     }
 
     /// The table of state `name` holding `S` per (key, namespace), created on first use.

@@ -4,5 +4,5 @@
 pub mod hash;
 pub mod ids;
 pub mod logging;
-pub mod memory;
+pub mod resources;
 pub mod textgen;

@@ -4,10 +4,11 @@
 //! the AM registers, asks for N containers, runs the shell command in each through the
 //! NodeManagers, collects exit statuses and finishes SUCCEEDED or FAILED.
 //!
-//! Works against a real Hadoop 3 cluster given its conf dir, provided the AM binary is
-//! reachable by every NodeManager: pass `--am-resource` with an `hdfs://` URI (plus its size
-//! and modification time) or rely on the default `file://` path of the running binary (valid
-//! only where NodeManagers share that path, such as the mini YARN).
+//! Works against a real Hadoop 3 cluster given its conf dir: with an `hdfs://` default file
+//! system the client uploads its own binary to `/user/<user>/.dshell/<application id>/` and
+//! registers it as the AM's local resource (size and time from the file status). With a
+//! `file://` default (the mini YARN) the binary's own path is used. `--am-resource` (with its
+//! size and modification time) names an already uploaded binary instead.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -59,7 +60,9 @@ pub struct ClientArgs {
     /// Give up waiting after this many seconds.
     #[arg(long, default_value_t = 600)]
     pub timeout_secs: u64,
-    /// Where NodeManagers fetch the AM binary from (default: this binary, `file://`).
+    /// The AM binary: a local path (uploaded to the default file system when that is not
+    /// `file://`), or the URI of an already uploaded one with its size and timestamp.
+    /// Default: this binary.
     #[arg(long)]
     pub am_resource: Option<String>,
     /// Size in bytes of `--am-resource`.
@@ -143,6 +146,57 @@ pub async fn main_with(cli: DshellCli, am_prefix: &[&str]) -> anyhow::Result<i32
     }
 }
 
+/// The AM binary as a local resource every NodeManager can fetch. With a `file://` default
+/// file system (the mini YARN) that is this binary's own path; otherwise (HDFS on a real
+/// cluster) the binary is uploaded to `<default fs>/user/<user>/.dshell/<application id>/`.
+async fn stage_am_binary(
+    conf: &Configuration,
+    exe: &std::path::Path,
+    app_id: &str,
+    user: Option<&str>,
+) -> anyhow::Result<LocalResourceInfo> {
+    let default_fs = conf
+        .get("fs.defaultFS")?
+        .unwrap_or_else(|| "file:///".to_string());
+    if default_fs.starts_with("file:") {
+        return local_file_resource(exe, LocalResourceType::File)
+            .with_context(|| format!("reading {}", exe.display()));
+    }
+    let user = user
+        .map(str::to_string)
+        .or_else(|| std::env::var("HADOOP_USER_NAME").ok())
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "dshell".into());
+    let (exe, app_id, conf_dir) = (
+        exe.to_path_buf(),
+        app_id.to_string(),
+        Configuration::conf_dir_from_env(),
+    );
+    let fs_config = crate::fs::FsConfig::from_hadoop_conf(conf, conf_dir)?;
+    let status = crate::fs::run_blocking(move || {
+        let systems = crate::fs::FileSystems::new(fs_config)?;
+        let (fs, dst) =
+            systems.resolve(&format!("/user/{user}/.dshell/{app_id}/{AM_RESOURCE_KEY}"))?;
+        fs.copy_from_local(
+            &exe,
+            &dst,
+            &crate::fs::CreateOptions::overwrite(),
+            &mut |_, _| {},
+        )?;
+        fs.status(&dst)
+    })
+    .await
+    .with_context(|| format!("staging the AM binary on {default_fs}"))?;
+    Ok(LocalResourceInfo {
+        resource: status.path.to_string(),
+        kind: LocalResourceType::File,
+        visibility: LocalResourceVisibility::Application,
+        size: status.len as i64,
+        timestamp: status.modification_time as i64,
+        pattern: None,
+    })
+}
+
 fn shell_single_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
@@ -158,7 +212,7 @@ pub async fn run_client(
     };
     let user = args.user.clone().or_else(|| std::env::var("USER").ok());
     let client = RmRestClient::from_conf(conf, user)?;
-    let app_id = submit(&client, args, command, am_prefix).await?;
+    let app_id = submit(conf, &client, args, command, am_prefix).await?;
     let started = Instant::now();
     let report = wait_for_final(&client, &app_id, Duration::from_secs(args.timeout_secs)).await?;
     Ok(DshellOutcome {
@@ -170,6 +224,7 @@ pub async fn run_client(
 
 /// Submits the distributed shell application; returns its id.
 pub async fn submit(
+    conf: &Configuration,
     client: &RmRestClient,
     args: &ClientArgs,
     command: &str,
@@ -197,13 +252,22 @@ pub async fn submit(
             timestamp,
             pattern: None,
         },
+        (Some(local), None, None) if !local.contains("://") => {
+            // A local binary to stage like our own.
+            stage_am_binary(
+                conf,
+                std::path::Path::new(local),
+                &new_app.application_id,
+                args.user.as_deref(),
+            )
+            .await?
+        }
         (Some(_), _, _) => {
-            bail!("--am-resource needs --am-resource-size and --am-resource-timestamp")
+            bail!("--am-resource with a URI needs --am-resource-size and --am-resource-timestamp (or give a local path to upload)")
         }
         (None, _, _) => {
             let exe = std::env::current_exe().context("locating this binary")?;
-            local_file_resource(&exe, LocalResourceType::File)
-                .with_context(|| format!("reading {}", exe.display()))?
+            stage_am_binary(conf, &exe, &new_app.application_id, args.user.as_deref()).await?
         }
     };
     let mut spec = ContainerLaunchContextInfo::default();

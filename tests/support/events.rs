@@ -49,6 +49,7 @@ impl SourceReader<Event> for ScriptReader {
     }
 }
 
+#[allow(unused_imports)]
 pub use Step::{E, W};
 
 /// Runs `build` over the script at parallelism 1 and 4 in both modes; all must agree.

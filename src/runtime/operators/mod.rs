@@ -7,6 +7,7 @@
 pub mod co;
 pub mod factory;
 pub mod keyed;
+pub mod panes;
 pub mod process;
 pub mod side;
 pub mod simple;

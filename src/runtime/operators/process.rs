@@ -11,7 +11,6 @@ use crate::api::process::{
 };
 use crate::runtime::batch::Batch;
 use crate::runtime::chain::{guarded, BoxOutput, ChainEvent, Output, TaskError};
-use crate::runtime::keygroup::KeyGroupRange;
 use crate::state::{HeapKeyedStateBackend, StateKey, TimerService};
 
 pub struct ProcessOperator<I, O, F> {
@@ -170,15 +169,7 @@ where
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), TaskError> {
         self.next.open(ctx)?;
         self.side.open(ctx)?;
-        let (max_p, p, i) = (
-            ctx.max_number_of_parallel_subtasks(),
-            ctx.number_of_parallel_subtasks(),
-            ctx.index_of_this_subtask(),
-        );
-        self.state = Some(HeapKeyedStateBackend::new(
-            KeyGroupRange::for_operator_index(max_p, p, i),
-            max_p,
-        ));
+        self.state = Some(HeapKeyedStateBackend::for_subtask(ctx));
         guarded(&self.name, || self.f.open(ctx))
     }
 

@@ -75,26 +75,13 @@ impl<T: Send + 'static> Output<T> for TimestampsAndWatermarksOperator<T> {
     }
 
     fn push(&mut self, batch: &mut Batch<T>) -> Result<(), TaskError> {
-        let Some(generator) = self.generator.as_mut() else {
+        if self.generator.is_none() {
             return Err(TaskError::operator(
                 &self.name,
                 "records arrived before the operator was opened",
             ));
-        };
-        let (assigner, out) = (self.strategy.timestamp_assigner.clone(), &mut self.out);
-        let mut output = WatermarkOutput::default();
-        guarded(&self.name, || {
-            for (record, previous) in batch.drain() {
-                let timestamp = match &assigner {
-                    Some(assign) => assign(&record, previous),
-                    None => previous.ok_or_else(|| anyhow::anyhow!("a record has no timestamp and the watermark strategy has no timestamp assigner"))?,
-                };
-                generator.on_event(&record, timestamp, &mut output);
-                out.push(record, Some(timestamp));
-            }
-            Ok(())
-        })?;
-        if !self.out.is_empty() {
+        }
+        if !batch.is_empty() {
             self.last_event = processing_time_now();
             if self.idle {
                 self.idle = false;
@@ -102,8 +89,34 @@ impl<T: Send + 'static> Output<T> for TimestampsAndWatermarksOperator<T> {
                     .event(ChainEvent::WatermarkStatus { idle: false })?;
             }
         }
-        self.next.push(&mut self.out)?;
-        self.forward(output)
+        let assigner = self.strategy.timestamp_assigner.clone();
+        let mut records = batch.drain().peekable();
+        while records.peek().is_some() {
+            // Stamp records until the generator emits a watermark that advances: that watermark
+            // goes out right after the record that caused it (punctuated generators).
+            let (out, generator, emitted) = (&mut self.out, &mut self.generator, self.emitted);
+            let mut output = WatermarkOutput::default();
+            guarded(&self.name, || {
+                let Some(generator) = generator.as_mut() else {
+                    return Ok(());
+                };
+                for (record, previous) in records.by_ref() {
+                    let timestamp = match &assigner {
+                        Some(assign) => assign(&record, previous),
+                        None => previous.ok_or_else(|| anyhow::anyhow!("a record has no timestamp and the watermark strategy has no timestamp assigner"))?,
+                    };
+                    generator.on_event(&record, timestamp, &mut output);
+                    out.push(record, Some(timestamp));
+                    if output.watermark.is_some_and(|wm| wm > emitted) {
+                        break;
+                    }
+                }
+                Ok(())
+            })?;
+            self.next.push(&mut self.out)?;
+            self.forward(output)?;
+        }
+        Ok(())
     }
 
     fn event(&mut self, event: ChainEvent) -> Result<(), TaskError> {

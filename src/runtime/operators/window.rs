@@ -7,23 +7,25 @@ use std::hash::Hash;
 use std::sync::Arc;
 
 use super::side::SideOutputs;
-use crate::api::functions::{Collector, RuntimeContext};
+use crate::api::functions::{Collector, LongCounter, RuntimeContext};
 use crate::api::process::OutputTag;
 use crate::api::window::{
     ProcessWindowFunction, TimeWindow, Trigger, TriggerContext, WindowAssigner, WindowContext,
+    WindowStateAccess,
 };
 use crate::runtime::batch::Batch;
 use crate::runtime::chain::{
     guarded, processing_time_now, BoxOutput, ChainEvent, Output, TaskError,
 };
-use crate::runtime::keygroup::KeyGroupRange;
+use crate::state::heap::StateTable;
 use crate::state::{HeapKeyedStateBackend, StateKey, TimerService};
 use crate::util::hash::StableHashMap;
 
 /// How a window keeps its elements and turns them into results (Flink's internal window
 /// functions): incrementally reduced or aggregated, or kept as a list for a process function.
 pub trait WindowContents<K, T, O>: Clone + Send + Sync + 'static {
-    type Acc: Send + 'static;
+    /// Cloneable so sliding windows can merge shared panes.
+    type Acc: Clone + Send + 'static;
     fn open(&mut self, _ctx: &RuntimeContext) -> anyhow::Result<()> {
         Ok(())
     }
@@ -38,7 +40,7 @@ pub trait WindowContents<K, T, O>: Clone + Send + Sync + 'static {
     fn emit(
         &mut self,
         key: &K,
-        ctx: &WindowContext,
+        ctx: &mut WindowContext,
         acc: &mut Self::Acc,
         out: &mut Collector<O>,
     ) -> anyhow::Result<()>;
@@ -69,7 +71,7 @@ where
     fn emit(
         &mut self,
         key: &K,
-        ctx: &WindowContext,
+        ctx: &mut WindowContext,
         acc: &mut T,
         out: &mut Collector<O>,
     ) -> anyhow::Result<()> {
@@ -92,7 +94,7 @@ impl<A: Clone, P: Clone, Acc, R> Clone for AggregateContents<A, P, Acc, R> {
 
 impl<K, T, O, A, P, Acc, R> WindowContents<K, T, O> for AggregateContents<A, P, Acc, R>
 where
-    Acc: Send + 'static,
+    Acc: Clone + Send + 'static,
     R: 'static,
     A: crate::api::window::AggregateFunction<T, Acc, R>,
     P: ProcessWindowFunction<K, R, O>,
@@ -111,7 +113,7 @@ where
     fn emit(
         &mut self,
         key: &K,
-        ctx: &WindowContext,
+        ctx: &mut WindowContext,
         acc: &mut Acc,
         out: &mut Collector<O>,
     ) -> anyhow::Result<()> {
@@ -159,7 +161,7 @@ impl<K, T: Clone + Send + 'static, O, P: ProcessWindowFunction<K, T, O>> WindowC
     fn emit(
         &mut self,
         key: &K,
-        ctx: &WindowContext,
+        ctx: &mut WindowContext,
         acc: &mut Self::Acc,
         out: &mut Collector<O>,
     ) -> anyhow::Result<()> {
@@ -183,7 +185,7 @@ impl<K, T: Clone + Send + 'static> ProcessWindowFunction<K, T, T> for PassThroug
     fn process(
         &mut self,
         _key: &K,
-        _ctx: &WindowContext,
+        _ctx: &mut WindowContext,
         elements: &[T],
         out: &mut Collector<T>,
     ) -> anyhow::Result<()> {
@@ -195,6 +197,43 @@ impl<K, T: Clone + Send + 'static> ProcessWindowFunction<K, T, T> for PassThroug
 const CONTENTS: &str = "window-contents";
 const TRIGGER_VALUES: &str = "window-trigger-values";
 const SESSIONS: &str = "window-sessions";
+const WINDOW_USER_STATE: &str = "window-user-state";
+/// For the pane operator, which clears per-window state after each firing.
+pub(crate) const WINDOW_USER_STATE_NAME: &str = WINDOW_USER_STATE;
+pub(crate) type UserStateTable = UserState;
+const GLOBAL_USER_STATE: &str = "window-global-user-state";
+
+/// Values a process window function keeps by name.
+type UserState = StableHashMap<String, Option<Box<dyn std::any::Any + Send>>>;
+
+/// A process window function's view of the key's state: per window and per key.
+pub(crate) struct WindowStateRef<'a, K> {
+    pub state: &'a mut HeapKeyedStateBackend<K>,
+    pub key: &'a K,
+    pub key_group: usize,
+    pub window: TimeWindow,
+}
+
+impl<K: StateKey> WindowStateAccess for WindowStateRef<'_, K> {
+    fn slot(
+        &mut self,
+        name: &str,
+        global: bool,
+    ) -> anyhow::Result<&mut Option<Box<dyn std::any::Any + Send>>> {
+        let values = if global {
+            self.state
+                .table::<(), UserState>(GLOBAL_USER_STATE)
+                .map_err(state_error)?
+                .get_or_insert_with(self.key_group, self.key, &(), UserState::default)
+        } else {
+            self.state
+                .table::<TimeWindow, UserState>(WINDOW_USER_STATE)
+                .map_err(state_error)?
+                .get_or_insert_with(self.key_group, self.key, &self.window, UserState::default)
+        };
+        Ok(values.entry(name.to_string()).or_insert(None))
+    }
+}
 
 /// Window settings shared by every subtask.
 pub struct WindowSpec<T> {
@@ -227,7 +266,7 @@ pub struct WindowOperator<K, T, O, C: WindowContents<K, T, O>> {
     pub timers: TimerService<K, TimeWindow>,
     pub windows: Vec<TimeWindow>,
     /// Elements dropped as late with no late-data output (Flink's `numLateRecordsDropped`).
-    pub late_dropped: Option<crate::api::functions::LongCounter>,
+    pub late_dropped: Option<LongCounter>,
 }
 
 /// The trigger's view of one (key, window).
@@ -341,6 +380,26 @@ where
     }
 }
 
+/// An element too late for every window it belongs to: to the late-data side output if there
+/// is one, else dropped and counted (Flink's `numLateRecordsDropped`).
+pub(crate) fn handle_late<T: Clone + 'static>(
+    tag: Option<&OutputTag<T>>,
+    side: &mut SideOutputs,
+    dropped: Option<&LongCounter>,
+    value: T,
+    timestamp: i64,
+) -> anyhow::Result<()> {
+    match tag {
+        Some(tag) => side.emit(tag, value, Some(timestamp)),
+        None => {
+            if let Some(counter) = dropped {
+                counter.add(1);
+            }
+            Ok(())
+        }
+    }
+}
+
 /// When a window's state is removed: the end of its allowed lateness (event time) or its end
 /// (processing time); never for the global window.
 fn cleanup_time(window: &TimeWindow, event_time: bool, allowed_lateness: i64) -> Option<i64> {
@@ -386,34 +445,55 @@ where
         }
     }
 
+    /// Each window's contents; `None` only while an element is being added.
+    fn contents_table(&mut self) -> anyhow::Result<&mut StateTable<K, TimeWindow, Option<C::Acc>>> {
+        self.state
+            .table::<TimeWindow, Option<C::Acc>>(CONTENTS)
+            .map_err(state_error)
+    }
+
     /// Emits a window's results (if it has contents) with the window's max timestamp.
     fn fire(&mut self, key: &K, key_group: usize, window: &TimeWindow) -> anyhow::Result<()> {
         let table = self
             .state
-            .table::<TimeWindow, C::Acc>(CONTENTS)
+            .table::<TimeWindow, Option<C::Acc>>(CONTENTS)
             .map_err(state_error)?;
-        let Some(acc) = table.get_mut(key_group, key, window) else {
+        // Taken out while the function runs, so it can use the key's other state.
+        let Some(mut acc) = table
+            .get_mut(key_group, key, window)
+            .and_then(|slot| slot.take())
+        else {
             return Ok(());
         };
-        let ctx = WindowContext {
-            window,
-            current_watermark: self.timers.current_watermark(),
-            current_processing_time: processing_time_now(),
+        let watermark = self.timers.current_watermark();
+        let mut access = WindowStateRef {
+            state: &mut *self.state,
+            key,
+            key_group,
+            window: *window,
         };
+        let mut ctx = WindowContext::new(window, watermark, processing_time_now());
+        ctx.state = Some(&mut access);
         let mut collector = Collector::new(&mut *self.out);
         collector.timestamp = Some(window.max_timestamp());
-        self.contents.emit(key, &ctx, acc, &mut collector)
+        let result = self.contents.emit(key, &mut ctx, &mut acc, &mut collector);
+        if let Some(slot) = self
+            .state
+            .table::<TimeWindow, Option<C::Acc>>(CONTENTS)
+            .map_err(state_error)?
+            .get_mut(key_group, key, window)
+        {
+            *slot = Some(acc);
+        }
+        result
     }
 
     fn purge(&mut self, key: &K, key_group: usize, window: &TimeWindow) -> anyhow::Result<()> {
-        self.state
-            .table::<TimeWindow, C::Acc>(CONTENTS)
-            .map_err(state_error)?
-            .remove(key_group, key, window);
+        self.contents_table()?.remove(key_group, key, window);
         Ok(())
     }
 
-    /// Removes everything of a window: contents, trigger state and timers.
+    /// Removes everything of a window: contents, trigger and function state, timers.
     fn clear_window(
         &mut self,
         key: &K,
@@ -422,6 +502,10 @@ where
         cleanup: Option<i64>,
     ) -> anyhow::Result<()> {
         self.purge(key, key_group, window)?;
+        self.state
+            .table::<TimeWindow, UserState>(WINDOW_USER_STATE)
+            .map_err(state_error)?
+            .remove(key_group, key, window);
         self.spec.trigger.clear(
             window,
             &mut Self::ctx(self.state, self.timers, key, key_group, *window),
@@ -457,15 +541,13 @@ where
         let (overlapping, mut rest): (Vec<_>, Vec<_>) =
             active.drain(..).partition(|w| w.intersects(&new));
         let merged = overlapping.iter().fold(new, |acc, w| acc.cover(w));
-        if !(overlapping.len() == 1 && overlapping[0] == merged) && !overlapping.is_empty() {
+        // Nothing to merge when no session overlaps, or the only one already covers the new window.
+        let already_covered = overlapping.len() == 1 && overlapping[0] == merged;
+        if !overlapping.is_empty() && !already_covered {
             let mut acc: Option<C::Acc> = None;
             let mut trigger_values: StableHashMap<String, i64> = StableHashMap::default();
             for old in &overlapping {
-                if let Some(old_acc) = self
-                    .state
-                    .table::<TimeWindow, C::Acc>(CONTENTS)
-                    .map_err(state_error)?
-                    .remove(key_group, key, old)
+                if let Some(old_acc) = self.contents_table()?.remove(key_group, key, old).flatten()
                 {
                     acc = Some(match acc {
                         Some(a) => self.contents.merge(a, old_acc)?,
@@ -485,10 +567,8 @@ where
                 self.clear_window(key, key_group, old, cleanup(old))?;
             }
             if let Some(acc) = acc {
-                self.state
-                    .table::<TimeWindow, C::Acc>(CONTENTS)
-                    .map_err(state_error)?
-                    .insert(key_group, key, &merged, acc);
+                self.contents_table()?
+                    .insert(key_group, key, &merged, Some(acc));
             }
             if !trigger_values.is_empty() {
                 self.state
@@ -539,15 +619,7 @@ where
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), TaskError> {
         self.next.open(ctx)?;
         self.side.open(ctx)?;
-        let (max_p, p, i) = (
-            ctx.max_number_of_parallel_subtasks(),
-            ctx.number_of_parallel_subtasks(),
-            ctx.index_of_this_subtask(),
-        );
-        self.state = Some(HeapKeyedStateBackend::new(
-            KeyGroupRange::for_operator_index(max_p, p, i),
-            max_p,
-        ));
+        self.state = Some(HeapKeyedStateBackend::for_subtask(ctx));
         self.late_dropped = Some(ctx.long_counter("numLateRecordsDropped"));
         guarded(&self.name, || self.contents.open(ctx))
     }
@@ -619,33 +691,30 @@ where
                         record.clone()
                     };
                     let Some(value) = value else { continue };
-                    let table = p
+                    // The trigger sees the element first; a FIRE is acted on after it is added.
+                    let trigger_result = p.spec.trigger.on_element(
+                        &value,
+                        time,
+                        &window,
+                        &mut Processing::<K, T, O, C>::ctx(
+                            p.state, p.timers, &key, key_group, window,
+                        ),
+                    );
+                    let slot = p
                         .state
-                        .table::<TimeWindow, C::Acc>(CONTENTS)
-                        .map_err(state_error)?;
-                    let previous = table.remove(key_group, &key, &window);
-                    let trigger_result = {
-                        let acc = p.contents.add(previous, value.clone(), time)?;
-                        p.state
-                            .table::<TimeWindow, C::Acc>(CONTENTS)
-                            .map_err(state_error)?
-                            .insert(key_group, &key, &window, acc);
-                        p.spec.trigger.on_element(
-                            &value,
-                            time,
-                            &window,
-                            &mut Processing::<K, T, O, C>::ctx(
-                                p.state, p.timers, &key, key_group, window,
-                            ),
-                        )
-                    };
+                        .table::<TimeWindow, Option<C::Acc>>(CONTENTS)
+                        .map_err(state_error)?
+                        .get_or_insert_with(key_group, &key, &window, || None);
+                    let new_window = slot.is_none();
+                    let acc = slot.take();
+                    *slot = Some(p.contents.add(acc, value, time)?);
                     if trigger_result.is_fire() {
                         p.fire(&key, key_group, &window)?;
                     }
                     if trigger_result.is_purge() {
                         p.purge(&key, key_group, &window)?;
                     }
-                    if let Some(t) = cleanup_of(&window) {
+                    if let Some(t) = cleanup_of(&window).filter(|_| new_window) {
                         if event_time {
                             p.timers.register_event_time_timer(key.clone(), window, t);
                         } else {
@@ -656,14 +725,13 @@ where
                 }
                 if skipped && event_time {
                     if let Some(value) = record.take() {
-                        match &p.spec.late_tag {
-                            Some(tag) => side.emit(tag, value, Some(time))?,
-                            None => {
-                                if let Some(c) = late_dropped.as_ref() {
-                                    c.add(1)
-                                }
-                            }
-                        }
+                        handle_late(
+                            p.spec.late_tag.as_ref(),
+                            side,
+                            late_dropped.as_ref(),
+                            value,
+                            time,
+                        )?;
                     }
                 }
             }

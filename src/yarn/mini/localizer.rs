@@ -1,93 +1,118 @@
 //! Localization of a container's local resources, as the NodeManager's `FSDownload` does it:
 //! copy from the source file system into the application's file cache, refuse a resource
 //! whose size or modification time differs from what the submitter declared, unpack ARCHIVE
-//! resources into a directory. All file-system reads go through [`fetch_resource`] so the
-//! source can later be routed through the project's file-system trait (only `file://` URIs
-//! and plain paths for now).
+//! resources into a directory. All source reads go through [`fetch_resource`], which uses the
+//! project's file system trait, so resources can live on `file://` or `hdfs://`.
 
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
 
+use crate::fs::{FileStatus, FileSystem};
 #[cfg(test)]
 use crate::yarn::launch::{file_status, url_from_string};
-use crate::yarn::proto::{local_resource_type, LocalResourceProto, UrlProto};
+use crate::yarn::proto::{
+    local_resource_type, local_resource_visibility, LocalResourceProto, UrlProto,
+};
 
 /// Why a resource could not be localized; the text follows Hadoop's `FSDownload`.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
 pub struct LocalizationError(pub String);
 
-/// The source path a `URLProto` names (`file` scheme or none; anything else is refused).
-pub fn source_path(url: &UrlProto) -> Result<PathBuf, LocalizationError> {
+/// The URI a `URLProto` names (`scheme://host:port/file`, or a plain path).
+pub fn source_uri(url: &UrlProto) -> String {
+    let file = url.file.clone().unwrap_or_default();
     match url.scheme.as_deref().unwrap_or("") {
-        "" | "file" => Ok(PathBuf::from(url.file.clone().unwrap_or_default())),
-        other => Err(LocalizationError(format!(
-            "java.io.IOException: No FileSystem for scheme \"{other}\" (the mini NodeManager localizes file:// resources only)"
-        ))),
+        "" => file,
+        scheme => {
+            let host = url.host.clone().unwrap_or_default();
+            let port = url
+                .port
+                .filter(|p| *p > 0)
+                .map(|p| format!(":{p}"))
+                .unwrap_or_default();
+            format!("{scheme}://{host}{port}{file}")
+        }
     }
 }
 
-fn mtime_millis(meta: &std::fs::Metadata) -> i64 {
-    meta.modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
-
-/// The one place the mini NodeManager reads a resource's source: checks the declared size
-/// and timestamp, then copies it to `dest`.
+/// The one place the mini NodeManager reads a resource's source, through the project's file
+/// system trait (`file://`, `hdfs://`): checks the declared size and modification time the
+/// way Hadoop's `FSDownload` does, then copies it to `dest`. Blocking: call it off the async
+/// runtime.
 pub fn fetch_resource(resource: &LocalResourceProto, dest: &Path) -> Result<(), LocalizationError> {
-    let url = resource.resource.clone().unwrap_or_default();
-    let src = source_path(&url)?;
-    let meta = std::fs::metadata(&src).map_err(|e| {
+    let uri = source_uri(&resource.resource.clone().unwrap_or_default());
+    let (fs, path) = <dyn FileSystem>::for_uri(&uri).map_err(|e| {
+        LocalizationError(format!("java.io.IOException: No FileSystem for {uri}: {e}"))
+    })?;
+    let status = fs.status(&path).map_err(|e| {
         LocalizationError(format!(
-            "java.io.FileNotFoundException: File {} does not exist ({e})",
-            src.display()
+            "java.io.FileNotFoundException: File {uri} does not exist ({e})"
         ))
     })?;
     let expected_ts = resource.timestamp.unwrap_or(0);
-    let actual_ts = mtime_millis(&meta);
+    let actual_ts = status.modification_time as i64;
     if actual_ts != expected_ts {
         return Err(LocalizationError(format!(
-            "java.io.IOException: Resource {} changed on src filesystem - expected: \"{expected_ts}\", was: \"{actual_ts}\"",
-            src.display()
+            "java.io.IOException: Resource {uri} changed on src filesystem - expected: \"{expected_ts}\", was: \"{actual_ts}\""
         )));
     }
     let expected_size = resource.size.unwrap_or(-1);
-    if meta.is_file() && expected_size >= 0 && meta.len() as i64 != expected_size {
+    if !status.is_dir && expected_size >= 0 && status.len as i64 != expected_size {
         return Err(LocalizationError(format!(
-            "java.io.IOException: Resource {} changed on src filesystem - expected size: {expected_size}, was: {}",
-            src.display(),
-            meta.len()
+            "java.io.IOException: Resource {uri} changed on src filesystem - expected size: {expected_size}, was: {}",
+            status.len
         )));
     }
-    if meta.is_dir() {
-        copy_dir(&src, dest)
+    // FSDownload's permissions: the localized copy is readable and executable by the
+    // container's user (and everyone for PUBLIC resources), whatever the source kept.
+    let public = resource.visibility == Some(local_resource_visibility::PUBLIC);
+    let perms = if public {
+        Perms {
+            file: 0o555,
+            dir: 0o755,
+        }
     } else {
-        std::fs::copy(&src, dest).map(|_| ())
-    }
-    .map_err(|e| {
+        Perms {
+            file: 0o500,
+            dir: 0o700,
+        }
+    };
+    copy_tree(fs.as_ref(), &status, dest, perms).map_err(|e| {
         LocalizationError(format!(
-            "java.io.IOException: copying {} to {}: {e}",
-            src.display(),
+            "java.io.IOException: copying {uri} to {}: {e}",
             dest.display()
         ))
     })
 }
 
-fn copy_dir(src: &Path, dest: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dest)?;
-    for entry in std::fs::read_dir(src)? {
-        let entry = entry?;
-        let to = dest.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &to)?;
-        } else {
-            std::fs::copy(entry.path(), to)?;
+/// Permission bits of localized files and directories.
+#[derive(Clone, Copy)]
+struct Perms {
+    file: u32,
+    dir: u32,
+}
+
+/// Copies a file or directory from any file system to a local path.
+fn copy_tree(
+    fs: &dyn FileSystem,
+    status: &FileStatus,
+    dest: &Path,
+    perms: Perms,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if status.is_dir {
+        std::fs::create_dir_all(dest)?;
+        for child in fs.list(&status.path).map_err(std::io::Error::other)? {
+            let name = child.path.file_name().unwrap_or_default().to_string();
+            copy_tree(fs, &child, &dest.join(name), perms)?;
         }
+        return std::fs::set_permissions(dest, std::fs::Permissions::from_mode(perms.dir));
     }
-    Ok(())
+    let mut reader = fs.open(&status.path).map_err(std::io::Error::other)?;
+    let mut file = std::fs::File::create(dest)?;
+    std::io::copy(&mut reader, &mut file)?;
+    file.sync_all()?;
+    std::fs::set_permissions(dest, std::fs::Permissions::from_mode(perms.file))
 }
 
 /// Localizes one resource into `cache_dir` and returns the path the container's link points
@@ -97,8 +122,8 @@ pub fn localize(
     cache_dir: &Path,
 ) -> Result<PathBuf, LocalizationError> {
     let url = resource.resource.clone().unwrap_or_default();
-    let src = source_path(&url)?;
-    let name = src
+    let file = url.file.clone().unwrap_or_default();
+    let name = Path::new(&file)
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "resource".into());
