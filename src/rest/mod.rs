@@ -37,8 +37,8 @@ impl IntoResponse for DispatchError {
     }
 }
 
-fn job_id(text: &str) -> Result<JobId, Response> {
-    JobId::parse(text).map_err(|e| error(StatusCode::BAD_REQUEST, e))
+fn job_id(text: &str) -> Result<JobId, DispatchError> {
+    JobId::parse(text).map_err(DispatchError::BadRequest)
 }
 
 /// The REST routes over a cluster.
@@ -92,7 +92,7 @@ async fn jobs_overview(State(cluster): Shared) -> Json<serde_json::Value> {
 async fn job_details(State(cluster): Shared, Path(id): Path<String>) -> Response {
     let id = match job_id(&id) {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     match model::job_details(&cluster, id) {
         Some(body) => Json(body).into_response(),
@@ -103,7 +103,7 @@ async fn job_details(State(cluster): Shared, Path(id): Path<String>) -> Response
 async fn job_plan(State(cluster): Shared, Path(id): Path<String>) -> Response {
     let id = match job_id(&id) {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     match cluster.with_jobs(|jobs| jobs.get(&id).map(|j| j.plan.clone())) {
         Some(plan) => Json(json!({"plan": plan})).into_response(),
@@ -114,7 +114,7 @@ async fn job_plan(State(cluster): Shared, Path(id): Path<String>) -> Response {
 async fn job_exceptions(State(cluster): Shared, Path(id): Path<String>) -> Response {
     let id = match job_id(&id) {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     match model::job_exceptions(&cluster, id) {
         Some(body) => Json(body).into_response(),
@@ -135,7 +135,7 @@ async fn cancel(
 ) -> Response {
     let id = match job_id(&id) {
         Ok(id) => id,
-        Err(r) => return r,
+        Err(e) => return e.into_response(),
     };
     if let Some(mode) = q.mode.filter(|m| m != "cancel") {
         return error(
