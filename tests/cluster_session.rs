@@ -186,6 +186,34 @@ fn a_job_needing_more_slots_than_the_cluster_has_fails_after_the_slot_request_ti
 }
 
 #[test]
+fn cancelling_a_job_that_waits_for_slots_ends_it_at_once() {
+    let cluster = LocalCluster::start(1, 1, &["slot.request.timeout=5 min"]);
+    let (_server, port) = silent_socket_server();
+    let out = cluster.cli(
+        "run",
+        &[
+            "-d",
+            "-p",
+            "2",
+            example("streaming_word_count").to_str().unwrap(),
+            "--hostname",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ],
+    );
+    let id = submitted_job_id(&out);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(cluster.job_state(&id), "CREATED");
+    let started = Instant::now();
+    let cancel = cluster.cli("cancel", &[&id]);
+    assert!(cancel.status.success(), "{}", stderr(&cancel));
+    assert!(stdout(&cancel).ends_with(&format!("Cancelled job {id}.\n")));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(cluster.get("/overview")["slots-available"], 1);
+}
+
+#[test]
 fn an_unreachable_job_manager_is_reported_within_the_client_timeout() {
     // Accepts connections but never answers.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -23,7 +23,7 @@ use crate::error::TaskFailure;
 use crate::graph::JobGraph;
 use crate::runtime::job_master::{
     Deployed, ExecutionStates, JobControl, JobMaster, JobOutcome, JobStatus, RestartStrategy,
-    TaskDeployer,
+    SlotRequestError, TaskDeployer,
 };
 use crate::runtime::task::{ExecutionState, TaskStateUpdate};
 use crate::util::ids::JobId;
@@ -629,7 +629,11 @@ impl ClusterDeployer {
 }
 
 impl TaskDeployer for ClusterDeployer {
-    fn allocate_slots(&self, job: &Arc<JobGraph>) -> Result<(), String> {
+    fn allocate_slots(
+        &self,
+        job: &Arc<JobGraph>,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<(), SlotRequestError> {
         let needed = job.required_slots();
         let timeout = self.cluster.settings.slot_request_timeout;
         let deadline = Instant::now() + timeout;
@@ -665,12 +669,15 @@ impl TaskDeployer for ClusterDeployer {
                 }
                 if Instant::now() >= deadline {
                     let total: usize = state.task_managers.values().map(|t| t.slots.len()).sum();
-                    return Err(format!(
+                    return Err(SlotRequestError::Unavailable(format!(
                         "NoResourceAvailableException: Could not acquire the minimum required resources: the job needs {needed} slots but only {} of {total} slots were available within the slot request timeout of {} ms (slot.request.timeout)",
                         free.len(),
                         timeout.as_millis()
-                    ));
+                    )));
                 }
+            }
+            if cancelled() {
+                return Err(SlotRequestError::Cancelled);
             }
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -73,9 +73,13 @@ pub struct Deployed {
 /// TaskManagers in other processes (`crate::cluster`). The job master's scheduling, failure and
 /// restart logic is the same for both.
 pub trait TaskDeployer: Send + Sync {
-    /// Acquires the slots the job needs (waiting as long as the deployer's slot request timeout
-    /// allows); the error says how many slots were needed and available.
-    fn allocate_slots(&self, job: &Arc<JobGraph>) -> Result<(), String>;
+    /// Acquires the slots the job needs, waiting as long as the deployer's slot request timeout
+    /// allows and giving up when `cancelled` says the job was cancelled meanwhile.
+    fn allocate_slots(
+        &self,
+        job: &Arc<JobGraph>,
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<(), SlotRequestError>;
     /// Starts every subtask of the job as attempt `attempt`; their state updates go to `reports`.
     fn deploy(
         &self,
@@ -89,6 +93,15 @@ pub trait TaskDeployer: Send + Sync {
     fn release_job(&self, job: JobId);
 }
 
+/// Why a job got no slots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SlotRequestError {
+    /// The job was cancelled while it waited.
+    Cancelled,
+    /// Not enough slots; the message says how many were needed and available.
+    Unavailable(String),
+}
+
 /// The embedded executor's deployer: tasks are threads of this process, channels in memory.
 pub struct LocalDeployer {
     pub task_executor: Arc<TaskExecutor>,
@@ -97,13 +110,17 @@ pub struct LocalDeployer {
 }
 
 impl TaskDeployer for LocalDeployer {
-    fn allocate_slots(&self, job: &Arc<JobGraph>) -> Result<(), String> {
+    fn allocate_slots(
+        &self,
+        job: &Arc<JobGraph>,
+        _cancelled: &dyn Fn() -> bool,
+    ) -> Result<(), SlotRequestError> {
         let needed = job.required_slots();
         let available = self.task_executor.number_of_slots();
         if needed > available {
-            return Err(format!(
+            return Err(SlotRequestError::Unavailable(format!(
                 "Could not acquire the minimum required resources: the job needs {needed} slots but only {available} are available"
-            ));
+            )));
         }
         Ok(())
     }
@@ -302,8 +319,13 @@ impl JobMaster {
     /// Allocates slots, deploys every task, then follows their state updates until all are done.
     fn run_attempt(&self, attempt: u32, control: &Receiver<JobControl>) -> AttemptOutcome {
         let job_id = self.job.job_id;
-        if let Err(message) = self.deployer.allocate_slots(&self.job) {
-            return AttemptOutcome::Failed(self.scheduler_failure(message));
+        let cancelled = || matches!(control.try_recv(), Ok(JobControl::Cancel));
+        match self.deployer.allocate_slots(&self.job, &cancelled) {
+            Ok(()) => {}
+            Err(SlotRequestError::Cancelled) => return AttemptOutcome::Done(JobOutcome::Canceled),
+            Err(SlotRequestError::Unavailable(message)) => {
+                return AttemptOutcome::Failed(self.scheduler_failure(message))
+            }
         }
         *self.states.lock().unwrap_or_else(|e| e.into_inner()) = self
             .job
@@ -389,4 +411,70 @@ impl JobMaster {
 /// Wall-clock helper for net runtime.
 pub fn elapsed_ms(since: Instant) -> u64 {
     since.elapsed().as_millis() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_delay_gives_up_after_its_attempts() {
+        let strategy = RestartStrategy::FixedDelay {
+            attempts: 2,
+            delay: Duration::from_millis(10),
+        };
+        let now = Instant::now();
+        assert_eq!(strategy.next_delay(&[now]), Some(Duration::from_millis(10)));
+        assert_eq!(
+            strategy.next_delay(&[now, now]),
+            Some(Duration::from_millis(10))
+        );
+        assert_eq!(strategy.next_delay(&[now, now, now]), None);
+        assert_eq!(RestartStrategy::None.next_delay(&[now]), None);
+    }
+
+    #[test]
+    fn failure_rate_counts_only_failures_inside_the_interval() {
+        let strategy = RestartStrategy::FailureRate {
+            max_failures: 1,
+            interval: Duration::from_secs(60),
+            delay: Duration::ZERO,
+        };
+        let now = Instant::now();
+        assert_eq!(strategy.next_delay(&[now]), Some(Duration::ZERO));
+        assert_eq!(strategy.next_delay(&[now, now]), None);
+        if let Some(old) = now.checked_sub(Duration::from_secs(120)) {
+            assert_eq!(strategy.next_delay(&[old, now]), Some(Duration::ZERO));
+        }
+    }
+
+    #[test]
+    fn exponential_delay_grows_up_to_its_maximum() {
+        let strategy = RestartStrategy::ExponentialDelay {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(5),
+            multiplier: 2.0,
+        };
+        let now = Instant::now();
+        let delays: Vec<_> = (1..=4)
+            .map(|n| strategy.next_delay(&vec![now; n]).unwrap().as_secs())
+            .collect();
+        assert_eq!(delays, vec![1, 2, 4, 5]);
+    }
+
+    #[test]
+    fn restart_strategy_comes_from_flink_keys() {
+        let mut config = Configuration::new();
+        assert!(matches!(
+            RestartStrategy::from_config(&config).unwrap(),
+            RestartStrategy::None
+        ));
+        config.set("restart-strategy", "fixed-delay");
+        config.set("restart-strategy.fixed-delay.attempts", "3");
+        config.set("restart-strategy.fixed-delay.delay", "100 ms");
+        assert!(matches!(
+            RestartStrategy::from_config(&config).unwrap(),
+            RestartStrategy::FixedDelay { attempts: 3, delay } if delay == Duration::from_millis(100)
+        ));
+    }
 }
