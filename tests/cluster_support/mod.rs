@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 
 use super::support;
 
+/// One cluster at a time per test binary: each is several processes shipping a debug build of
+/// a job binary around, and the heartbeat tests need a machine that is not swamped.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 pub struct LocalCluster {
     pub dir: tempfile::TempDir,
     pub rest: String,
@@ -17,12 +21,15 @@ pub struct LocalCluster {
     jobmanager: Child,
     pub task_managers: Vec<Child>,
     settings: Vec<String>,
+    /// Released after the processes are gone (fields drop after `Drop::drop`).
+    _turn: std::sync::MutexGuard<'static, ()>,
 }
 
 impl LocalCluster {
     /// Starts a JobManager and `task_managers` TaskManagers with `slots` slots each; `settings`
     /// are extra `-D` options for every process.
     pub fn start(task_managers: usize, slots: usize, settings: &[&str]) -> Self {
+        let turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().unwrap();
         let mut settings: Vec<String> = settings.iter().map(|s| s.to_string()).collect();
         settings.push(format!("io.tmp.dirs={}", dir.path().display()));
@@ -60,6 +67,7 @@ impl LocalCluster {
             jobmanager,
             task_managers: Vec::new(),
             settings,
+            _turn: turn,
         };
         while rpc.is_none() || rest.is_none() {
             let line = rx
