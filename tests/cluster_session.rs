@@ -95,6 +95,35 @@ fn two_jobs_run_at_once_and_cancelling_one_leaves_the_other_running() {
         cluster.get("/jobs/overview")
     );
     assert_eq!(overview["jobs-running"], 2);
+    assert_eq!(cluster.get("/v1/overview"), overview);
+    assert_eq!(cluster.get("/config")["features"]["web-submit"], true);
+    let tms = cluster.get("/taskmanagers");
+    let tm_id = tms["taskmanagers"][0]["id"].as_str().unwrap();
+    assert_eq!(tms["taskmanagers"][0]["slotsNumber"], 2);
+    let tm = cluster.get(&format!("/taskmanagers/{tm_id}"));
+    assert_eq!(tm["allocatedSlots"].as_array().unwrap().len(), 2);
+    assert!(cluster.get(&format!("/jobs/{first}/plan"))["plan"]["nodes"].is_array());
+    let checkpoints = cluster.get(&format!("/jobs/{first}/checkpoints"));
+    assert_eq!(checkpoints["counts"]["completed"], 0);
+    assert!(checkpoints["latest"]["completed"].is_null());
+    let mut listed: Vec<(String, String)> = cluster.get("/jobs")["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            (
+                j["id"].as_str().unwrap().into(),
+                j["status"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    listed.sort();
+    let mut expected = vec![
+        (first.clone(), "RUNNING".to_string()),
+        (second.clone(), "RUNNING".to_string()),
+    ];
+    expected.sort();
+    assert_eq!(listed, expected);
     let jobs = cluster.get("/jobs/overview");
     assert_eq!(jobs["jobs"].as_array().unwrap().len(), 2);
     assert_eq!(jobs["jobs"][0]["name"], "Streaming WordCount");

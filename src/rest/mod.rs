@@ -51,6 +51,7 @@ pub fn router(cluster: Arc<Cluster>) -> Router {
         .route("/jobs/:id", get(job_details).patch(cancel))
         .route("/jobs/:id/plan", get(job_plan))
         .route("/jobs/:id/exceptions", get(job_exceptions))
+        .route("/jobs/:id/checkpoints", get(job_checkpoints))
         .route("/taskmanagers", get(task_managers))
         .route("/taskmanagers/:id", get(task_manager))
         .route("/blobs", post(upload_blob))
@@ -120,6 +121,19 @@ async fn job_exceptions(State(cluster): Shared, Path(id): Path<String>) -> Respo
         Some(body) => Json(body).into_response(),
         None => DispatchError::NotFound(id.to_string()).into_response(),
     }
+}
+
+/// `/jobs/:id/checkpoints`: no job checkpoints yet (the checkpoint coordinator comes with the
+/// state/checkpoint issue), so every count is zero and there is no latest checkpoint.
+async fn job_checkpoints(State(cluster): Shared, Path(id): Path<String>) -> Response {
+    let id = match job_id(&id) {
+        Ok(id) => id,
+        Err(e) => return e.into_response(),
+    };
+    if !cluster.with_jobs(|jobs| jobs.contains_key(&id)) {
+        return DispatchError::NotFound(id.to_string()).into_response();
+    }
+    Json(model::no_checkpoints()).into_response()
 }
 
 #[derive(serde::Deserialize)]

@@ -331,3 +331,22 @@ pub fn task_manager(cluster: &Cluster, id: &str) -> Option<Value> {
         Some(info)
     })
 }
+
+/// Flink's `CheckpointingStatistics` for a job that has taken no checkpoint.
+pub fn no_checkpoints() -> Value {
+    let stats =
+        json!({"min": 0, "max": 0, "avg": 0, "p50": 0, "p90": 0, "p95": 0, "p99": 0, "p999": 0});
+    json!({
+        "counts": {"restored": 0, "total": 0, "in_progress": 0, "completed": 0, "failed": 0},
+        "summary": {
+            "checkpointed_size": stats,
+            "state_size": stats,
+            "end_to_end_duration": stats,
+            "alignment_buffered": stats,
+            "processed_data": stats,
+            "persisted_data": stats,
+        },
+        "latest": {"completed": null, "savepoint": null, "failed": null, "restored": null},
+        "history": [],
+    })
+}
