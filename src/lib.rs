@@ -13,6 +13,8 @@
 //! - [`connectors`]: built-in sources and sinks (collections, files, sockets, data generator, print).
 //! - [`config`]: `strato-conf.yaml`, typed options, units.
 //! - [`client`]: what the `strato` command line does.
+//! - [`cluster`]: the JobManager and TaskManager processes, job workers and their control RPC.
+//! - [`rest`]: the JobManager's REST API (Flink's paths and JSON shapes).
 
 pub mod api;
 pub mod client;

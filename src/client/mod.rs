@@ -1,5 +1,6 @@
 //! The `strato` command line: parses actions and flags ([`cli`]), resolves the configuration
-//! (conf file, `-D`, `-p`), and launches job programs ([`program`]) in local or plan mode.
+//! (conf file, `-D`, `-p`), launches job programs ([`program`]) in local or plan mode, and talks
+//! to a running JobManager over REST ([`remote`]: submit, list, cancel).
 
 pub mod cli;
 pub mod program;
