@@ -437,3 +437,30 @@ fn a_worker_whose_program_builds_a_different_graph_refuses_to_run() {
     );
     assert!(cause.contains("0000000000000000"), "{cause}");
 }
+
+#[test]
+fn a_task_manager_that_stops_hearing_its_job_manager_kills_its_workers() {
+    let cluster = LocalCluster::start(
+        2,
+        1,
+        &["heartbeat.interval=100 ms", "heartbeat.timeout=2 s"],
+    );
+    let (_server, id) = start_restartable_streaming_job(&cluster);
+    let tms: Vec<u32> = cluster.task_managers.iter().map(|c| c.id()).collect();
+    assert!(
+        tms.iter().all(|&tm| children(tm).len() == 1),
+        "{id}: one worker per TaskManager"
+    );
+    cluster.freeze_jobmanager();
+    let frozen_at = Instant::now();
+    while tms.iter().any(|&tm| !children(tm).is_empty()) {
+        assert!(
+            frozen_at.elapsed() < Duration::from_secs(10),
+            "workers still running"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(frozen_at.elapsed() >= Duration::from_millis(1500));
+    let log = std::fs::read_to_string(cluster.dir.path().join("taskmanager-0.log")).unwrap();
+    assert!(log.contains("The heartbeat of JobManager"), "{log}");
+}

@@ -162,6 +162,7 @@ pub fn run_taskmanager(config: Configuration) -> anyhow::Result<()> {
         host,
         slots: config.get(&options::NUM_TASK_SLOTS)? as usize,
         heartbeat_interval: config.get(&options::HEARTBEAT_INTERVAL)?,
+        heartbeat_timeout: config.get(&options::HEARTBEAT_TIMEOUT)?,
         work_dir: work_dir.path().to_path_buf(),
     };
     let path = work_dir.path().to_path_buf();

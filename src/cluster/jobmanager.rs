@@ -510,6 +510,7 @@ impl Cluster {
                 FromTaskManager::Heartbeat => {
                     if let Some(tm) = self.lock().task_managers.get_mut(id) {
                         tm.last_heartbeat = Instant::now();
+                        tm.outbox.send(&ToTaskManager::Heartbeat);
                     }
                 }
                 FromTaskManager::WorkerExited {

@@ -95,6 +95,8 @@ pub struct TaskManagerRegistration {
 pub enum ToTaskManager {
     /// Registration accepted; heartbeat at this interval (ms).
     Registered { heartbeat_interval_ms: u64 },
+    /// The answer to a TaskManager's heartbeat: the JobManager is alive.
+    Heartbeat,
     /// Start the job's binary in worker mode for one attempt of the job.
     StartWorker(WorkerLaunch),
     /// Stop the job's worker of this attempt (if still alive) and free what it used.

@@ -30,6 +30,8 @@ pub struct TaskManagerSettings {
     pub host: String,
     pub slots: usize,
     pub heartbeat_interval: Duration,
+    /// A JobManager silent for this long is considered lost (its workers are killed).
+    pub heartbeat_timeout: Duration,
     /// Where programs are cached and workers get their working directories.
     pub work_dir: PathBuf,
 }
@@ -89,6 +91,8 @@ fn serve(
     workers: &Workers,
 ) -> anyhow::Result<()> {
     stream.set_nodelay(true)?;
+    // The JobManager answers every heartbeat: silence for the timeout means it is gone.
+    stream.set_read_timeout(Some(settings.heartbeat_timeout))?;
     let outbox = Outbox::new(stream.try_clone()?, &settings.jobmanager)?;
     let mut reader = BufReader::new(stream);
     outbox.send(&Hello::TaskManager(TaskManagerRegistration {
@@ -109,8 +113,27 @@ fn serve(
                 std::thread::sleep(interval);
             }
         })?;
-    while let Some(message) = rpc::receive::<ToTaskManager>(&mut reader)? {
+    loop {
+        let message = match rpc::receive::<ToTaskManager>(&mut reader) {
+            Ok(Some(message)) => message,
+            Ok(None) => break,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                outbox.close();
+                anyhow::bail!(
+                    "The heartbeat of JobManager {} timed out (nothing heard for {} ms).",
+                    settings.jobmanager,
+                    settings.heartbeat_timeout.as_millis()
+                );
+            }
+            Err(e) => return Err(e.into()),
+        };
         match message {
+            ToTaskManager::Heartbeat => {}
             ToTaskManager::Registered { .. } => {
                 tracing::info!("Successful registration at the resource manager as {id}")
             }

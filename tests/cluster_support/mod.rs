@@ -153,6 +153,11 @@ impl LocalCluster {
             .to_string()
     }
 
+    /// Stops the JobManager process (SIGSTOP): its sockets stay open, it just says nothing.
+    pub fn freeze_jobmanager(&self) {
+        unsafe { libc::kill(self.jobmanager.id() as i32, libc::SIGSTOP) };
+    }
+
     pub fn jobmanager_log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("jobmanager.log")).unwrap_or_default()
     }
