@@ -63,24 +63,7 @@ fn word_count_at_parallelism_two_across_two_task_managers_matches_the_embedded_e
 fn two_jobs_run_at_once_and_cancelling_one_leaves_the_other_running() {
     let cluster = LocalCluster::start(2, 2, &[]);
     let (_server, port) = silent_socket_server();
-    let submit = || {
-        let port = port.to_string();
-        let out = cluster.cli(
-            "run",
-            &[
-                "-d",
-                "-p",
-                "2",
-                example("streaming_word_count").to_str().unwrap(),
-                "--hostname",
-                "127.0.0.1",
-                "--port",
-                &port,
-            ],
-        );
-        assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
-        submitted_job_id(&out)
-    };
+    let submit = || submit_streaming_job(&cluster, port, &[]);
     let first = submit();
     let second = submit();
     cluster.wait_for(|c| c.job_state(&first) == "RUNNING" && c.job_state(&second) == "RUNNING");
@@ -218,20 +201,7 @@ fn a_job_needing_more_slots_than_the_cluster_has_fails_after_the_slot_request_ti
 fn cancelling_a_job_that_waits_for_slots_ends_it_at_once() {
     let cluster = LocalCluster::start(1, 1, &["slot.request.timeout=5 min"]);
     let (_server, port) = silent_socket_server();
-    let out = cluster.cli(
-        "run",
-        &[
-            "-d",
-            "-p",
-            "2",
-            example("streaming_word_count").to_str().unwrap(),
-            "--hostname",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-        ],
-    );
-    let id = submitted_job_id(&out);
+    let id = submit_streaming_job(&cluster, port, &[]);
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(cluster.job_state(&id), "CREATED");
     let started = Instant::now();
@@ -326,33 +296,41 @@ fn a_silent_task_manager_is_detected_by_heartbeat_timeout_and_the_job_restarts_o
     cluster.cli("cancel", &[&id]);
 }
 
+/// Submits (detached, parallelism 2, with `options`) a streaming job that reads the socket
+/// server at `port` until cancelled; returns its id.
+fn submit_streaming_job(cluster: &LocalCluster, port: u16, options: &[&str]) -> String {
+    let port = port.to_string();
+    let program = example("streaming_word_count");
+    let mut args = vec!["-d", "-p", "2"];
+    args.extend_from_slice(options);
+    args.extend([
+        program.to_str().unwrap(),
+        "--hostname",
+        "127.0.0.1",
+        "--port",
+        &port,
+    ]);
+    let out = cluster.cli("run", &args);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    submitted_job_id(&out)
+}
+
 /// Submits (detached) a streaming job that runs until cancelled and restarts on failure, and
 /// waits until all its subtasks run; returns the socket server it reads and the job id.
 fn start_restartable_streaming_job(cluster: &LocalCluster) -> (std::net::TcpListener, String) {
     let (server, port) = silent_socket_server();
-    let port = port.to_string();
-    let program = example("streaming_word_count");
-    let out = cluster.cli(
-        "run",
+    let id = submit_streaming_job(
+        cluster,
+        port,
         &[
-            "-d",
-            "-p",
-            "2",
             "-D",
             "restart-strategy=fixed-delay",
             "-D",
             "restart-strategy.fixed-delay.attempts=3",
             "-D",
             "restart-strategy.fixed-delay.delay=100 ms",
-            program.to_str().unwrap(),
-            "--hostname",
-            "127.0.0.1",
-            "--port",
-            &port,
         ],
     );
-    assert!(out.status.success(), "{}", stderr(&out));
-    let id = submitted_job_id(&out);
     cluster.wait_for(|c| all_running(c, &id));
     (server, id)
 }
