@@ -14,6 +14,11 @@ use strato::fs::{CreateOptions, FileSystem, FileSystems, FsConfig, FsPath};
 const MB: f64 = 1024.0 * 1024.0;
 
 fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` only checks that this builds.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("fs_upload: run with `cargo bench --bench fs_upload`");
+        return;
+    }
     let size_mb: usize = std::env::var("STRATO_BENCH_MB")
         .ok()
         .and_then(|v| v.parse().ok())

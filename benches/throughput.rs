@@ -227,6 +227,11 @@ fn main() -> anyhow::Result<()> {
         );
         return Ok(());
     }
+    // `cargo bench` passes --bench; `cargo test --benches` only checks that this builds.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("throughput: run with `cargo bench --bench throughput`");
+        return Ok(());
+    }
     let selected: Vec<&str> = if args.is_empty() {
         SCENARIOS.to_vec()
     } else {

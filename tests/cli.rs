@@ -172,3 +172,34 @@ fn info_prints_the_plan_without_running_the_job() {
     assert_eq!(nodes[1]["parallelism"], 3);
     assert!(!output.exists(), "plan mode must not run the job");
 }
+
+#[test]
+fn detached_run_returns_once_the_job_is_submitted() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out.txt");
+    let out = strato()
+        .args(["run", "-d", "-p", "1"])
+        .arg(example("word_count"))
+        .args(["--output", output.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("Job has been submitted with JobID "),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Program execution finished"),
+        "detached mode must not wait for the result: {text}"
+    );
+    // The job goes on without the client and writes its result.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !std::fs::read_to_string(&output).is_ok_and(|t| t.contains("(question,1)")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the detached job did not finish"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

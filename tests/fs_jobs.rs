@@ -87,3 +87,47 @@ fn a_missing_hdfs_input_fails_the_job_naming_the_uri() {
     assert!(!run.status.success());
     assert!(stderr(&run).contains(&missing), "{}", stderr(&run));
 }
+
+#[test]
+fn scheme_less_paths_resolve_against_the_configured_default_file_system() {
+    let dir = tempfile::tempdir().unwrap();
+    let hdfs = MiniHdfs::start(&dir.path().join("hdfs"), MiniHdfsConfig::default()).unwrap();
+    let (fs, _) = <dyn FileSystem>::for_uri(&hdfs.uri()).unwrap();
+    // A directory name no local disk has, so a wrong resolution cannot touch real files.
+    let base = format!(
+        "/strato-test-{}",
+        dir.path().file_name().unwrap().to_string_lossy()
+    );
+    write_hdfs(
+        fs.as_ref(),
+        &format!("{}{base}/in.txt", hdfs.uri()),
+        "to be or not to be\n",
+    );
+    let run = strato()
+        .args([
+            "run",
+            "-p",
+            "1",
+            &format!("-Dfs.default-scheme={}", hdfs.uri()),
+        ])
+        .arg(example("word_count"))
+        .args([
+            "--input",
+            &format!("{base}/in.txt"),
+            "--output",
+            &format!("{base}/out.txt"),
+        ])
+        .output()
+        .unwrap();
+    let local = std::path::Path::new(&base);
+    let wrote_locally = local.exists();
+    let _ = std::fs::remove_dir_all(local);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(!wrote_locally, "wrote to the local disk instead of HDFS");
+    let mut text = String::new();
+    fs.open(&FsPath::parse(&format!("{}{base}/out.txt", hdfs.uri())).unwrap())
+        .unwrap()
+        .read_to_string(&mut text)
+        .unwrap();
+    assert!(text.contains("(to,2)") && text.contains("(be,2)"), "{text}");
+}

@@ -672,7 +672,7 @@ impl strato::SourceReader<Event> for BurstReader {
         let Some(&(records, pause_ms)) = self.0.get(self.1 / 2) else {
             return Ok(strato::InputStatus::EndOfInput);
         };
-        if self.1 % 2 == 0 {
+        if self.1.is_multiple_of(2) {
             for i in 0..records {
                 out.collect(("k".to_string(), i as i64 + 1, 0));
             }

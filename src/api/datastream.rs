@@ -29,8 +29,8 @@ use crate::runtime::batch::Batch;
 use crate::runtime::chain::BoxOutput;
 use crate::runtime::network::partitioner::PartitionerKind;
 use crate::runtime::operators::factory::{
-    CoFlatMapFactory, CustomWriters, KeyedWriters, OneInputOperatorFactory, Record,
-    StandardWriters, Writers,
+    CoFlatMapFactory, CombiningKeyedWriters, CustomWriters, KeyedWriters, OneInputOperatorFactory,
+    Record, StandardWriters, Writers,
 };
 use crate::runtime::operators::keyed::KeyedReduceOperator;
 use crate::runtime::operators::process::{KeyedProcessOperator, ProcessOperator};
@@ -552,7 +552,16 @@ pub struct KeyedStream<T, K> {
 impl<T: Record, K: Hash + Eq + Send + 'static> KeyedStream<T, K> {
     fn aggregate<R: ReduceFunction<T> + Sync>(&self, name: &str, f: R) -> DataStream<T> {
         let selector = self.key_selector.clone();
-        self.stream.transform(name, move |name, next| {
+        // The input edge combines per key before the exchange in BATCH mode.
+        let writer: Arc<dyn WriterFactory> = Arc::new(Writers(
+            CombiningKeyedWriters {
+                key_selector: selector.clone(),
+                reduce: f.clone(),
+            },
+            PhantomData,
+        ));
+        let input = self.stream.repartitioned(PartitionerKind::Hash, writer);
+        input.transform(name, move |name, next| {
             Box::new(KeyedReduceOperator::new(
                 name,
                 selector.clone(),

@@ -62,6 +62,17 @@ impl StreamExecutionEnvironment {
                 None => (Configuration::new(), cpu_count()),
             },
         };
+        // Scheme-less paths resolve against fs.default-scheme or Hadoop's fs.defaultFS.
+        let fs_config = crate::fs::FsConfig::for_job(&config).map_err(|e| {
+            Error::Other(anyhow::anyhow!(
+                "could not set up the default file system: {e}"
+            ))
+        })?;
+        crate::fs::FileSystems::init_global(fs_config).map_err(|e| {
+            Error::Other(anyhow::anyhow!(
+                "could not set up the default file system: {e}"
+            ))
+        })?;
         Ok(Self::with_fallback(config, fallback))
     }
 

@@ -691,11 +691,25 @@ impl<T> Trigger<T> for NeverTrigger {
     fn clear(&self, _: &TimeWindow, _: &mut dyn TriggerContext) {}
 }
 
-/// Removes elements from a window before and/or after the window function (Flink's `Evictor`).
+/// Removes elements from a window before or after the window function (Flink's `Evictor`).
 /// Elements come with their timestamps, in arrival order.
 pub trait Evictor<T>: Send + Sync {
-    fn evict_before(&self, elements: &mut Vec<(T, i64)>, window: &TimeWindow);
-    fn evict_after(&self, elements: &mut Vec<(T, i64)>, window: &TimeWindow);
+    /// Removes the elements this evictor does not keep.
+    fn evict(&self, elements: &mut Vec<(T, i64)>, window: &TimeWindow);
+    /// Evict after the window function instead of before (Flink's `doEvictAfter`).
+    fn evicts_after(&self) -> bool {
+        false
+    }
+    fn evict_before(&self, elements: &mut Vec<(T, i64)>, window: &TimeWindow) {
+        if !self.evicts_after() {
+            self.evict(elements, window);
+        }
+    }
+    fn evict_after(&self, elements: &mut Vec<(T, i64)>, window: &TimeWindow) {
+        if self.evicts_after() {
+            self.evict(elements, window);
+        }
+    }
 }
 
 /// Keeps the last `max_count` elements.
@@ -718,24 +732,17 @@ impl CountEvictor {
             after: true,
         }
     }
-    fn evict<T>(&self, elements: &mut Vec<(T, i64)>) {
+}
+
+impl<T> Evictor<T> for CountEvictor {
+    fn evict(&self, elements: &mut Vec<(T, i64)>, _: &TimeWindow) {
         if elements.len() > self.max_count {
             let excess = elements.len() - self.max_count;
             elements.drain(..excess);
         }
     }
-}
-
-impl<T> Evictor<T> for CountEvictor {
-    fn evict_before(&self, elements: &mut Vec<(T, i64)>, _: &TimeWindow) {
-        if !self.after {
-            self.evict(elements);
-        }
-    }
-    fn evict_after(&self, elements: &mut Vec<(T, i64)>, _: &TimeWindow) {
-        if self.after {
-            self.evict(elements);
-        }
+    fn evicts_after(&self) -> bool {
+        self.after
     }
 }
 
@@ -758,24 +765,17 @@ impl TimeEvictor {
             after: true,
         }
     }
-    fn evict<T>(&self, elements: &mut Vec<(T, i64)>) {
+}
+
+impl<T> Evictor<T> for TimeEvictor {
+    fn evict(&self, elements: &mut Vec<(T, i64)>, _: &TimeWindow) {
         if let Some(max) = elements.iter().map(|(_, ts)| *ts).max() {
             let cutoff = max - self.window_size;
             elements.retain(|(_, ts)| *ts > cutoff);
         }
     }
-}
-
-impl<T> Evictor<T> for TimeEvictor {
-    fn evict_before(&self, elements: &mut Vec<(T, i64)>, _: &TimeWindow) {
-        if !self.after {
-            self.evict(elements);
-        }
-    }
-    fn evict_after(&self, elements: &mut Vec<(T, i64)>, _: &TimeWindow) {
-        if self.after {
-            self.evict(elements);
-        }
+    fn evicts_after(&self) -> bool {
+        self.after
     }
 }
 
@@ -797,32 +797,23 @@ impl<T> DeltaEvictor<T> {
             after: false,
         }
     }
-    fn evict(&self, elements: &mut Vec<(T, i64)>) {
-        let Some(last) = elements.len().checked_sub(1) else {
-            return;
-        };
-        let mut keep = Vec::with_capacity(elements.len());
-        let newest_index = last;
-        for (i, e) in elements.iter().enumerate() {
-            keep.push(
-                i == newest_index || (self.delta)(&e.0, &elements[newest_index].0) < self.threshold,
-            );
-        }
-        let mut flags = keep.into_iter();
-        elements.retain(|_| flags.next().unwrap_or(true));
-    }
 }
 
 impl<T: Send + Sync> Evictor<T> for DeltaEvictor<T> {
-    fn evict_before(&self, elements: &mut Vec<(T, i64)>, _: &TimeWindow) {
-        if !self.after {
-            self.evict(elements);
-        }
+    fn evict(&self, elements: &mut Vec<(T, i64)>, _: &TimeWindow) {
+        let Some(newest) = elements.len().checked_sub(1) else {
+            return;
+        };
+        let keep: Vec<bool> = elements
+            .iter()
+            .enumerate()
+            .map(|(i, e)| i == newest || (self.delta)(&e.0, &elements[newest].0) < self.threshold)
+            .collect();
+        let mut flags = keep.into_iter();
+        elements.retain(|_| flags.next().unwrap_or(true));
     }
-    fn evict_after(&self, elements: &mut Vec<(T, i64)>, _: &TimeWindow) {
-        if self.after {
-            self.evict(elements);
-        }
+    fn evicts_after(&self) -> bool {
+        self.after
     }
 }
 

@@ -39,9 +39,12 @@ pub struct FileSplit {
     pub end: u64,
 }
 
+/// An input file and its length.
+pub type InputFile = (FsPath, u64);
+
 /// The files a path stands for: itself, or the visible regular files of a directory (names
 /// starting with `.` or `_` are skipped, as Flink does), sorted by name.
-pub fn list_input_files(uri: &str) -> anyhow::Result<(Arc<dyn FileSystem>, Vec<(FsPath, u64)>)> {
+pub fn list_input_files(uri: &str) -> anyhow::Result<(Arc<dyn FileSystem>, Vec<InputFile>)> {
     let (fs, path) = <dyn FileSystem>::for_uri(uri)
         .with_context(|| format!("the input path '{uri}' cannot be used"))?;
     let status = fs
@@ -50,7 +53,7 @@ pub fn list_input_files(uri: &str) -> anyhow::Result<(Arc<dyn FileSystem>, Vec<(
     if !status.is_dir {
         return Ok((fs, vec![(status.path, status.len)]));
     }
-    let mut files: Vec<(FsPath, u64)> = fs
+    let mut files: Vec<InputFile> = fs
         .list(&path)
         .with_context(|| format!("could not list the input directory '{uri}'"))?
         .into_iter()
@@ -62,12 +65,12 @@ pub fn list_input_files(uri: &str) -> anyhow::Result<(Arc<dyn FileSystem>, Vec<(
         })
         .map(|s| (s.path, s.len))
         .collect();
-    files.sort_by(|a, b| a.0.to_string().cmp(&b.0.to_string()));
+    files.sort_by_key(|(path, _)| path.to_string());
     Ok((fs, files))
 }
 
 /// Cuts the files into about `parallelism` splits of similar size (at least 1 MB each).
-pub fn create_splits(files: &[(FsPath, u64)], parallelism: usize) -> Vec<FileSplit> {
+pub fn create_splits(files: &[InputFile], parallelism: usize) -> Vec<FileSplit> {
     let total: u64 = files.iter().map(|(_, len)| len).sum();
     let target = (total / parallelism.max(1) as u64).max(MIN_SPLIT_BYTES);
     let mut splits = Vec::new();

@@ -76,6 +76,29 @@ impl FsConfig {
         Ok(config)
     }
 
+    /// The settings a process of a job uses: `fs.default-scheme` from Strato's configuration
+    /// if set, else Hadoop's `fs.defaultFS` from the conf dir the environment names
+    /// (`YARN_CONF_DIR`, `HADOOP_CONF_DIR`, `$HADOOP_HOME/etc/hadoop`), else `file:///`.
+    pub fn for_job(config: &crate::config::Configuration) -> FsResult<FsConfig> {
+        use crate::hadoop::conf::Configuration as HadoopConf;
+        let conf_dir = HadoopConf::conf_dir_from_env();
+        let mut fs_config = match &conf_dir {
+            Some(dir) => {
+                let hadoop =
+                    HadoopConf::load_dir(dir).map_err(|e| FsError::HadoopConf(e.to_string()))?;
+                FsConfig::from_hadoop_conf(&hadoop, Some(dir.clone()))?
+            }
+            None => FsConfig::default(),
+        };
+        let scheme = config
+            .get_optional(&crate::config::options::FS_DEFAULT_SCHEME)
+            .map_err(|e| FsError::HadoopConf(e.to_string()))?;
+        if let Some(scheme) = scheme.filter(|s| !s.is_empty()) {
+            fs_config.default_fs = scheme;
+        }
+        Ok(fs_config)
+    }
+
     /// The default settings with another default file system.
     pub fn with_default_fs(default_fs: impl Into<String>) -> Self {
         FsConfig {

@@ -9,17 +9,19 @@ use serde::{de::DeserializeOwned, Serialize};
 use super::co::CoFlatMapOperator;
 use super::side::{SideOutput, SideOutputs, TypedSideOutput};
 use super::source::ReaderDriver;
-use crate::api::functions::{CoFlatMapFunction, Partitioner, RuntimeContext};
+use crate::api::functions::{CoFlatMapFunction, Partitioner, ReduceFunction, RuntimeContext};
 use crate::api::source::Source;
+use crate::config::RuntimeExecutionMode;
 use crate::graph::stream_graph::{
     AnyBox, HeadInput, NodeOutputs, OneInputFactory, SourceDriver, SourceFactory, TwoInputFactory,
     WriterContext, WriterFactory,
 };
 use crate::runtime::batch::Batch;
-use crate::runtime::chain::{BoxOutput, ChainEvent, Discard, FanOut, TaskError};
+use crate::runtime::chain::{guarded, BoxOutput, ChainEvent, Discard, FanOut, Output, TaskError};
 use crate::runtime::network::partitioner::{CustomSelector, KeyGroupSelector, StandardSelector};
 use crate::runtime::network::serde_codec::decode_all;
 use crate::runtime::network::writer::RecordWriter;
+use crate::util::hash::StableHashMap;
 
 /// The bound every record type satisfies: cloneable (fan-out, rolling results), sendable
 /// between task threads, and serialisable across task boundaries.
@@ -252,5 +254,93 @@ impl<T: Record, K: 'static, P: Partitioner<K> + Sync> TypedWriterFactory<T>
     fn writer(&self, ctx: WriterContext) -> BoxOutput<T> {
         let selector = CustomSelector::new(self.key_selector.clone(), self.partitioner.clone());
         Box::new(RecordWriter::new(ctx.name, ctx.channels, selector))
+    }
+}
+
+/// Writers for the input edge of a keyed rolling aggregation. In BATCH mode they combine
+/// records per key before the exchange (the reduce function is associative, as Flink's
+/// contract requires), so one value per key and producer crosses the network instead of every
+/// record; in STREAMING mode every update must reach the aggregation, so they pass records on.
+pub struct CombiningKeyedWriters<T, K, R> {
+    pub key_selector: Arc<dyn Fn(&T) -> K + Send + Sync>,
+    pub reduce: R,
+}
+
+impl<T: Record, K: std::hash::Hash + Eq + Send + 'static, R: ReduceFunction<T> + Sync>
+    TypedWriterFactory<T> for CombiningKeyedWriters<T, K, R>
+{
+    fn writer(&self, ctx: WriterContext) -> BoxOutput<T> {
+        let inner = KeyedWriters {
+            key_selector: self.key_selector.clone(),
+        }
+        .writer(ctx);
+        Box::new(Combiner {
+            key_selector: self.key_selector.clone(),
+            reduce: self.reduce.clone(),
+            inner,
+            combined: None,
+            out: Batch::new(),
+        })
+    }
+}
+
+struct Combiner<T, K, R> {
+    key_selector: Arc<dyn Fn(&T) -> K + Send + Sync>,
+    reduce: R,
+    inner: BoxOutput<T>,
+    /// Per key, the combined value (taken out while reducing); `None` in STREAMING mode.
+    combined: Option<StableHashMap<K, Option<T>>>,
+    out: Batch<T>,
+}
+
+impl<T: Record, K: std::hash::Hash + Eq + Send + 'static, R: ReduceFunction<T>> Output<T>
+    for Combiner<T, K, R>
+{
+    fn open(&mut self, ctx: &RuntimeContext) -> Result<(), TaskError> {
+        if ctx.runtime_mode() == RuntimeExecutionMode::Batch {
+            self.combined = Some(StableHashMap::default());
+        }
+        self.inner.open(ctx)
+    }
+
+    fn push(&mut self, batch: &mut Batch<T>) -> Result<(), TaskError> {
+        let Some(combined) = self.combined.as_mut() else {
+            return self.inner.push(batch);
+        };
+        let (reduce, selector) = (&mut self.reduce, &self.key_selector);
+        guarded("combine", || {
+            for (record, _) in batch.drain() {
+                let slot = combined.entry(selector(&record)).or_insert(None);
+                let value = match slot.take() {
+                    Some(acc) => reduce.reduce(acc, record)?,
+                    None => record,
+                };
+                *slot = Some(value);
+            }
+            Ok(())
+        })
+    }
+
+    fn event(&mut self, event: ChainEvent) -> Result<(), TaskError> {
+        if event == ChainEvent::EndOfInput {
+            if let Some(combined) = self.combined.as_mut() {
+                for value in combined.drain().filter_map(|(_, v)| v) {
+                    self.out.push(value, None);
+                    if self.out.len() >= super::BATCH_SIZE {
+                        self.inner.push(&mut self.out)?;
+                    }
+                }
+                self.inner.push(&mut self.out)?;
+            }
+        }
+        self.inner.event(event)
+    }
+
+    fn next_deadline(&self) -> Option<i64> {
+        self.inner.next_deadline()
+    }
+
+    fn close(&mut self) -> Result<(), TaskError> {
+        self.inner.close()
     }
 }
