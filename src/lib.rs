@@ -15,6 +15,7 @@
 //! - [`client`]: what the `strato` command line does.
 
 pub mod api;
+pub mod checkpoint;
 pub mod client;
 pub mod config;
 pub mod connectors;
