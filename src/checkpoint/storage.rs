@@ -20,7 +20,7 @@ pub enum CheckpointError {
     Storage {
         operation: &'static str,
         path: String,
-        source: FsError,
+        source: Box<FsError>,
     },
     #[error(
         "no checkpoint metadata at '{path}': the checkpoint does not exist or was never completed"
@@ -39,7 +39,7 @@ fn storage_error<'a>(
     move |source| CheckpointError::Storage {
         operation,
         path: path.to_string(),
-        source,
+        source: Box::new(source),
     }
 }
 
@@ -56,7 +56,7 @@ impl CheckpointStorage {
             CheckpointError::Storage {
                 operation: "use",
                 path: checkpoints_dir.to_string(),
-                source,
+                source: Box::new(source),
             }
         })?;
         let storage = CheckpointStorage {
@@ -95,11 +95,11 @@ impl CheckpointStorage {
             .map_err(|e| CheckpointError::Storage {
                 operation: "write",
                 path: path.to_string(),
-                source: FsError::Io {
+                source: Box::new(FsError::Io {
                     op: "write",
                     uri: path.to_string(),
                     source: e,
-                },
+                }),
             })?;
         writer.close().map_err(storage_error("close", path))?;
         Ok(StateHandle {
@@ -159,7 +159,7 @@ impl CheckpointStorage {
         let path = FsPath::parse(path).map_err(|source| CheckpointError::Storage {
             operation: "delete",
             path: path.to_string(),
-            source,
+            source: Box::new(source),
         })?;
         self.fs
             .delete(&path, false)
@@ -174,7 +174,7 @@ pub fn read_metadata(location: &str) -> Result<CheckpointMetadata, CheckpointErr
         <dyn FileSystem>::for_uri(location).map_err(|source| CheckpointError::Storage {
             operation: "use",
             path: location.to_string(),
-            source,
+            source: Box::new(source),
         })?;
     let file = if path.file_name() == Some(METADATA_FILE) {
         path
@@ -191,7 +191,7 @@ pub fn read_metadata(location: &str) -> Result<CheckpointMetadata, CheckpointErr
             return Err(CheckpointError::Storage {
                 operation: "read",
                 path: file.to_string(),
-                source,
+                source: Box::new(source),
             })
         }
     };
