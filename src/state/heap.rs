@@ -152,7 +152,7 @@ fn restore_group<K: StateKey, N: Hash + Eq + Clone + StateValue, S: StateValue>(
 
 fn find_or_register<'a, K: StateKey, N: Hash + Eq + Clone + StateValue, S: StateValue>(
     states: &'a mut Vec<RegisteredState>,
-    pending: &mut HashMap<String, Vec<(usize, Vec<u8>)>, BuildStableHasher>,
+    pending: &mut HashMap<String, Vec<KeyGroupBytes>, BuildStableHasher>,
     range: KeyGroupRange,
     name: &str,
 ) -> Result<&'a mut StateTable<K, N, S>, StateError> {
@@ -193,13 +193,16 @@ fn find_or_register<'a, K: StateKey, N: Hash + Eq + Clone + StateValue, S: State
         })
 }
 
+/// One key group's encoded entries of one state.
+pub type KeyGroupBytes = (usize, Vec<u8>);
+
 /// A keyed state backend's state, per state name and key group, ready to be written to a
 /// checkpoint and restored at any parallelism (key groups are redistributed by range).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct KeyedStateSnapshot {
     pub key_groups: KeyGroupRange,
-    /// (state name, [(key group, encoded entries)]).
-    pub states: Vec<(String, Vec<(usize, Vec<u8>)>)>,
+    /// (state name, its key groups).
+    pub states: Vec<(String, Vec<KeyGroupBytes>)>,
 }
 
 /// The keyed state of one keyed operator subtask.
@@ -208,7 +211,7 @@ pub struct HeapKeyedStateBackend<K> {
     max_parallelism: usize,
     states: Vec<RegisteredState>,
     /// Restored state of names not registered yet, by key group.
-    pending: HashMap<String, Vec<(usize, Vec<u8>)>, BuildStableHasher>,
+    pending: HashMap<String, Vec<KeyGroupBytes>, BuildStableHasher>,
     _key: std::marker::PhantomData<fn() -> K>,
 }
 
