@@ -14,7 +14,7 @@ pub use descriptor::{ListStateDescriptor, MapStateDescriptor, ValueStateDescript
 pub use heap::{
     HeapKeyedStateBackend, KeyedStateSnapshot, ListState, MapState, StateError, ValueState,
 };
-pub use timers::TimerService;
+pub use timers::{TimerEntries, TimerService};
 
 /// Bounds for keys of keyed state: hashable, and serialisable for snapshots.
 pub trait StateKey:
