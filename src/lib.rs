@@ -17,6 +17,7 @@
 //! - [`rest`]: the JobManager's REST API (Flink's paths and JSON shapes).
 
 pub mod api;
+pub mod checkpoint;
 pub mod client;
 pub mod cluster;
 pub mod config;

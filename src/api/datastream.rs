@@ -582,7 +582,7 @@ impl<T: Record, K: Hash + Eq + Send + 'static> KeyedStream<T, K> {
     /// Interval join with another keyed stream of the same key type.
     pub fn interval_join<B: Record>(&self, other: &KeyedStream<B, K>) -> IntervalJoin<T, B, K>
     where
-        K: Clone,
+        K: crate::state::StateKey,
     {
         IntervalJoin::new(self, other)
     }
@@ -590,7 +590,7 @@ impl<T: Record, K: Hash + Eq + Send + 'static> KeyedStream<T, K> {
     /// Cuts each key's elements into windows.
     pub fn window(&self, assigner: WindowAssigner<T>) -> WindowedStream<T, K>
     where
-        K: Clone,
+        K: crate::state::StateKey,
     {
         WindowedStream::new(
             KeyedStream {
@@ -605,7 +605,7 @@ impl<T: Record, K: Hash + Eq + Send + 'static> KeyedStream<T, K> {
     /// Windows of `size` elements per key (fired and purged when full).
     pub fn count_window(&self, size: i64) -> WindowedStream<T, K>
     where
-        K: Clone,
+        K: crate::state::StateKey,
     {
         self.window(GlobalWindows::create())
             .trigger(PurgingTrigger::of(CountTrigger::of(size)))
@@ -614,7 +614,7 @@ impl<T: Record, K: Hash + Eq + Send + 'static> KeyedStream<T, K> {
     /// Windows of the last `size` elements per key, fired every `slide` elements.
     pub fn count_window_sliding(&self, size: usize, slide: i64) -> WindowedStream<T, K>
     where
-        K: Clone,
+        K: crate::state::StateKey,
     {
         self.window(GlobalWindows::create())
             .evictor(CountEvictor::of(size))
@@ -624,7 +624,7 @@ impl<T: Record, K: Hash + Eq + Send + 'static> KeyedStream<T, K> {
     /// Applies a [`KeyedProcessFunction`] with per-key state and timers.
     pub fn process<O: Record, F: KeyedProcessFunction<K, T, O>>(&self, f: F) -> DataStream<O>
     where
-        K: Clone,
+        K: crate::state::StateKey,
     {
         let selector = self.key_selector.clone();
         self.stream

@@ -3,7 +3,6 @@
 //! interval join and a `KeyedCoProcessFunction` run as keyed process functions over it. The
 //! operator's watermark is then the minimum of both inputs', as for any two-input operator.
 
-use std::hash::Hash;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +25,7 @@ pub enum TaggedUnion<A, B> {
 
 type KeyFn<T, K> = Arc<dyn Fn(&T) -> K + Send + Sync>;
 
-fn tagged_union<A: Record, B: Record, K: Hash + Eq + Clone + Send + 'static>(
+fn tagged_union<A: Record, B: Record, K: crate::state::StateKey>(
     a: &DataStream<A>,
     b: &DataStream<B>,
     ka: KeyFn<A, K>,
@@ -71,7 +70,7 @@ pub struct JoinWhere<A, B, K> {
     first_key: KeyFn<A, K>,
 }
 
-impl<A: Record, B: Record, K: Hash + Eq + Clone + Send + 'static> JoinWhere<A, B, K> {
+impl<A: Record, B: Record, K: crate::state::StateKey> JoinWhere<A, B, K> {
     /// The key of the second input; elements join when the keys are equal.
     pub fn equal_to<F: Fn(&B) -> K + Send + Sync + 'static>(self, key: F) -> JoinEqual<A, B, K> {
         JoinEqual {
@@ -91,7 +90,7 @@ pub struct JoinEqual<A, B, K> {
     co_group: bool,
 }
 
-impl<A: Record, B: Record, K: Hash + Eq + Clone + Send + 'static> JoinEqual<A, B, K> {
+impl<A: Record, B: Record, K: crate::state::StateKey> JoinEqual<A, B, K> {
     /// The windows within which elements are matched.
     pub fn window(self, assigner: WindowAssigner<TaggedUnion<A, B>>) -> JoinWindowed<A, B, K> {
         JoinWindowed {
@@ -108,7 +107,7 @@ pub struct JoinWindowed<A, B, K> {
     co_group: bool,
 }
 
-impl<A: Record, B: Record, K: Hash + Eq + Clone + Send + 'static> JoinWindowed<A, B, K> {
+impl<A: Record, B: Record, K: crate::state::StateKey> JoinWindowed<A, B, K> {
     /// Window join: `f(a, b)` for every pair of one window and key.
     pub fn apply<O: Record, F: FnMut(A, B) -> O + Clone + Send + Sync + 'static>(
         self,
@@ -229,7 +228,7 @@ impl<A: Record, B: Record> ConnectedStreams<A, B> {
     /// Keys both inputs (`connect(..).keyBy(k1, k2)`), for a keyed co-process function.
     pub fn key_by<K, F1, F2>(&self, first: F1, second: F2) -> KeyedConnectedStreams<A, B, K>
     where
-        K: Hash + Eq + Clone + Send + 'static,
+        K: crate::state::StateKey,
         F1: Fn(&A) -> K + Send + Sync + 'static,
         F2: Fn(&B) -> K + Send + Sync + 'static,
     {
@@ -240,7 +239,7 @@ impl<A: Record, B: Record> ConnectedStreams<A, B> {
     }
 }
 
-impl<A: Record, B: Record, K: Hash + Eq + Clone + Send + 'static> KeyedConnectedStreams<A, B, K> {
+impl<A: Record, B: Record, K: crate::state::StateKey> KeyedConnectedStreams<A, B, K> {
     pub fn process<O: Record, F: KeyedCoProcessFunction<K, A, B, O>>(&self, f: F) -> DataStream<O> {
         self.keyed
             .process(CoProcessAdapter(f))
@@ -254,7 +253,7 @@ pub struct IntervalJoin<A, B, K> {
     keyed: KeyedStream<TaggedUnion<A, B>, K>,
 }
 
-impl<A: Record, B: Record, K: Hash + Eq + Clone + Send + 'static> IntervalJoin<A, B, K> {
+impl<A: Record, B: Record, K: crate::state::StateKey> IntervalJoin<A, B, K> {
     pub(crate) fn new(first: &KeyedStream<A, K>, second: &KeyedStream<B, K>) -> Self {
         let (ka, kb) = (first.selector(), second.selector());
         IntervalJoin {
@@ -292,7 +291,7 @@ pub struct IntervalJoinBounded<A, B, K> {
     upper: i64,
 }
 
-impl<A: Record, B: Record, K: Hash + Eq + Clone + Send + 'static> IntervalJoinBounded<A, B, K> {
+impl<A: Record, B: Record, K: crate::state::StateKey> IntervalJoinBounded<A, B, K> {
     /// `f(a, b)` for every matching pair, emitted with the larger of the two timestamps.
     pub fn process<O: Record, F: FnMut(A, B) -> O + Clone + Send + Sync + 'static>(
         self,
@@ -342,7 +341,7 @@ impl<A, B, F: Clone> Clone for IntervalJoinFunction<A, B, F> {
 }
 
 impl<
-        K: Hash + Eq + Clone + Send + 'static,
+        K: crate::state::StateKey,
         A: Record,
         B: Record,
         O,

@@ -172,21 +172,24 @@ impl<K: StateKey, O> KeyedContext<'_, K, O> {
     pub fn current_watermark(&self) -> i64 {
         self.timers.current_watermark()
     }
-    pub fn value_state<'s, V: Clone + Send + 'static>(
+    pub fn value_state<'s, V: Clone + crate::state::StateValue>(
         &'s mut self,
         descriptor: &'s ValueStateDescriptor<V>,
     ) -> Result<ValueState<'s, K, (), V>, StateError> {
         self.state
             .value_state(self.key, self.key_group, descriptor, &())
     }
-    pub fn list_state<V: Send + 'static>(
+    pub fn list_state<V: crate::state::StateValue>(
         &mut self,
         descriptor: &ListStateDescriptor<V>,
     ) -> Result<ListState<'_, K, (), V>, StateError> {
         self.state
             .list_state(self.key, self.key_group, descriptor, &())
     }
-    pub fn map_state<UK: std::hash::Hash + Eq + Send + 'static, UV: Send + 'static>(
+    pub fn map_state<
+        UK: std::hash::Hash + Eq + crate::state::StateValue,
+        UV: crate::state::StateValue,
+    >(
         &mut self,
         descriptor: &MapStateDescriptor<UK, UV>,
     ) -> Result<MapState<'_, K, (), UK, UV>, StateError> {

@@ -837,11 +837,7 @@ pub struct WindowContext<'a> {
 /// the context needs no key type).
 pub(crate) trait WindowStateAccess {
     /// The slot of value `name`: per window when `global` is false, per key otherwise.
-    fn slot(
-        &mut self,
-        name: &str,
-        global: bool,
-    ) -> anyhow::Result<&mut Option<Box<dyn std::any::Any + Send>>>;
+    fn slot(&mut self, name: &str, global: bool) -> anyhow::Result<&mut Option<Vec<u8>>>;
 }
 
 impl WindowContext<'_> {
@@ -858,22 +854,30 @@ impl WindowContext<'_> {
         }
     }
 
-    fn value<V: Clone + 'static>(&mut self, name: &str, global: bool) -> anyhow::Result<Option<V>> {
+    fn value<V: serde::de::DeserializeOwned>(
+        &mut self,
+        name: &str,
+        global: bool,
+    ) -> anyhow::Result<Option<V>> {
         let Some(state) = self.state.as_mut() else {
             anyhow::bail!("window state '{name}' is not available here")
         };
         match state.slot(name, global)? {
-            Some(value) => value.downcast_ref::<V>().cloned().map(Some).ok_or_else(|| {
-                anyhow::anyhow!(
-                    "window state '{name}' holds another type than {}",
-                    std::any::type_name::<V>()
-                )
-            }),
+            Some(bytes) => {
+                bincode::serde::decode_from_slice::<V, _>(bytes, bincode::config::standard())
+                    .map(|(v, _)| Some(v))
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "window state '{name}' does not hold a {}: {e}",
+                            std::any::type_name::<V>()
+                        )
+                    })
+            }
             None => Ok(None),
         }
     }
 
-    fn set<V: Send + 'static>(
+    fn set<V: serde::Serialize>(
         &mut self,
         name: &str,
         global: bool,
@@ -882,15 +886,25 @@ impl WindowContext<'_> {
         let Some(state) = self.state.as_mut() else {
             anyhow::bail!("window state '{name}' is not available here")
         };
-        *state.slot(name, global)? = value.map(|v| Box::new(v) as Box<dyn std::any::Any + Send>);
+        let encoded = match value {
+            Some(v) => Some(
+                bincode::serde::encode_to_vec(&v, bincode::config::standard())
+                    .map_err(|e| anyhow::anyhow!("could not store window state '{name}': {e}"))?,
+            ),
+            None => None,
+        };
+        *state.slot(name, global)? = encoded;
         Ok(())
     }
 
     /// Value `name` kept for this key and window (cleared with the window).
-    pub fn window_state<V: Clone + 'static>(&mut self, name: &str) -> anyhow::Result<Option<V>> {
+    pub fn window_state<V: serde::de::DeserializeOwned>(
+        &mut self,
+        name: &str,
+    ) -> anyhow::Result<Option<V>> {
         self.value(name, false)
     }
-    pub fn update_window_state<V: Send + 'static>(
+    pub fn update_window_state<V: serde::Serialize>(
         &mut self,
         name: &str,
         value: V,
@@ -898,10 +912,13 @@ impl WindowContext<'_> {
         self.set(name, false, Some(value))
     }
     /// Value `name` kept for this key across all its windows.
-    pub fn global_state<V: Clone + 'static>(&mut self, name: &str) -> anyhow::Result<Option<V>> {
+    pub fn global_state<V: serde::de::DeserializeOwned>(
+        &mut self,
+        name: &str,
+    ) -> anyhow::Result<Option<V>> {
         self.value(name, true)
     }
-    pub fn update_global_state<V: Send + 'static>(
+    pub fn update_global_state<V: serde::Serialize>(
         &mut self,
         name: &str,
         value: V,

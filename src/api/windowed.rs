@@ -2,7 +2,6 @@
 //! optional trigger, evictor, allowed lateness and late-data side output, finished by a window
 //! function (`reduce`, `aggregate`, `process`, or reduce/aggregate combined with `process`).
 
-use std::hash::Hash;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,7 +29,7 @@ pub struct WindowedStream<T, K> {
     non_parallel: bool,
 }
 
-impl<T: Record, K: Hash + Eq + Clone + Send + 'static> WindowedStream<T, K> {
+impl<T: Record, K: crate::state::StateKey> WindowedStream<T, K> {
     pub(crate) fn new(
         keyed: KeyedStream<T, K>,
         assigner: WindowAssigner<T>,
@@ -108,7 +107,11 @@ impl<T: Record, K: Hash + Eq + Clone + Send + 'static> WindowedStream<T, K> {
     }
 
     /// Incremental aggregation with an [`AggregateFunction`].
-    pub fn aggregate<Acc: Clone + Send + 'static, R: Record, A: AggregateFunction<T, Acc, R>>(
+    pub fn aggregate<
+        Acc: Clone + crate::state::StateValue,
+        R: Record,
+        A: AggregateFunction<T, Acc, R>,
+    >(
         self,
         aggregate: A,
     ) -> DataStream<R> {
@@ -117,7 +120,7 @@ impl<T: Record, K: Hash + Eq + Clone + Send + 'static> WindowedStream<T, K> {
 
     /// Incremental aggregation whose result per window goes to a process window function.
     pub fn aggregate_with<
-        Acc: Clone + Send + 'static,
+        Acc: Clone + crate::state::StateValue,
         R: Clone + Send + 'static,
         O: Record,
         A: AggregateFunction<T, Acc, R>,

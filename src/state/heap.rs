@@ -7,12 +7,16 @@ use std::hash::{Hash, Hasher};
 use hashbrown::{Equivalent, HashMap};
 
 use super::descriptor::{ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor};
-use super::StateKey;
+use super::{StateKey, StateValue};
 use crate::runtime::keygroup::{assign_to_key_group, KeyGroupRange};
 use crate::util::hash::{BuildStableHasher, StableHashMap};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StateError {
+    #[error("could not snapshot state '{name}': {reason}")]
+    Snapshot { name: String, reason: String },
+    #[error("could not restore state '{name}': {reason}")]
+    Restore { name: String, reason: String },
     #[error("state '{name}' is registered as {registered}, but was requested as {requested}")]
     TypeMismatch {
         name: String,
@@ -102,14 +106,53 @@ impl<K: Clone, N: Clone> From<&KeyRef<'_, K, N>> for (K, N) {
     }
 }
 
+/// Encodes one key group of a table: `(key, namespace, value)` entries.
+type SnapshotFn = fn(&dyn Any, usize) -> Result<Vec<u8>, String>;
+
 struct RegisteredState {
     name: String,
     type_name: &'static str,
     table: Box<dyn Any + Send>,
+    snapshot: SnapshotFn,
 }
 
-fn find_or_register<'a, K: StateKey, N: Hash + Eq + Clone + Send + 'static, S: Send + 'static>(
+fn codec() -> bincode::config::Configuration {
+    bincode::config::standard()
+}
+
+fn snapshot_group<K: StateKey, N: Hash + Eq + Clone + StateValue, S: StateValue>(
+    table: &dyn Any,
+    key_group: usize,
+) -> Result<Vec<u8>, String> {
+    let table = table
+        .downcast_ref::<StateTable<K, N, S>>()
+        .ok_or("internal error: state table of another type")?;
+    let entries: Vec<(&K, &N, &S)> = table.groups[key_group - table.first_key_group]
+        .iter()
+        .map(|((k, n), v)| (k, n, v))
+        .collect();
+    bincode::serde::encode_to_vec(&entries, codec())
+        .map_err(|e| format!("could not serialise state: {e}"))
+}
+
+fn restore_group<K: StateKey, N: Hash + Eq + Clone + StateValue, S: StateValue>(
+    table: &mut StateTable<K, N, S>,
+    key_group: usize,
+    bytes: &[u8],
+) -> Result<(), String> {
+    let (entries, _): (Vec<(K, N, S)>, usize) =
+        bincode::serde::decode_from_slice(bytes, codec())
+            .map_err(|e| format!("could not deserialise state of key group {key_group}: {e}"))?;
+    let group = table.group(key_group);
+    for (k, n, v) in entries {
+        group.insert((k, n), v);
+    }
+    Ok(())
+}
+
+fn find_or_register<'a, K: StateKey, N: Hash + Eq + Clone + StateValue, S: StateValue>(
     states: &'a mut Vec<RegisteredState>,
+    pending: &mut HashMap<String, Vec<KeyGroupBytes>, BuildStableHasher>,
     range: KeyGroupRange,
     name: &str,
 ) -> Result<&'a mut StateTable<K, N, S>, StateError> {
@@ -117,10 +160,23 @@ fn find_or_register<'a, K: StateKey, N: Hash + Eq + Clone + Send + 'static, S: S
     let index = match states.iter().position(|s| s.name == name) {
         Some(i) => i,
         None => {
+            let mut table = StateTable::<K, N, S>::new(range);
+            // State restored from a snapshot becomes readable once its types are known.
+            for (key_group, bytes) in pending.remove(name).unwrap_or_default() {
+                if range.contains(key_group) {
+                    restore_group(&mut table, key_group, &bytes).map_err(|reason| {
+                        StateError::Restore {
+                            name: name.to_string(),
+                            reason,
+                        }
+                    })?;
+                }
+            }
             states.push(RegisteredState {
                 name: name.to_string(),
                 type_name: requested,
-                table: Box::new(StateTable::<K, N, S>::new(range)),
+                table: Box::new(table),
+                snapshot: snapshot_group::<K, N, S>,
             });
             states.len() - 1
         }
@@ -137,11 +193,25 @@ fn find_or_register<'a, K: StateKey, N: Hash + Eq + Clone + Send + 'static, S: S
         })
 }
 
+/// One key group's encoded entries of one state.
+pub type KeyGroupBytes = (usize, Vec<u8>);
+
+/// A keyed state backend's state, per state name and key group, ready to be written to a
+/// checkpoint and restored at any parallelism (key groups are redistributed by range).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeyedStateSnapshot {
+    pub key_groups: KeyGroupRange,
+    /// (state name, its key groups).
+    pub states: Vec<(String, Vec<KeyGroupBytes>)>,
+}
+
 /// The keyed state of one keyed operator subtask.
 pub struct HeapKeyedStateBackend<K> {
     range: KeyGroupRange,
     max_parallelism: usize,
     states: Vec<RegisteredState>,
+    /// Restored state of names not registered yet, by key group.
+    pending: HashMap<String, Vec<KeyGroupBytes>, BuildStableHasher>,
     _key: std::marker::PhantomData<fn() -> K>,
 }
 
@@ -151,6 +221,7 @@ impl<K: StateKey> HeapKeyedStateBackend<K> {
             range,
             max_parallelism,
             states: Vec::new(),
+            pending: HashMap::default(),
             _key: std::marker::PhantomData,
         }
     }
@@ -174,20 +245,62 @@ impl<K: StateKey> HeapKeyedStateBackend<K> {
         self.range
     }
 
+    /// Every state of this backend, per key group. Synchronous and a full copy for now; the
+    /// asynchronous copy-on-write variant comes with the checkpoint coordinator.
+    pub fn snapshot(&self) -> Result<KeyedStateSnapshot, StateError> {
+        let mut states = Vec::new();
+        for state in &self.states {
+            let mut groups = Vec::new();
+            for key_group in self.range.start..=self.range.end {
+                let bytes =
+                    (state.snapshot)(state.table.as_ref(), key_group).map_err(|reason| {
+                        StateError::Snapshot {
+                            name: state.name.clone(),
+                            reason,
+                        }
+                    })?;
+                groups.push((key_group, bytes));
+            }
+            states.push((state.name.clone(), groups));
+        }
+        // State restored but never touched since is still part of this subtask's state.
+        for (name, groups) in &self.pending {
+            states.push((name.clone(), groups.clone()));
+        }
+        Ok(KeyedStateSnapshot {
+            key_groups: self.range,
+            states,
+        })
+    }
+
+    /// Takes over the key groups of this backend's range from snapshots of any parallelism
+    /// (rescaling); each state becomes readable when the operator first asks for it by name.
+    pub fn restore(&mut self, snapshots: &[KeyedStateSnapshot]) {
+        for snapshot in snapshots {
+            for (name, groups) in &snapshot.states {
+                let mine = groups
+                    .iter()
+                    .filter(|(kg, _)| self.range.contains(*kg))
+                    .cloned();
+                self.pending.entry(name.clone()).or_default().extend(mine);
+            }
+        }
+    }
+
     pub fn max_parallelism(&self) -> usize {
         self.max_parallelism
     }
 
     /// The table of state `name` holding `S` per (key, namespace), created on first use.
-    pub fn table<N: Hash + Eq + Clone + Send + 'static, S: Send + 'static>(
+    pub fn table<N: Hash + Eq + Clone + StateValue, S: StateValue>(
         &mut self,
         name: &str,
     ) -> Result<&mut StateTable<K, N, S>, StateError> {
-        find_or_register(&mut self.states, self.range, name)
+        find_or_register(&mut self.states, &mut self.pending, self.range, name)
     }
 
     /// `key`'s value state in namespace `ns`.
-    pub fn value_state<'a, N: Hash + Eq + Clone + Send + 'static, V: Clone + Send + 'static>(
+    pub fn value_state<'a, N: Hash + Eq + Clone + StateValue, V: Clone + StateValue>(
         &'a mut self,
         key: &'a K,
         key_group: usize,
@@ -205,7 +318,7 @@ impl<K: StateKey> HeapKeyedStateBackend<K> {
     }
 
     /// `key`'s list state in namespace `ns`.
-    pub fn list_state<'a, N: Hash + Eq + Clone + Send + 'static, V: Send + 'static>(
+    pub fn list_state<'a, N: Hash + Eq + Clone + StateValue, V: StateValue>(
         &'a mut self,
         key: &'a K,
         key_group: usize,
@@ -224,9 +337,9 @@ impl<K: StateKey> HeapKeyedStateBackend<K> {
     /// `key`'s map state in namespace `ns`.
     pub fn map_state<
         'a,
-        N: Hash + Eq + Clone + Send + 'static,
-        UK: Hash + Eq + Send + 'static,
-        UV: Send + 'static,
+        N: Hash + Eq + Clone + StateValue,
+        UK: Hash + Eq + StateValue,
+        UV: StateValue,
     >(
         &'a mut self,
         key: &'a K,
@@ -420,5 +533,71 @@ mod tests {
             matches!(err, StateError::TypeMismatch { ref name, .. } if name == "s"),
             "{err}"
         );
+    }
+
+    /// One subtask's backend of a job with `parallelism` subtasks.
+    fn subtask(index: usize, parallelism: usize) -> HeapKeyedStateBackend<String> {
+        HeapKeyedStateBackend::new(
+            KeyGroupRange::for_operator_index(128, parallelism, index),
+            128,
+        )
+    }
+
+    fn owner(key: &String, parallelism: usize) -> usize {
+        crate::runtime::keygroup::assign_key_to_operator(key, 128, parallelism)
+    }
+
+    #[test]
+    fn snapshots_restore_every_key_at_another_parallelism() {
+        let counts = ValueStateDescriptor::<i64>::new("count");
+        let seen = ListStateDescriptor::<String>::new("seen");
+        let keys: Vec<String> = (0..500).map(|i| format!("key-{i}")).collect();
+        // Parallelism 2: each key's state lives in the subtask owning its key group.
+        let mut two: Vec<_> = (0..2).map(|i| subtask(i, 2)).collect();
+        for (i, key) in keys.iter().enumerate() {
+            let b = &mut two[owner(key, 2)];
+            let g = b.key_group_of(key);
+            b.value_state(key, g, &counts, &())
+                .unwrap()
+                .update(i as i64);
+            b.list_state(key, g, &seen, &())
+                .unwrap()
+                .add(format!("v{i}"));
+        }
+        let snapshots: Vec<_> = two.iter().map(|b| b.snapshot().unwrap()).collect();
+        // Rescale 2 -> 3 -> 1; every key keeps its state.
+        for parallelism in [3, 1] {
+            let mut restored: Vec<_> = (0..parallelism).map(|i| subtask(i, parallelism)).collect();
+            for b in &mut restored {
+                b.restore(&snapshots);
+            }
+            for (i, key) in keys.iter().enumerate() {
+                let b = &mut restored[owner(key, parallelism)];
+                let g = b.key_group_of(key);
+                assert_eq!(
+                    b.value_state(key, g, &counts, &()).unwrap().value(),
+                    Some(i as i64),
+                    "{key} at parallelism {parallelism}"
+                );
+                assert_eq!(
+                    b.list_state(key, g, &seen, &()).unwrap().get(),
+                    &[format!("v{i}")]
+                );
+            }
+            // A snapshot of restored-but-unread state still contains it.
+            let mut untouched = subtask(0, 1);
+            untouched.restore(&snapshots);
+            let again = untouched.snapshot().unwrap();
+            let mut fresh = subtask(0, 1);
+            fresh.restore(&[again]);
+            let g = fresh.key_group_of(&keys[7]);
+            assert_eq!(
+                fresh
+                    .value_state(&keys[7], g, &counts, &())
+                    .unwrap()
+                    .value(),
+                Some(7)
+            );
+        }
     }
 }

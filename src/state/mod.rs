@@ -11,9 +11,28 @@ pub mod heap;
 pub mod timers;
 
 pub use descriptor::{ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor};
-pub use heap::{HeapKeyedStateBackend, ListState, MapState, StateError, ValueState};
-pub use timers::TimerService;
+pub use heap::{
+    HeapKeyedStateBackend, KeyedStateSnapshot, ListState, MapState, StateError, ValueState,
+};
+pub use timers::{TimerEntries, TimerService};
 
-/// Bounds for keys of keyed state.
-pub trait StateKey: std::hash::Hash + Eq + Clone + Send + 'static {}
-impl<K: std::hash::Hash + Eq + Clone + Send + 'static> StateKey for K {}
+/// Bounds for keys of keyed state: hashable, and serialisable for snapshots.
+pub trait StateKey:
+    std::hash::Hash + Eq + Clone + Send + serde::Serialize + serde::de::DeserializeOwned + 'static
+{
+}
+impl<
+        K: std::hash::Hash
+            + Eq
+            + Clone
+            + Send
+            + serde::Serialize
+            + serde::de::DeserializeOwned
+            + 'static,
+    > StateKey for K
+{
+}
+
+/// Bounds for state values and namespaces: serialisable for snapshots.
+pub trait StateValue: Send + serde::Serialize + serde::de::DeserializeOwned + 'static {}
+impl<V: Send + serde::Serialize + serde::de::DeserializeOwned + 'static> StateValue for V {}

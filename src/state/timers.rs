@@ -62,6 +62,9 @@ impl<K: Hash + Eq + Clone, N: Hash + Eq + Clone> TimerQueue<K, N> {
     }
 }
 
+/// Timers of one key group in a snapshot: (event-time, processing-time) `(time, key, namespace)`.
+pub type TimerEntries<K, N> = (Vec<(i64, K, N)>, Vec<(i64, K, N)>);
+
 /// Event-time and processing-time timers of one keyed operator.
 pub struct TimerService<K, N> {
     event_time: TimerQueue<K, N>,
@@ -117,6 +120,37 @@ impl<K: Hash + Eq + Clone, N: Hash + Eq + Clone> TimerService<K, N> {
         self.processing_time.next_time()
     }
 
+    /// The live timers, for a snapshot: (event time, processing time)
+    /// lists of `(time, key, namespace)`, grouped by key group so they can be redistributed.
+    pub fn snapshot(&self, key_group_of: impl Fn(&K) -> usize) -> Vec<(usize, TimerEntries<K, N>)> {
+        let mut groups: std::collections::BTreeMap<usize, TimerEntries<K, N>> = Default::default();
+        for (time, key, ns) in &self.event_time.live {
+            groups
+                .entry(key_group_of(key))
+                .or_default()
+                .0
+                .push((*time, key.clone(), ns.clone()));
+        }
+        for (time, key, ns) in &self.processing_time.live {
+            groups
+                .entry(key_group_of(key))
+                .or_default()
+                .1
+                .push((*time, key.clone(), ns.clone()));
+        }
+        groups.into_iter().collect()
+    }
+
+    /// Registers restored timers (the caller keeps only its own key groups).
+    pub fn restore(&mut self, timers: TimerEntries<K, N>) {
+        for (time, key, ns) in timers.0 {
+            self.register_event_time_timer(key, ns, time);
+        }
+        for (time, key, ns) in timers.1 {
+            self.register_processing_time_timer(key, ns, time);
+        }
+    }
+
     /// Live timers (event time, processing time).
     pub fn len(&self) -> (usize, usize) {
         (self.event_time.len(), self.processing_time.len())
@@ -153,5 +187,28 @@ mod tests {
         assert_eq!(t.pop_processing_timer(299), None);
         assert_eq!(t.pop_processing_timer(400), Some((300, 2, 0)));
         assert_eq!(t.next_processing_time(), Some(500));
+    }
+
+    #[test]
+    fn timers_snapshot_by_key_group_and_restore_elsewhere() {
+        let mut t = TimerService::<u32, ()>::default();
+        t.register_event_time_timer(1, (), 10);
+        t.register_event_time_timer(2, (), 20);
+        t.register_processing_time_timer(3, (), 30);
+        t.delete_event_time_timer(2, (), 20);
+        let snapshot = t.snapshot(|k| *k as usize % 2);
+        let mut odd = TimerService::<u32, ()>::default();
+        for (group, timers) in snapshot.into_iter().filter(|(g, _)| *g == 1) {
+            assert_eq!(group, 1);
+            odd.restore(timers);
+        }
+        assert_eq!(
+            odd.len(),
+            (1, 1),
+            "key 1's event timer and key 3's processing timer; deleted ones are gone"
+        );
+        odd.advance_watermark(15);
+        assert_eq!(odd.pop_event_timer(), Some((10, 1, ())));
+        assert_eq!(odd.pop_processing_timer(30), Some((30, 3, ())));
     }
 }

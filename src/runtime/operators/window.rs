@@ -25,7 +25,7 @@ use crate::util::hash::StableHashMap;
 /// functions): incrementally reduced or aggregated, or kept as a list for a process function.
 pub trait WindowContents<K, T, O>: Clone + Send + Sync + 'static {
     /// Cloneable so sliding windows can merge shared panes.
-    type Acc: Clone + Send + 'static;
+    type Acc: Clone + crate::state::StateValue;
     fn open(&mut self, _ctx: &RuntimeContext) -> anyhow::Result<()> {
         Ok(())
     }
@@ -50,7 +50,8 @@ pub trait WindowContents<K, T, O>: Clone + Send + Sync + 'static {
 #[derive(Clone)]
 pub struct ReduceContents<R, P>(pub R, pub P);
 
-impl<K, T: Clone + Send + 'static, O, R, P> WindowContents<K, T, O> for ReduceContents<R, P>
+impl<K, T: Clone + crate::state::StateValue, O, R, P> WindowContents<K, T, O>
+    for ReduceContents<R, P>
 where
     R: crate::api::functions::ReduceFunction<T> + Sync,
     P: ProcessWindowFunction<K, T, O>,
@@ -94,7 +95,7 @@ impl<A: Clone, P: Clone, Acc, R> Clone for AggregateContents<A, P, Acc, R> {
 
 impl<K, T, O, A, P, Acc, R> WindowContents<K, T, O> for AggregateContents<A, P, Acc, R>
 where
-    Acc: Clone + Send + 'static,
+    Acc: Clone + crate::state::StateValue,
     R: 'static,
     A: crate::api::window::AggregateFunction<T, Acc, R>,
     P: ProcessWindowFunction<K, R, O>,
@@ -137,8 +138,8 @@ impl<T, P: Clone> Clone for ListContents<T, P> {
     }
 }
 
-impl<K, T: Clone + Send + 'static, O, P: ProcessWindowFunction<K, T, O>> WindowContents<K, T, O>
-    for ListContents<T, P>
+impl<K, T: Clone + crate::state::StateValue, O, P: ProcessWindowFunction<K, T, O>>
+    WindowContents<K, T, O> for ListContents<T, P>
 {
     type Acc = Vec<(T, i64)>;
     fn open(&mut self, ctx: &RuntimeContext) -> anyhow::Result<()> {
@@ -203,8 +204,8 @@ pub(crate) const WINDOW_USER_STATE_NAME: &str = WINDOW_USER_STATE;
 pub(crate) type UserStateTable = UserState;
 const GLOBAL_USER_STATE: &str = "window-global-user-state";
 
-/// Values a process window function keeps by name.
-type UserState = StableHashMap<String, Option<Box<dyn std::any::Any + Send>>>;
+/// Values a process window function keeps by name, encoded (so they snapshot like any state).
+type UserState = StableHashMap<String, Option<Vec<u8>>>;
 
 /// A process window function's view of the key's state: per window and per key.
 pub(crate) struct WindowStateRef<'a, K> {
@@ -215,11 +216,7 @@ pub(crate) struct WindowStateRef<'a, K> {
 }
 
 impl<K: StateKey> WindowStateAccess for WindowStateRef<'_, K> {
-    fn slot(
-        &mut self,
-        name: &str,
-        global: bool,
-    ) -> anyhow::Result<&mut Option<Box<dyn std::any::Any + Send>>> {
+    fn slot(&mut self, name: &str, global: bool) -> anyhow::Result<&mut Option<Vec<u8>>> {
         let values = if global {
             self.state
                 .table::<(), UserState>(GLOBAL_USER_STATE)
