@@ -731,3 +731,30 @@ fn a_continuous_processing_time_trigger_fires_repeatedly_while_a_window_is_open(
     assert!(out.windows(2).all(|w| w[0] <= w[1]), "{out:?}");
     assert!(out.contains(&1) && out.iter().any(|&n| n >= 2), "{out:?}");
 }
+
+#[test]
+fn processing_time_sliding_windows_count_each_element_in_size_over_slide_windows() {
+    let env = StreamExecutionEnvironment::create_local_environment();
+    env.set_parallelism(2);
+    // Bursts of 4 elements 150 ms apart; 300 ms windows sliding by 150 ms, then a quiet 900 ms so
+    // every window closes before the input ends.
+    let out = env
+        .from_source(Bursts(Arc::new(vec![(4, 150), (4, 150), (4, 900)])))
+        .key_by(key)
+        .window(strato::SlidingProcessingTimeWindows::of(
+            Duration::from_millis(300),
+            Duration::from_millis(150),
+        ))
+        .apply(
+            |_: &String, _: &mut WindowContext, els: &[Event], out: &mut Collector<usize>| {
+                out.collect(els.len())
+            },
+        )
+        .execute_and_collect("processing-time sliding")
+        .unwrap();
+    assert_eq!(
+        out.iter().sum::<usize>(),
+        12 * 2,
+        "each element is in size/slide = 2 windows: {out:?}"
+    );
+}
