@@ -299,7 +299,10 @@ impl RpcClient {
         let frame = encode_frame(&[&header, &req_header, &RawMessage(request)]);
         let (tx, rx) = oneshot::channel();
         {
-            let mut calls = inner.pending.lock().expect("lock");
+            let mut calls = inner
+                .pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Some(e) = calls.closed.clone() {
                 return Err(e);
             }
@@ -320,7 +323,12 @@ impl RpcClient {
             return match tokio::time::timeout(grace, rx).await {
                 Ok(r) => r.unwrap_or_else(|_| Err(closed_err())),
                 Err(_) => {
-                    inner.pending.lock().expect("lock").waiting.remove(&call_id);
+                    inner
+                        .pending
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .waiting
+                        .remove(&call_id);
                     Err(RpcError::Closed {
                         addr: inner.addr.clone(),
                         reason: format!("writing call {method}: {e}"),
@@ -332,7 +340,12 @@ impl RpcClient {
             Some(t) => match tokio::time::timeout(t, rx).await {
                 Ok(r) => r.unwrap_or_else(|_| Err(closed_err())),
                 Err(_) => {
-                    inner.pending.lock().expect("lock").waiting.remove(&call_id);
+                    inner
+                        .pending
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .waiting
+                        .remove(&call_id);
                     Err(RpcError::Timeout {
                         addr: inner.addr.clone(),
                         method: method.to_string(),
@@ -515,7 +528,9 @@ async fn sasl_connect(
 async fn read_loop(addr: String, mut reader: OwnedReadHalf, pending: Pending) {
     let fail_all = |err: RpcError| {
         let waiters: Vec<_> = {
-            let mut calls = pending.lock().expect("lock");
+            let mut calls = pending
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             calls.closed = Some(err.clone());
             calls.waiting.drain().collect()
         };
@@ -538,7 +553,12 @@ async fn read_loop(addr: String, mut reader: OwnedReadHalf, pending: Pending) {
             // Fatal errors end the connection (and may carry the SASL/invalid call id).
             return fail_all(remote_error(&addr, &header));
         }
-        let Some(tx) = pending.lock().expect("lock").waiting.remove(&call_id) else {
+        let Some(tx) = pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .waiting
+            .remove(&call_id)
+        else {
             continue; // a timed-out call's late answer
         };
         let result = if header.status == rpc_status::SUCCESS {

@@ -219,7 +219,10 @@ impl NodeManager {
             AuthConfig::token_only(secrets),
             Arc::new(NmService { nm: nm.clone() }),
         )?;
-        nm.servers.lock().expect("lock").push(server);
+        nm.servers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(server);
         let info = serde_json::json!({"nodeInfo": {"id": node_id.to_string(), "nodeHostName": "127.0.0.1",
             "totalVmemAllocatedContainersMB": 0, "nodeManagerVersion": "3.3.6-strato-mini"}});
         let app = axum::Router::new().route(
@@ -234,7 +237,7 @@ impl NodeManager {
         });
         nm.tasks
             .lock()
-            .expect("lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .push(http_task.abort_handle());
         Ok(nm)
     }
@@ -246,14 +249,22 @@ impl NodeManager {
 
     /// Stops serving and kills every container (used when the mini cluster shuts down).
     pub fn shutdown(&self) {
-        self.servers.lock().expect("lock").clear();
-        for t in self.tasks.lock().expect("lock").drain(..) {
+        self.servers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+        for t in self
+            .tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .drain(..)
+        {
             t.abort();
         }
         let pgids: Vec<i32> = self
             .containers
             .lock()
-            .expect("lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .values()
             .filter_map(|c| c.pgid)
             .collect();
@@ -297,7 +308,7 @@ impl NodeManager {
         } else if self
             .containers
             .lock()
-            .expect("lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .contains_key(&id.container_id)
         {
             unauthorized = true;
@@ -361,7 +372,11 @@ impl NodeManager {
         id: &ContainerIdProto,
     ) -> Result<ContainerId, Box<ContainerExceptionMapProto>> {
         let cid = ContainerId::from_proto(id);
-        let known = self.containers.lock().expect("lock").contains_key(&cid);
+        let known = self
+            .containers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains_key(&cid);
         if !known {
             return Err(Box::new(failure(
                 Some(id.clone()),
@@ -422,7 +437,10 @@ impl NodeManager {
     }
 
     fn status_of(&self, cid: ContainerId) -> Option<ContainerStatusProto> {
-        let map = self.containers.lock().expect("lock");
+        let map = self
+            .containers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let c = map.get(&cid)?;
         Some(ContainerStatusProto {
             container_id: Some(cid.to_proto()),
@@ -441,7 +459,7 @@ impl NodeManager {
     pub fn containers_of(&self, app: ApplicationId) -> Vec<ContainerId> {
         self.containers
             .lock()
-            .expect("lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .iter()
             .filter(|(_, c)| c.app == app)
             .map(|(id, _)| *id)
@@ -452,33 +470,39 @@ impl NodeManager {
     /// directly; AMs come through `startContainers`).
     pub fn launch(self: &Arc<Self>, start: ContainerStart) {
         let id = start.token.container_id;
-        self.containers.lock().expect("lock").insert(
-            id,
-            NmContainer {
-                app: id.attempt.application_id,
-                memory_mb: start.token.memory_mb,
-                vcores: start.token.vcores,
-                state: container_state::C_NEW,
-                exit_status: exit_status::INVALID,
-                diagnostics: String::new(),
-                pgid: None,
-                kill: None,
-                work_dir: None,
-            },
-        );
+        self.containers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(
+                id,
+                NmContainer {
+                    app: id.attempt.application_id,
+                    memory_mb: start.token.memory_mb,
+                    vcores: start.token.vcores,
+                    state: container_state::C_NEW,
+                    exit_status: exit_status::INVALID,
+                    diagnostics: String::new(),
+                    pgid: None,
+                    kill: None,
+                    work_dir: None,
+                },
+            );
         let nm = self.clone();
         let task = tokio::spawn(async move {
             let (code, diag) = nm.run(&start).await;
             nm.complete(id, code, diag);
         });
-        self.tasks.lock().expect("lock").push(task.abort_handle());
+        self.tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(task.abort_handle());
     }
 
     /// The working directory of a container (its `PWD`), once localization began.
     pub fn work_dir(&self, id: ContainerId) -> Option<PathBuf> {
         self.containers
             .lock()
-            .expect("lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&id)
             .and_then(|c| c.work_dir.clone())
     }
@@ -489,7 +513,7 @@ impl NodeManager {
         let pgid = self
             .containers
             .lock()
-            .expect("lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&id)
             .and_then(|c| c.pgid);
         match pgid {
@@ -504,7 +528,10 @@ impl NodeManager {
     /// Asks a container to stop: SIGTERM to its process group, SIGKILL after a grace delay.
     pub fn kill(&self, id: ContainerId, exit_status: i32, diagnostics: &str) {
         let pgid = {
-            let mut map = self.containers.lock().expect("lock");
+            let mut map = self
+                .containers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let Some(c) = map.get_mut(&id) else { return };
             if c.state == container_state::C_COMPLETE || c.kill.is_some() {
                 return;
@@ -523,7 +550,10 @@ impl NodeManager {
 
     fn complete(&self, id: ContainerId, exit: i32, diagnostics: String) {
         let status = {
-            let mut map = self.containers.lock().expect("lock");
+            let mut map = self
+                .containers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             let Some(c) = map.get_mut(&id) else { return };
             c.state = container_state::C_COMPLETE;
             c.exit_status = exit;
@@ -549,7 +579,7 @@ impl NodeManager {
     fn kill_requested(&self, id: ContainerId) -> Option<(i32, String)> {
         self.containers
             .lock()
-            .expect("lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&id)
             .and_then(|c| c.kill.clone())
     }
@@ -572,7 +602,12 @@ impl NodeManager {
             .join("logs")
             .join(app.to_string())
             .join(id.to_string());
-        if let Some(c) = self.containers.lock().expect("lock").get_mut(&id) {
+        if let Some(c) = self
+            .containers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get_mut(&id)
+        {
             c.work_dir = Some(work_dir.clone());
         }
         for d in [&work_dir, &log_dir] {
@@ -665,7 +700,10 @@ impl NodeManager {
         };
         let pid = child.id().map(|p| p as i32);
         {
-            let mut map = self.containers.lock().expect("lock");
+            let mut map = self
+                .containers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if let Some(c) = map.get_mut(&id) {
                 c.state = container_state::C_RUNNING;
                 c.pgid = pid;

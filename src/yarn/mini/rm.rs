@@ -293,8 +293,14 @@ impl ResourceManager {
         )
         .await?;
         let addr = server.local_addr();
-        *self.scheduler_addr.lock().expect("lock") = Some(addr);
-        self.servers.lock().expect("lock").push(server);
+        *self
+            .scheduler_addr
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(addr);
+        self.servers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(server);
         let weak = Arc::downgrade(self);
         let expiry = self.config.am_expiry;
         let check = (expiry / 3).clamp(
@@ -320,19 +326,25 @@ impl ResourceManager {
     }
 
     pub fn set_webapp_address(&self, addr: String) {
-        *self.webapp_addr.lock().expect("lock") = addr;
+        *self
+            .webapp_addr
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = addr;
     }
 
     fn scheduler_service(&self) -> String {
         self.scheduler_addr
             .lock()
-            .expect("lock")
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .map(|a| a.to_string())
             .unwrap_or_default()
     }
 
     pub fn shutdown(&self) {
-        self.servers.lock().expect("lock").clear();
+        self.servers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
     }
 
     /// Rolls the AMRMToken master key (`AMRMTokenSecretManager.rollMasterKey`): running AMs
@@ -584,7 +596,11 @@ impl ResourceManager {
     }
 
     fn render_app(&self, st: &State, app: &App) -> AppInfo {
-        let web = self.webapp_addr.lock().expect("lock").clone();
+        let web = self
+            .webapp_addr
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         let cur = app.current();
         let am_node = cur
             .and_then(|a| a.am_container)
@@ -1017,7 +1033,9 @@ impl ResourceManager {
         let app_id = cid.attempt.application_id;
         let tracking = format!(
             "http://{}/cluster/app/{app_id}",
-            self.webapp_addr.lock().expect("lock")
+            self.webapp_addr
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
         );
         let Some(app) = st.apps.get_mut(&app_id) else {
             return;
