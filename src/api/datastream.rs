@@ -23,6 +23,7 @@ use super::windowed::WindowedStream;
 use crate::connectors::file_sink::{FileFormat, FileSink, WriteMode};
 use crate::connectors::print::PrintSink;
 use crate::graph::stream_graph::{
+    OperatorInfo,
     ChainingStrategy, Invokable, NodeKind, StreamNode, WriterFactory,
 };
 use crate::runtime::batch::Batch;
@@ -103,7 +104,10 @@ impl<T: Record> DataStream<T> {
         name: &str,
         kind: NodeKind,
         non_parallel: bool,
-        make: impl Fn(String, BoxOutput<O>, SideOutputs) -> BoxOutput<T> + Send + Sync + 'static,
+        make: impl Fn(OperatorInfo, BoxOutput<O>, SideOutputs) -> BoxOutput<T>
+            + Send
+            + Sync
+            + 'static,
     ) -> usize {
         let factory = OneInputOperatorFactory::new(make);
         let signature = format!(
@@ -128,14 +132,17 @@ impl<T: Record> DataStream<T> {
         name: &str,
         make: impl Fn(String, BoxOutput<O>) -> BoxOutput<T> + Send + Sync + 'static,
     ) -> DataStream<O> {
-        self.transform_with_side(name, move |name, next, _side| make(name, next))
+        self.transform_with_side(name, move |op, next, _side| make(op.name, next))
     }
 
     /// Adds an operator that may emit to side outputs.
     pub(crate) fn transform_with_side<O: Record>(
         &self,
         name: &str,
-        make: impl Fn(String, BoxOutput<O>, SideOutputs) -> BoxOutput<T> + Send + Sync + 'static,
+        make: impl Fn(OperatorInfo, BoxOutput<O>, SideOutputs) -> BoxOutput<T>
+            + Send
+            + Sync
+            + 'static,
     ) -> DataStream<O> {
         let node = self.add_one_input(name, NodeKind::Operator, false, make);
         DataStream::from_node(self.env.clone(), node)
@@ -221,9 +228,9 @@ impl<T: Record> DataStream<T> {
 
     /// Applies a [`ProcessFunction`] (timestamps, watermark, side outputs) to every record.
     pub fn process<O: Record, F: ProcessFunction<T, O>>(&self, f: F) -> DataStream<O> {
-        self.transform_with_side("Process", move |name, next, side| {
+        self.transform_with_side("Process", move |op, next, side| {
             Box::new(ProcessOperator {
-                name,
+                name: op.name,
                 f: f.clone(),
                 next,
                 side,
@@ -251,7 +258,10 @@ impl<T: Record> DataStream<T> {
         &self,
         name: &str,
         non_parallel: bool,
-        make: impl Fn(String, BoxOutput<O>, SideOutputs) -> BoxOutput<T> + Send + Sync + 'static,
+        make: impl Fn(OperatorInfo, BoxOutput<O>, SideOutputs) -> BoxOutput<T>
+            + Send
+            + Sync
+            + 'static,
     ) -> DataStream<O> {
         let node = self.add_one_input(name, NodeKind::Operator, non_parallel, make);
         DataStream::from_node(self.env.clone(), node)
@@ -421,9 +431,9 @@ impl<T: Record> DataStream<T> {
         name: &str,
         sink: F,
     ) -> DataStreamSink {
-        let node = self.add_one_input::<()>(name, NodeKind::Sink, false, move |name, _, _| {
+        let node = self.add_one_input::<()>(name, NodeKind::Sink, false, move |op, _, _| {
             Box::new(SinkOperator {
-                name,
+                name: op.name,
                 f: sink.clone(),
             })
         });
@@ -561,9 +571,9 @@ impl<T: Record, K: Hash + Eq + Send + 'static> KeyedStream<T, K> {
             PhantomData,
         ));
         let input = self.stream.repartitioned(PartitionerKind::Hash, writer);
-        input.transform(name, move |name, next| {
+        input.transform_with_side(name, move |op, next, _side| {
             Box::new(KeyedReduceOperator::new(
-                name,
+                op,
                 selector.clone(),
                 f.clone(),
                 next,
@@ -628,9 +638,9 @@ impl<T: Record, K: Hash + Eq + Send + 'static> KeyedStream<T, K> {
     {
         let selector = self.key_selector.clone();
         self.stream
-            .transform_with_side("KeyedProcess", move |name, next, side| {
+            .transform_with_side("KeyedProcess", move |op, next, side| {
                 Box::new(KeyedProcessOperator::new(
-                    name,
+                    op,
                     selector.clone(),
                     f.clone(),
                     next,

@@ -339,6 +339,8 @@ impl StreamExecutionEnvironment {
             },
             buffer_timeout,
             auto_watermark_interval: s.config.get(&options::AUTO_WATERMARK_INTERVAL)?,
+            checkpointing_mode: s.config.get(&options::CHECKPOINTING_MODE)?,
+            state_backend: crate::state::StateBackendSettings::from_config(&s.config)?,
         })
     }
 

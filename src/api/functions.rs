@@ -25,6 +25,8 @@ pub struct RuntimeContext {
     pub(crate) runtime_mode: RuntimeExecutionMode,
     pub(crate) auto_watermark_interval: std::time::Duration,
     pub(crate) accumulators: Accumulators,
+    /// The task's restored state and the snapshots its operators take.
+    pub(crate) state: std::sync::Arc<crate::state::TaskStateManager>,
 }
 
 impl RuntimeContext {
@@ -40,7 +42,13 @@ impl RuntimeContext {
             runtime_mode: RuntimeExecutionMode::Streaming,
             auto_watermark_interval: std::time::Duration::from_millis(200),
             accumulators: Accumulators::default(),
+            state: Default::default(),
         }
+    }
+
+    /// The task's state manager: what operators restore from and where snapshots go.
+    pub(crate) fn state_manager(&self) -> &std::sync::Arc<crate::state::TaskStateManager> {
+        &self.state
     }
 
     pub fn job_id(&self) -> JobId {

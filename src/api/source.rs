@@ -84,6 +84,18 @@ pub trait SourceReader<T>: Send {
     fn close(&mut self) -> anyhow::Result<()> {
         Ok(())
     }
+    /// The reader's position at a checkpoint, as one entry per split it still owns (for a
+    /// split: where it is and where it ends), taken between two polls. After a failure, or
+    /// from a savepoint at another parallelism, the splits of all readers are redistributed and
+    /// handed to [`Source::restore_reader`]. The default (no entries) means the source has no
+    /// position and starts over after a restore.
+    fn snapshot_state(&mut self, _checkpoint_id: u64) -> anyhow::Result<Vec<Vec<u8>>> {
+        Ok(Vec::new())
+    }
+    /// Checkpoint `checkpoint_id` completed (e.g. acknowledge consumed messages upstream).
+    fn notify_checkpoint_complete(&mut self, _checkpoint_id: u64) -> anyhow::Result<()> {
+        Ok(())
+    }
 }
 
 /// A source of records.
@@ -99,4 +111,15 @@ pub trait Source<T>: Send + Sync + 'static {
     }
     /// The reader for subtask `ctx.index_of_this_subtask()` of `ctx.number_of_parallel_subtasks()`.
     fn create_reader(&self, ctx: &RuntimeContext) -> anyhow::Result<Box<dyn SourceReader<T>>>;
+    /// A reader resuming from `splits`: this subtask's share of what the readers returned
+    /// from [`SourceReader::snapshot_state`] (possibly none). The default starts over, for
+    /// sources without a position.
+    fn restore_reader(
+        &self,
+        ctx: &RuntimeContext,
+        splits: Vec<Vec<u8>>,
+    ) -> anyhow::Result<Box<dyn SourceReader<T>>> {
+        let _ = splits;
+        self.create_reader(ctx)
+    }
 }

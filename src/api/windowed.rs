@@ -217,9 +217,9 @@ impl<T: Record, K: crate::state::StateKey> WindowedStream<T, K> {
         ) {
             let late_tag = self.late_tag.clone();
             let name = format!("Window({function}, panes)");
-            return stream.add_windowed(&name, self.non_parallel, move |name, next, side| {
+            return stream.add_windowed(&name, self.non_parallel, move |op, next, side| {
                 Box::new(PaneWindowOperator::new(
-                    name,
+                    op,
                     selector.clone(),
                     size,
                     slide,
@@ -246,9 +246,9 @@ impl<T: Record, K: crate::state::StateKey> WindowedStream<T, K> {
             },
             function
         );
-        stream.add_windowed(&name, self.non_parallel, move |name, next, side| {
+        stream.add_windowed(&name, self.non_parallel, move |op, next, side| {
             Box::new(WindowOperator::new(
-                name,
+                op,
                 selector.clone(),
                 spec.clone(),
                 contents.clone(),

@@ -2,14 +2,20 @@
 //! files under `<state.checkpoints.dir>/<job-id>/` through the file system trait and commits
 //! its `_metadata` last and atomically; [`store`] keeps the `state.checkpoints.num-retained`
 //! latest completed checkpoints and deletes a shared (incremental) file only when no retained
-//! checkpoint references it.
-//!
-//! The checkpoint coordinator (barriers, acknowledgements, recovery) builds on these.
+//! checkpoint references it; [`barrier`] is what travels through the dataflow to take one.
 
+pub mod barrier;
 pub mod metadata;
 pub mod storage;
 pub mod store;
 
-pub use metadata::{CheckpointMetadata, OperatorSnapshot, StateHandle, SubtaskSnapshot};
-pub use storage::{CheckpointError, CheckpointStorage};
+pub use barrier::{CheckpointBarrier, SnapshotType};
+pub use metadata::{
+    CheckpointMetadata, KeyedStateHandle, OperatorSnapshot, OperatorStateMode,
+    OperatorStateSnapshot, SnapshotKind, StateHandle, SubtaskSnapshot,
+};
+pub use storage::{
+    CheckpointError, CheckpointStorage, SavepointStorage, SnapshotLocation, SnapshotOutput,
+    StateReader,
+};
 pub use store::CompletedCheckpointStore;

@@ -85,25 +85,38 @@ impl CompletedCheckpointStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkpoint::metadata::{OperatorSnapshot, SubtaskSnapshot};
+    use crate::checkpoint::metadata::{KeyedStateHandle, OperatorSnapshot, SnapshotKind, SubtaskSnapshot};
     use crate::util::ids::JobId;
 
     fn checkpoint(storage: &CheckpointStorage, id: u64, shared: &[&str]) -> CheckpointMetadata {
-        let shared: Vec<String> = shared
+        let shared = shared
             .iter()
-            .map(|name| storage.write_shared(name, name.as_bytes()).unwrap().path)
+            .map(|name| {
+                let handle = storage.write_shared(name, name.as_bytes()).unwrap();
+                (name.to_string(), handle)
+            })
             .collect();
         storage.write_state(id, "private", b"x").unwrap();
         let metadata = CheckpointMetadata {
             job_id: JobId(1),
             checkpoint_id: id,
             timestamp: 0,
+            kind: SnapshotKind::Checkpoint,
             operators: vec![OperatorSnapshot {
                 operator_id: "op".into(),
+                uid: None,
+                name: "op".into(),
                 parallelism: 1,
                 max_parallelism: 128,
                 subtasks: vec![SubtaskSnapshot {
-                    shared,
+                    keyed: vec![KeyedStateHandle::Incremental {
+                        range: crate::runtime::keygroup::KeyGroupRange { start: 0, end: 127 },
+                        backend_id: "b".into(),
+                        checkpoint_id: id,
+                        shared,
+                        private: vec![],
+                        meta: vec![],
+                    }],
                     ..Default::default()
                 }],
             }],

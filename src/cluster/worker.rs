@@ -187,6 +187,7 @@ fn run(
                     subtask,
                     attempt: spec.attempt,
                     channels: channels.clone(),
+                    restore: None,
                 },
                 reports.clone(),
             )

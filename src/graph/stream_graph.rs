@@ -47,6 +47,14 @@ pub trait NodeOutputs: Send + Sync {
     fn discard(&self) -> AnyBox;
 }
 
+/// Who an operator is, as the runtime creates it: its display name and its stable id (the key
+/// of its state in checkpoints and savepoints: derived from its `uid` when set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorInfo {
+    pub name: String,
+    pub id: String,
+}
+
 /// Runs a source: polls its reader and pushes batches into the chain.
 pub trait SourceDriver: Send {
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), TaskError>;
@@ -76,7 +84,7 @@ pub trait HeadInput: Send {
 pub trait SourceFactory: NodeOutputs {
     fn create(
         &self,
-        name: &str,
+        op: &OperatorInfo,
         output: AnyBox,
         ctx: &RuntimeContext,
     ) -> Result<Box<dyn SourceDriver>, String>;
@@ -86,14 +94,16 @@ pub trait SourceFactory: NodeOutputs {
 pub trait OneInputFactory: NodeOutputs {
     /// The operator (named `name`) as a chained `BoxOutput<IN>` emitting into `output` and
     /// its side outputs.
-    fn create(&self, name: &str, output: AnyBox, side: SideOutputs) -> Result<AnyBox, String>;
+    fn create(&self, op: &OperatorInfo, output: AnyBox, side: SideOutputs)
+        -> Result<AnyBox, String>;
     /// Wraps a chained operator (from `create`) as a chain head reading serialised input.
     fn head(&self, operator: AnyBox) -> Result<Box<dyn HeadInput>, String>;
 }
 
 /// A two-input operator (connect + co-map); always a chain head.
 pub trait TwoInputFactory: NodeOutputs {
-    fn create_head(&self, name: &str, output: AnyBox) -> Result<Box<dyn HeadInput>, String>;
+    fn create_head(&self, op: &OperatorInfo, output: AnyBox)
+        -> Result<Box<dyn HeadInput>, String>;
 }
 
 /// Where a record writer writes: its channels and what the partitioner needs to know.

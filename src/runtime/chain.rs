@@ -8,6 +8,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use crate::api::functions::RuntimeContext;
+use crate::checkpoint::CheckpointBarrier;
 use crate::runtime::batch::Batch;
 
 /// How a task fails: the operator that failed and why, or that it was cancelled.
@@ -29,7 +30,7 @@ impl TaskError {
 }
 
 /// Control that flows down a chain in order with the records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChainEvent {
     /// Event time has advanced to this watermark (ms): no more records at or before it.
     Watermark(i64),
@@ -41,6 +42,14 @@ pub enum ChainEvent {
     EndOfInput,
     /// Send partially filled network buffers downstream (buffer timeout, idle input).
     Flush,
+    /// Every record before the barrier has been processed: snapshot state (into the task's
+    /// [`crate::state::TaskStateManager`]), then pass the barrier on. Record writers forward
+    /// it to every channel.
+    Barrier(CheckpointBarrier),
+    /// The checkpoint completed everywhere: commit what it made durable (two-phase sinks).
+    CheckpointComplete(u64),
+    /// The checkpoint was abandoned: forget what was staged for it.
+    CheckpointAborted(u64),
 }
 
 /// The receiving end of a chain link: the next operator, a fan-out, or a record writer.
@@ -132,7 +141,9 @@ impl<T: Clone + Send> Output<T> for FanOut<T> {
     }
 
     fn event(&mut self, event: ChainEvent) -> Result<(), TaskError> {
-        self.outputs.iter_mut().try_for_each(|o| o.event(event))
+        self.outputs
+            .iter_mut()
+            .try_for_each(|o| o.event(event.clone()))
     }
 
     fn next_deadline(&self) -> Option<i64> {

@@ -144,6 +144,7 @@ impl TaskDeployer for LocalDeployer {
                     subtask,
                     attempt,
                     channels: channels.clone(),
+                    restore: None,
                 };
                 if let Err(e) = self.task_executor.submit_task(deployment, reports.clone()) {
                     return Deployed {

@@ -15,9 +15,11 @@ use crate::api::functions::{Accumulators, RuntimeContext};
 use crate::api::source::InputStatus;
 use crate::config::RuntimeExecutionMode;
 use crate::error::TaskFailure;
+use crate::config::options::CheckpointingMode;
 use crate::graph::stream_graph::{
-    AnyBox, HeadInput, Invokable, SourceDriver, StreamGraph, WriterContext,
+    AnyBox, HeadInput, Invokable, OperatorInfo, SourceDriver, StreamGraph, WriterContext,
 };
+use crate::state::{StateBackendSettings, TaskRestore, TaskStateManager};
 use crate::graph::{JobGraph, JobVertex};
 use crate::runtime::chain::{processing_time_now, ChainEvent, TaskError};
 use crate::runtime::network::gate::{GateEvent, InputChannel, InputGate};
@@ -76,6 +78,10 @@ pub struct TaskSettings {
     pub buffer_timeout: Option<Duration>,
     /// `pipeline.auto-watermark-interval`.
     pub auto_watermark_interval: Duration,
+    /// `execution.checkpointing.mode`: whether input gates align barriers.
+    pub checkpointing_mode: CheckpointingMode,
+    /// `state.backend.*`.
+    pub state_backend: StateBackendSettings,
 }
 
 /// Everything a task needs to run one subtask.
@@ -88,6 +94,8 @@ pub struct TaskDeployment {
     pub subtask: usize,
     pub attempt: u32,
     pub channels: Arc<LocalChannels>,
+    /// The state to start from (a checkpoint after a failure, or a savepoint).
+    pub restore: Option<TaskRestore>,
 }
 
 /// Which consumer subtasks producer `producer` feeds on an edge (and vice versa), following
@@ -152,6 +160,10 @@ pub fn run_task(
         runtime_mode: deployment.settings.runtime_mode,
         auto_watermark_interval: deployment.settings.auto_watermark_interval,
         accumulators: accumulators.clone(),
+        state: Arc::new(TaskStateManager::new(
+            deployment.restore.clone(),
+            deployment.settings.state_backend.clone(),
+        )),
     };
     let report = |state: ExecutionState, failure: Option<TaskFailure>| {
         let _ = reports.send(TaskStateUpdate {
@@ -200,28 +212,43 @@ fn build_head(
 ) -> Result<Head, TaskError> {
     let graph = &d.user_code;
     let head_node = vertex.head_node();
-    let head_name = graph.nodes[head_node].name.as_str();
+    let head = operator_info(vertex, graph, head_node);
+    let head_name = head.name.as_str();
     let setup_error = |message: String| TaskError::operator(head_name, message);
     let (output, side) = build_outputs(d, vertex, head_node, cancelled).map_err(setup_error)?;
     match &graph.nodes[head_node].invokable {
         Invokable::Source(factory) => Ok(Head::Source(
             factory
-                .create(head_name, output, ctx)
+                .create(&head, output, ctx)
                 .map_err(setup_error)?,
         )),
         Invokable::OneInput(factory) => {
             let operator = factory
-                .create(head_name, output, side)
+                .create(&head, output, side)
                 .map_err(setup_error)?;
             let head = factory.head(operator).map_err(setup_error)?;
             Ok(Head::Input(head, Box::new(build_gate(d, vertex, control)?)))
         }
         Invokable::TwoInput(factory) => {
             let head = factory
-                .create_head(head_name, output)
+                .create_head(&head, output)
                 .map_err(setup_error)?;
             Ok(Head::Input(head, Box::new(build_gate(d, vertex, control)?)))
         }
+    }
+}
+
+/// The name and stable id of operator `node` of this vertex's chain.
+fn operator_info(vertex: &JobVertex, graph: &StreamGraph, node: usize) -> OperatorInfo {
+    let id = vertex
+        .operators
+        .iter()
+        .find(|o| o.node == node)
+        .map(|o| o.operator_id.clone())
+        .unwrap_or_else(|| format!("node-{node}"));
+    OperatorInfo {
+        name: graph.nodes[node].name.clone(),
+        id,
     }
 }
 
@@ -247,7 +274,8 @@ fn build_outputs(
             let target = &graph.nodes[edge.target];
             match &target.invokable {
                 Invokable::OneInput(factory) => {
-                    outputs.push(factory.create(&target.name, successor, successor_side)?)
+                    let op = operator_info(vertex, graph, edge.target);
+                    outputs.push(factory.create(&op, successor, successor_side)?)
                 }
                 _ => {
                     return Err(format!(
@@ -331,7 +359,12 @@ fn build_gate(
             });
         }
     }
-    Ok(InputGate::new(channels, vertex.num_inputs, control))
+    Ok(InputGate::new(
+        channels,
+        vertex.num_inputs,
+        control,
+        d.settings.checkpointing_mode,
+    ))
 }
 
 fn run_head(
@@ -453,6 +486,7 @@ fn run_input(
             GateEvent::InputEnded { input } => head.end_input(input)?,
             GateEvent::Timeout => {}
             GateEvent::Control(TaskControl::Cancel) => return Err(TaskError::Cancelled),
+            GateEvent::Barrier(_) | GateEvent::CheckpointAborted(_) => {}
         }
         let deadline = head.next_deadline();
         timing.tick(deadline, |e| head.event(e))?;

@@ -8,11 +8,16 @@
 
 pub mod descriptor;
 pub mod heap;
+pub mod manager;
 pub mod timers;
 
 pub use descriptor::{ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor};
 pub use heap::{
     HeapKeyedStateBackend, KeyedStateSnapshot, ListState, MapState, StateError, ValueState,
+};
+pub use manager::{
+    KeyedSnapshotWriter, OperatorSnapshotFutures, RestoredOperatorState, StateBackendSettings,
+    TaskRestore, TaskStateManager,
 };
 pub use timers::{TimerEntries, TimerService};
 

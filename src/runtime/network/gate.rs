@@ -4,7 +4,10 @@
 use crossbeam_channel::{Receiver, Select};
 use std::time::Duration;
 
+use super::barrier::{BarrierHandler, BarrierOutcome};
 use super::NetworkEvent;
+use crate::checkpoint::CheckpointBarrier;
+use crate::config::options::CheckpointingMode;
 use crate::runtime::chain::TaskError;
 use crate::runtime::task::TaskControl;
 
@@ -29,6 +32,10 @@ pub enum GateEvent {
     Timeout,
     /// A control message for the task.
     Control(TaskControl),
+    /// The barrier arrived on every open channel: snapshot now.
+    Barrier(CheckpointBarrier),
+    /// The checkpoint being aligned was abandoned (overtaken or cancelled upstream).
+    CheckpointAborted(u64),
 }
 
 /// Combines channel watermarks (Flink's `StatusWatermarkValve`): the task's watermark is the
@@ -107,6 +114,7 @@ pub struct InputGate {
     valve: WatermarkValve,
     /// Events produced by one channel event, delivered one at a time.
     pending: std::collections::VecDeque<GateEvent>,
+    barriers: BarrierHandler,
 }
 
 impl InputGate {
@@ -114,6 +122,7 @@ impl InputGate {
         channels: Vec<InputChannel>,
         num_inputs: usize,
         control: Receiver<TaskControl>,
+        mode: CheckpointingMode,
     ) -> Self {
         let mut open_per_input = vec![0; num_inputs];
         for c in &channels {
@@ -121,6 +130,7 @@ impl InputGate {
         }
         let active = (0..channels.len()).collect();
         let valve = WatermarkValve::new(channels.len());
+        let barriers = BarrierHandler::new(channels.len(), mode);
         InputGate {
             channels,
             active,
@@ -128,6 +138,7 @@ impl InputGate {
             control,
             valve,
             pending: Default::default(),
+            barriers,
         }
     }
 
@@ -155,6 +166,14 @@ impl InputGate {
         }
     }
 
+    fn queue_barrier(&mut self, outcome: BarrierOutcome) {
+        match outcome {
+            BarrierOutcome::Pending => {}
+            BarrierOutcome::Aligned(barrier) => self.pending.push_back(GateEvent::Barrier(barrier)),
+            BarrierOutcome::Aborted(id) => self.pending.push_back(GateEvent::CheckpointAborted(id)),
+        }
+    }
+
     /// Waits up to `timeout` for the next event of any channel or the control queue.
     pub fn next(&mut self, timeout: Duration) -> Result<GateEvent, TaskError> {
         loop {
@@ -162,7 +181,15 @@ impl InputGate {
                 return Ok(event);
             }
             let mut select = Select::new();
-            for &c in &self.active {
+            // Channels ahead of an alignment stay unread; `readable[i]` is the channel of
+            // select index `i`.
+            let readable: Vec<usize> = self
+                .active
+                .iter()
+                .copied()
+                .filter(|&c| !self.barriers.is_blocked(c))
+                .collect();
+            for &c in &readable {
                 select.recv(&self.channels[c].receiver);
             }
             let control_index = select.recv(&self.control);
@@ -178,7 +205,7 @@ impl InputGate {
                     Err(_) => Err(TaskError::Cancelled),
                 };
             }
-            let channel = self.active[index];
+            let channel = readable[index];
             let input = self.channels[channel].input;
             match op.recv(&self.channels[channel].receiver) {
                 Ok(NetworkEvent::Records(buffer)) => {
@@ -192,10 +219,21 @@ impl InputGate {
                     let changes = self.valve.status(channel, idle);
                     self.queue(changes);
                 }
+                Ok(NetworkEvent::Barrier(barrier)) => {
+                    for outcome in self.barriers.barrier(channel, barrier) {
+                        self.queue_barrier(outcome);
+                    }
+                }
+                Ok(NetworkEvent::CancelCheckpoint(id)) => {
+                    let outcome = self.barriers.cancel(id);
+                    self.queue_barrier(outcome);
+                }
                 Ok(NetworkEvent::EndOfPartition) => {
-                    self.active.remove(index);
+                    self.active.retain(|&c| c != channel);
                     let changes = self.valve.finish(channel);
                     self.queue(changes);
+                    let outcome = self.barriers.end_channel(channel);
+                    self.queue_barrier(outcome);
                     self.open_per_input[input] -= 1;
                     if self.open_per_input[input] == 0 {
                         self.pending.push_back(GateEvent::InputEnded { input });

@@ -4,9 +4,10 @@
 //!
 //! Every channel is a bounded queue of buffers, so a slow consumer backpressures its producers
 //! with bounded memory: the in-process form of Flink's credit-based flow control. Control events
-//! (watermarks, idleness, end of partition; later checkpoint barriers) travel in-band, in order with
+//! (watermarks, idleness, checkpoint barriers, end of partition) travel in-band, in order with
 //! the records.
 
+pub mod barrier;
 pub mod gate;
 pub mod local;
 pub mod partitioner;
@@ -31,6 +32,11 @@ pub enum NetworkEvent {
     Watermark(i64),
     /// The channel went idle (it holds back no watermark) or active again.
     WatermarkStatus { idle: bool },
+    /// A checkpoint barrier: everything before it belongs to the checkpoint's snapshot.
+    Barrier(crate::checkpoint::CheckpointBarrier),
+    /// Flink's `CancelCheckpointMarker`: the checkpoint was abandoned upstream; consumers stop
+    /// aligning for it.
+    CancelCheckpoint(u64),
     /// The producer subtask has finished; nothing follows.
     EndOfPartition,
 }

@@ -31,6 +31,8 @@ const RECORDS: u8 = 0;
 const WATERMARK: u8 = 1;
 const WATERMARK_STATUS: u8 = 2;
 const END_OF_PARTITION: u8 = 3;
+const BARRIER: u8 = 4;
+const CANCEL_CHECKPOINT: u8 = 5;
 
 /// How long a producer keeps trying to reach a consumer's worker that is still starting.
 const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
@@ -38,7 +40,17 @@ const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
 /// Writes one event as a frame.
 pub fn write_event(w: &mut impl Write, event: &NetworkEvent) -> io::Result<()> {
     let mut small = [0u8; 9];
+    let encoded;
     let (tag, payload): (u8, &[u8]) = match event {
+        NetworkEvent::Barrier(barrier) => {
+            encoded = bincode::serde::encode_to_vec(barrier, bincode::config::standard())
+                .map_err(|e| io::Error::other(format!("could not encode a barrier: {e}")))?;
+            (BARRIER, &encoded)
+        }
+        NetworkEvent::CancelCheckpoint(id) => {
+            small[..8].copy_from_slice(&id.to_be_bytes());
+            (CANCEL_CHECKPOINT, &small[..8])
+        }
         NetworkEvent::Records(bytes) => (RECORDS, bytes),
         NetworkEvent::Watermark(wm) => {
             small[..8].copy_from_slice(&wm.to_be_bytes());
@@ -80,6 +92,18 @@ pub fn read_event(r: &mut impl Read) -> io::Result<Option<NetworkEvent>> {
             idle: frame.get(1).copied().unwrap_or(0) != 0,
         },
         END_OF_PARTITION => NetworkEvent::EndOfPartition,
+        BARRIER => {
+            let (barrier, _) =
+                bincode::serde::decode_from_slice(&frame[1..], bincode::config::standard())
+                    .map_err(|e| bad(&format!("undecodable barrier frame: {e}")))?;
+            NetworkEvent::Barrier(barrier)
+        }
+        CANCEL_CHECKPOINT => {
+            let bytes: [u8; 8] = frame[1..]
+                .try_into()
+                .map_err(|_| bad("cancel-checkpoint frame of the wrong size"))?;
+            NetworkEvent::CancelCheckpoint(u64::from_be_bytes(bytes))
+        }
         other => return Err(bad(&format!("unknown data frame tag {other}"))),
     }))
 }

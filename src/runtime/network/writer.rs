@@ -160,7 +160,11 @@ impl<T: Serialize + Send, S: ChannelSelector<T>> Output<T> for RecordWriter<T, S
             }
             ChainEvent::EndOfInput => self.broadcast_event(NetworkEvent::EndOfPartition),
             ChainEvent::Flush => self.flush_all(),
-            ChainEvent::ProcessingTime(_) => Ok(()),
+            // Buffered records go first: they belong before the barrier.
+            ChainEvent::Barrier(barrier) => self.broadcast_event(NetworkEvent::Barrier(barrier)),
+            ChainEvent::ProcessingTime(_)
+            | ChainEvent::CheckpointComplete(_)
+            | ChainEvent::CheckpointAborted(_) => Ok(()),
         }
     }
 

@@ -13,8 +13,8 @@ use crate::api::functions::{CoFlatMapFunction, Partitioner, ReduceFunction, Runt
 use crate::api::source::Source;
 use crate::config::RuntimeExecutionMode;
 use crate::graph::stream_graph::{
-    AnyBox, HeadInput, NodeOutputs, OneInputFactory, SourceDriver, SourceFactory, TwoInputFactory,
-    WriterContext, WriterFactory,
+    AnyBox, HeadInput, NodeOutputs, OneInputFactory, OperatorInfo, SourceDriver, SourceFactory,
+    TwoInputFactory, WriterContext, WriterFactory,
 };
 use crate::runtime::batch::Batch;
 use crate::runtime::chain::{guarded, BoxOutput, ChainEvent, Discard, FanOut, Output, TaskError};
@@ -84,7 +84,8 @@ macro_rules! delegate_outputs {
 }
 
 /// Builds a chained one-input operator from its downstream output.
-type MakeOperator<I, O> = dyn Fn(String, BoxOutput<O>, SideOutputs) -> BoxOutput<I> + Send + Sync;
+type MakeOperator<I, O> =
+    dyn Fn(OperatorInfo, BoxOutput<O>, SideOutputs) -> BoxOutput<I> + Send + Sync;
 
 pub struct OneInputOperatorFactory<I, O> {
     make: Box<MakeOperator<I, O>>,
@@ -92,7 +93,10 @@ pub struct OneInputOperatorFactory<I, O> {
 
 impl<I, O> OneInputOperatorFactory<I, O> {
     pub fn new(
-        make: impl Fn(String, BoxOutput<O>, SideOutputs) -> BoxOutput<I> + Send + Sync + 'static,
+        make: impl Fn(OperatorInfo, BoxOutput<O>, SideOutputs) -> BoxOutput<I>
+            + Send
+            + Sync
+            + 'static,
     ) -> Self {
         OneInputOperatorFactory {
             make: Box::new(make),
@@ -103,9 +107,14 @@ impl<I, O> OneInputOperatorFactory<I, O> {
 delegate_outputs!(OneInputOperatorFactory<I, O>, O);
 
 impl<I: Record, O: Clone + Send + 'static> OneInputFactory for OneInputOperatorFactory<I, O> {
-    fn create(&self, name: &str, output: AnyBox, side: SideOutputs) -> Result<AnyBox, String> {
+    fn create(
+        &self,
+        op: &OperatorInfo,
+        output: AnyBox,
+        side: SideOutputs,
+    ) -> Result<AnyBox, String> {
         let output = downcast::<BoxOutput<O>>(output, "the operator's output")?;
-        Ok(Box::new((self.make)(name.to_string(), output, side)))
+        Ok(Box::new((self.make)(op.clone(), output, side)))
     }
 
     fn head(&self, operator: AnyBox) -> Result<Box<dyn HeadInput>, String> {
@@ -155,16 +164,24 @@ delegate_outputs!(SourceOperatorFactory<T>, T);
 impl<T: Clone + Send + 'static> SourceFactory for SourceOperatorFactory<T> {
     fn create(
         &self,
-        name: &str,
+        op: &OperatorInfo,
         output: AnyBox,
         ctx: &RuntimeContext,
     ) -> Result<Box<dyn SourceDriver>, String> {
         let next = downcast::<BoxOutput<T>>(output, "the source's output")?;
-        let reader = self
-            .source
-            .create_reader(ctx)
-            .map_err(|e| format!("could not create the reader of '{name}': {e:#}"))?;
-        Ok(Box::new(ReaderDriver::new(name.to_string(), reader, next)))
+        let name = &op.name;
+        let restored = ctx
+            .state_manager()
+            .restored(&op.id)
+            .map(|r| super::source::restored_splits(&r.operator))
+            .transpose()
+            .map_err(|e| format!("could not restore the reader of '{name}': {e}"))?;
+        let reader = match restored {
+            Some(splits) => self.source.restore_reader(ctx, splits),
+            None => self.source.create_reader(ctx),
+        }
+        .map_err(|e| format!("could not create the reader of '{name}': {e:#}"))?;
+        Ok(Box::new(ReaderDriver::new(op.clone(), reader, next)))
     }
 }
 
@@ -179,10 +196,14 @@ delegate_outputs!(CoFlatMapFactory<A, B, O, F>, O);
 impl<A: Record, B: Record, O: Clone + Send + 'static, F: CoFlatMapFunction<A, B, O> + Sync>
     TwoInputFactory for CoFlatMapFactory<A, B, O, F>
 {
-    fn create_head(&self, name: &str, output: AnyBox) -> Result<Box<dyn HeadInput>, String> {
+    fn create_head(
+        &self,
+        op: &OperatorInfo,
+        output: AnyBox,
+    ) -> Result<Box<dyn HeadInput>, String> {
         let next = downcast::<BoxOutput<O>>(output, "the co-operator's output")?;
         Ok(Box::new(CoFlatMapOperator {
-            name: name.to_string(),
+            name: op.name.clone(),
             f: self.f.clone(),
             next,
             out: Batch::new(),

@@ -10,11 +10,14 @@ use super::BATCH_SIZE;
 use crate::api::functions::{ReduceFunction, RuntimeContext};
 use crate::config::RuntimeExecutionMode;
 use crate::runtime::batch::Batch;
+use crate::graph::stream_graph::OperatorInfo;
 use crate::runtime::chain::{guarded, BoxOutput, ChainEvent, Output, TaskError};
 use crate::util::hash::StableHashMap;
 
 pub struct KeyedReduceOperator<T, K, R> {
     pub name: String,
+    /// Stable operator id: the key of this operator's state in snapshots.
+    pub operator_id: String,
     pub key_selector: Arc<dyn Fn(&T) -> K + Send + Sync>,
     pub f: R,
     pub next: BoxOutput<T>,
@@ -26,13 +29,14 @@ pub struct KeyedReduceOperator<T, K, R> {
 
 impl<T, K, R> KeyedReduceOperator<T, K, R> {
     pub fn new(
-        name: String,
+        op: OperatorInfo,
         key_selector: Arc<dyn Fn(&T) -> K + Send + Sync>,
         f: R,
         next: BoxOutput<T>,
     ) -> Self {
         KeyedReduceOperator {
-            name,
+            name: op.name,
+            operator_id: op.id,
             key_selector,
             f,
             next,

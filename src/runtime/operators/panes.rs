@@ -16,6 +16,7 @@ use crate::api::functions::{Collector, LongCounter, RuntimeContext};
 use crate::api::process::OutputTag;
 use crate::api::window::{TimeWindow, WindowContext};
 use crate::runtime::batch::Batch;
+use crate::graph::stream_graph::OperatorInfo;
 use crate::runtime::chain::{
     guarded, processing_time_now, BoxOutput, ChainEvent, Output, TaskError,
 };
@@ -34,6 +35,8 @@ fn gcd(a: i64, b: i64) -> i64 {
 
 pub struct PaneWindowOperator<K, T, O, C: WindowContents<K, T, O>> {
     pub name: String,
+    /// Stable operator id: the key of this operator's state in snapshots.
+    pub operator_id: String,
     pub key_selector: Arc<dyn Fn(&T) -> K + Send + Sync>,
     pub size: i64,
     pub slide: i64,
@@ -58,7 +61,7 @@ where
 {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        name: String,
+        op: OperatorInfo,
         key_selector: Arc<dyn Fn(&T) -> K + Send + Sync>,
         size: i64,
         slide: i64,
@@ -69,7 +72,8 @@ where
         side: SideOutputs,
     ) -> Self {
         PaneWindowOperator {
-            name,
+            name: op.name,
+            operator_id: op.id,
             key_selector,
             size,
             slide,
@@ -230,7 +234,7 @@ where
                 self.next.push(&mut self.out)?;
             }
         }
-        self.side.event(event)?;
+        self.side.event(&event)?;
         self.next.event(event)
     }
 

@@ -10,6 +10,7 @@ use crate::api::process::{
     Emitter, KeyedContext, KeyedProcessFunction, ProcessFunction, TimeDomain,
 };
 use crate::runtime::batch::Batch;
+use crate::graph::stream_graph::OperatorInfo;
 use crate::runtime::chain::{guarded, BoxOutput, ChainEvent, Output, TaskError};
 use crate::state::{HeapKeyedStateBackend, StateKey, TimerService};
 
@@ -52,7 +53,7 @@ impl<I, O: Send + 'static, F: ProcessFunction<I, O>> Output<I> for ProcessOperat
         if let ChainEvent::Watermark(wm) = event {
             self.watermark = wm;
         }
-        self.side.event(event)?;
+        self.side.event(&event)?;
         self.next.event(event)
     }
     fn next_deadline(&self) -> Option<i64> {
@@ -66,6 +67,8 @@ impl<I, O: Send + 'static, F: ProcessFunction<I, O>> Output<I> for ProcessOperat
 
 pub struct KeyedProcessOperator<K, I, O, F> {
     pub name: String,
+    /// Stable operator id: the key of this operator's state in snapshots.
+    pub operator_id: String,
     pub key_selector: Arc<dyn Fn(&I) -> K + Send + Sync>,
     pub f: F,
     pub next: BoxOutput<O>,
@@ -77,14 +80,15 @@ pub struct KeyedProcessOperator<K, I, O, F> {
 
 impl<K: StateKey, I, O, F> KeyedProcessOperator<K, I, O, F> {
     pub fn new(
-        name: String,
+        op: OperatorInfo,
         key_selector: Arc<dyn Fn(&I) -> K + Send + Sync>,
         f: F,
         next: BoxOutput<O>,
         side: SideOutputs,
     ) -> Self {
         KeyedProcessOperator {
-            name,
+            name: op.name,
+            operator_id: op.id,
             key_selector,
             f,
             next,
@@ -222,7 +226,7 @@ where
             ChainEvent::ProcessingTime(now) => self.fire_timers(TimeDomain::ProcessingTime, now)?,
             _ => {}
         }
-        self.side.event(event)?;
+        self.side.event(&event)?;
         self.next.event(event)
     }
 

@@ -88,8 +88,8 @@ impl SideOutputs {
         self.outputs.iter_mut().try_for_each(|o| o.open(ctx))
     }
 
-    pub fn event(&mut self, event: ChainEvent) -> Result<(), TaskError> {
-        self.outputs.iter_mut().try_for_each(|o| o.event(event))
+    pub fn event(&mut self, event: &ChainEvent) -> Result<(), TaskError> {
+        self.outputs.iter_mut().try_for_each(|o| o.event(event.clone()))
     }
 
     pub fn close(&mut self) -> Result<(), TaskError> {

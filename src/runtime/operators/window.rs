@@ -14,6 +14,7 @@ use crate::api::window::{
     WindowStateAccess,
 };
 use crate::runtime::batch::Batch;
+use crate::graph::stream_graph::OperatorInfo;
 use crate::runtime::chain::{
     guarded, processing_time_now, BoxOutput, ChainEvent, Output, TaskError,
 };
@@ -253,6 +254,8 @@ impl<T> Clone for WindowSpec<T> {
 
 pub struct WindowOperator<K, T, O, C: WindowContents<K, T, O>> {
     pub name: String,
+    /// Stable operator id: the key of this operator's state in snapshots.
+    pub operator_id: String,
     pub key_selector: Arc<dyn Fn(&T) -> K + Send + Sync>,
     pub spec: WindowSpec<T>,
     pub contents: C,
@@ -350,7 +353,7 @@ where
     C: WindowContents<K, T, O>,
 {
     pub fn new(
-        name: String,
+        op: OperatorInfo,
         key_selector: Arc<dyn Fn(&T) -> K + Send + Sync>,
         spec: WindowSpec<T>,
         contents: C,
@@ -358,7 +361,8 @@ where
         side: SideOutputs,
     ) -> Self {
         WindowOperator {
-            name,
+            name: op.name,
+            operator_id: op.id,
             key_selector,
             spec,
             contents,
@@ -748,7 +752,7 @@ where
             }
             ChainEvent::ProcessingTime(now) => (false, now),
             _ => {
-                self.side.event(event)?;
+                self.side.event(&event)?;
                 return self.next.event(event);
             }
         };
@@ -815,7 +819,7 @@ where
         if !self.out.is_empty() {
             self.next.push(&mut self.out)?;
         }
-        self.side.event(event)?;
+        self.side.event(&event)?;
         self.next.event(event)
     }
 
