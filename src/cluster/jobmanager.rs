@@ -168,6 +168,8 @@ pub struct Cluster {
     pub settings: ClusterSettings,
     pub configuration: crate::config::Configuration,
     pub started: i64,
+    /// Savepoint, stop and disposal operations, by trigger id.
+    pub operations: super::savepoints::Operations,
 }
 
 /// Errors the dispatcher reports to REST callers.
@@ -192,6 +194,7 @@ impl Cluster {
             settings,
             configuration,
             started: now_ms(),
+            operations: Default::default(),
         })
     }
 
@@ -335,6 +338,69 @@ impl Cluster {
             .ok_or_else(|| DispatchError::NotFound(job_id.to_string()))?;
         let _ = entry.control.send(JobControl::Cancel);
         Ok(())
+    }
+
+    /// Triggers a savepoint of a running job (`terminate`: stop-with-savepoint, `Some(drain)`);
+    /// returns the trigger id under which its outcome is kept.
+    pub fn trigger_savepoint(
+        self: &Arc<Self>,
+        job_id: JobId,
+        target: Option<String>,
+        terminate: Option<bool>,
+        cancel_after: bool,
+    ) -> Result<String, DispatchError> {
+        let control = {
+            let state = self.lock();
+            let entry = state
+                .jobs
+                .get(&job_id)
+                .ok_or_else(|| DispatchError::NotFound(job_id.to_string()))?;
+            if entry.status().is_globally_terminal() {
+                return Err(DispatchError::BadRequest(format!(
+                    "Job {job_id} is not running (it is {:?}).",
+                    entry.status()
+                )));
+            }
+            entry.control.clone()
+        };
+        let target = target.or_else(|| {
+            self.configuration
+                .get_optional(&crate::config::options::SAVEPOINT_DIRECTORY)
+                .ok()
+                .flatten()
+        });
+        let (reply, result) = bounded(1);
+        control
+            .send(JobControl::TriggerSavepoint {
+                target,
+                terminate,
+                reply,
+            })
+            .map_err(|_| DispatchError::BadRequest(format!("Job {job_id} is not running.")))?;
+        let canceller = control.clone();
+        let trigger = self.operations.start();
+        let cluster = self.clone();
+        let id = trigger.clone();
+        std::thread::Builder::new()
+            .name(format!("savepoint-{job_id}"))
+            .spawn(move || {
+                let status = match result.recv() {
+                    Ok(Ok(path)) => {
+                        // Flink's (deprecated) cancel-with-savepoint.
+                        if cancel_after {
+                            let _ = canceller.send(JobControl::Cancel);
+                        }
+                        super::savepoints::OperationStatus::Completed(path)
+                    }
+                    Ok(Err(cause)) => super::savepoints::OperationStatus::Failed(cause),
+                    Err(_) => super::savepoints::OperationStatus::Failed(format!(
+                        "job {job_id} ended before the savepoint completed"
+                    )),
+                };
+                cluster.operations.finish(&id, status);
+            })
+            .map_err(|e| DispatchError::Internal(format!("could not wait for the savepoint: {e}")))?;
+        Ok(trigger)
     }
 
     /// Runs `f` over the jobs, first forgetting finished jobs older than the job store allows.

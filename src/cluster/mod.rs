@@ -11,5 +11,6 @@ pub mod entrypoint;
 pub mod jobmanager;
 pub mod outbox;
 pub mod rpc;
+pub mod savepoints;
 pub mod taskmanager;
 pub mod worker;
