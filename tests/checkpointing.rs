@@ -84,12 +84,12 @@ impl SourceReader<u64> for SlowCounterReader {
     }
 }
 
-fn checkpointed_env(parallelism: usize, dir: &std::path::Path) -> StreamExecutionEnvironment {
+fn checkpointed_env(parallelism: usize, checkpoints: &str) -> StreamExecutionEnvironment {
     let env = StreamExecutionEnvironment::create_local_environment();
     env.set_parallelism(parallelism);
     env.enable_checkpointing(Duration::from_millis(50));
     env.get_checkpoint_config()
-        .set_checkpoint_storage(&format!("file://{}", dir.display()));
+        .set_checkpoint_storage(checkpoints);
     env.set_config("restart-strategy", "fixed-delay");
     env.set_config("restart-strategy.fixed-delay.attempts", "3");
     env.set_config("restart-strategy.fixed-delay.delay", "10 ms");
@@ -99,7 +99,35 @@ fn checkpointed_env(parallelism: usize, dir: &std::path::Path) -> StreamExecutio
 #[test]
 fn a_failed_job_restarts_from_its_latest_checkpoint_with_sources_rewound() {
     let dir = tempfile::tempdir().unwrap();
-    let env = checkpointed_env(2, dir.path());
+    fail_once_and_recover(&format!("file://{}", dir.path().display()));
+}
+
+#[test]
+fn a_checkpointed_job_with_checkpoints_on_hdfs_recovers_from_them() {
+    use strato::fs::mini_hdfs::{MiniHdfs, MiniHdfsConfig};
+    use strato::fs::{FileSystem, FsPath};
+    let dir = tempfile::tempdir().unwrap();
+    let hdfs = MiniHdfs::start(&dir.path().join("hdfs"), MiniHdfsConfig::default()).unwrap();
+    let checkpoints = format!("{}/checkpoints", hdfs.uri());
+    fail_once_and_recover(&checkpoints);
+    // The job's checkpoint directory was created on HDFS in Flink's layout.
+    let (fs, _) = <dyn FileSystem>::for_uri(&checkpoints).unwrap();
+    let jobs = fs.list(&FsPath::parse(&checkpoints).unwrap()).unwrap();
+    assert_eq!(jobs.len(), 1, "one job directory");
+    let layout: Vec<String> = fs
+        .list(&jobs[0].path)
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.path.file_name().map(str::to_string))
+        .collect();
+    assert!(
+        layout.contains(&"shared".to_string()) && layout.contains(&"taskowned".to_string()),
+        "{layout:?}"
+    );
+}
+
+fn fail_once_and_recover(checkpoints: &str) {
+    let env = checkpointed_env(2, checkpoints);
     let seen: Arc<Mutex<Vec<u64>>> = Arc::default();
     let failed = Arc::new(AtomicBool::new(false));
     let (sink_seen, fail_once) = (seen.clone(), failed.clone());

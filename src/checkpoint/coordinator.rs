@@ -271,7 +271,14 @@ impl CheckpointCoordinator {
         let mut actions = Vec::new();
         let id = ack.checkpoint_id;
         let Some(pending) = self.pending.get_mut(&id) else {
-            return actions; // late ack of an aborted checkpoint
+            // A late ack of an abandoned checkpoint: its writer may have added files to the
+            // directory after it was discarded.
+            if let (Ok(_), Some(store)) = (&ack.result, &self.store) {
+                if id < self.next_id && self.store_has_no(id) {
+                    let _ = store.storage().discard(id);
+                }
+            }
+            return actions;
         };
         let key = (ack.vertex, ack.subtask);
         match ack.result {
@@ -429,6 +436,12 @@ impl CheckpointCoordinator {
                 }
             }
         }
+    }
+
+    fn store_has_no(&self, id: u64) -> bool {
+        self.store
+            .as_ref()
+            .is_some_and(|store| !store.retained_ids().contains(&id))
     }
 
     /// A subtask finished: checkpoints still waiting for it can never complete (it takes no

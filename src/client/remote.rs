@@ -312,7 +312,11 @@ pub fn cancel(
 }
 
 /// Polls a savepoint operation until it completes; returns the savepoint's path.
-fn await_savepoint(client: &RestClient, job_id: &str, trigger: &str) -> Result<String, ProgramError> {
+fn await_savepoint(
+    client: &RestClient,
+    job_id: &str,
+    trigger: &str,
+) -> Result<String, ProgramError> {
     loop {
         let status = client.get(
             &format!("/jobs/{job_id}/savepoints/{trigger}"),

@@ -399,7 +399,9 @@ impl Cluster {
                 };
                 cluster.operations.finish(&id, status);
             })
-            .map_err(|e| DispatchError::Internal(format!("could not wait for the savepoint: {e}")))?;
+            .map_err(|e| {
+                DispatchError::Internal(format!("could not wait for the savepoint: {e}"))
+            })?;
         Ok(trigger)
     }
 

@@ -167,7 +167,9 @@ struct DisposalRequest {
 
 fn triggered(result: Result<String, DispatchError>) -> Response {
     match result {
-        Ok(trigger) => (StatusCode::ACCEPTED, Json(json!({ "request-id": trigger }))).into_response(),
+        Ok(trigger) => {
+            (StatusCode::ACCEPTED, Json(json!({ "request-id": trigger }))).into_response()
+        }
         Err(e) => e.into_response(),
     }
 }
@@ -213,7 +215,10 @@ async fn savepoint_status(
 }
 
 /// `POST /savepoint-disposal` (`{"savepoint-path"}`).
-async fn dispose_savepoint(State(cluster): Shared, Json(request): Json<DisposalRequest>) -> Response {
+async fn dispose_savepoint(
+    State(cluster): Shared,
+    Json(request): Json<DisposalRequest>,
+) -> Response {
     let trigger = cluster.operations.start();
     let status = match tokio::task::spawn_blocking(move || {
         crate::checkpoint::storage::dispose_savepoint(&request.savepoint_path)

@@ -361,7 +361,8 @@ pub fn checkpoints(stats: &crate::checkpoint::coordinator::CheckpointStats) -> V
             "p99": pick(0.99), "p999": pick(0.999),
         })
     };
-    let zero = json!({"min": 0, "max": 0, "avg": 0, "p50": 0, "p90": 0, "p95": 0, "p99": 0, "p999": 0});
+    let zero =
+        json!({"min": 0, "max": 0, "avg": 0, "p50": 0, "p90": 0, "p95": 0, "p99": 0, "p999": 0});
     let record = |r: &crate::checkpoint::coordinator::CheckpointRecord| {
         json!({
             "className": if r.status == "COMPLETED" { "completed" } else { "failed" },
