@@ -4,7 +4,7 @@
 //! positions, and savepoints are self-contained directories a new run can start from.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -17,12 +17,25 @@ use strato::{RuntimeContext, StreamExecutionEnvironment};
 struct SlowCounter {
     count: u64,
     per_poll: u64,
+    /// Counts the checkpoints the readers were told completed.
+    completed: Arc<AtomicU64>,
+}
+
+impl SlowCounter {
+    fn new(count: u64, per_poll: u64) -> Self {
+        SlowCounter {
+            count,
+            per_poll,
+            completed: Arc::default(),
+        }
+    }
 }
 
 struct SlowCounterReader {
     /// (next, end) per split.
     splits: Vec<(u64, u64)>,
     per_poll: u64,
+    completed: Arc<AtomicU64>,
 }
 
 impl Source<u64> for SlowCounter {
@@ -37,6 +50,7 @@ impl Source<u64> for SlowCounter {
         Ok(Box::new(SlowCounterReader {
             splits: vec![(i * self.count / p, (i + 1) * self.count / p)],
             per_poll: self.per_poll,
+            completed: self.completed.clone(),
         }))
     }
     fn restore_reader(
@@ -57,6 +71,7 @@ impl Source<u64> for SlowCounter {
         Ok(Box::new(SlowCounterReader {
             splits,
             per_poll: self.per_poll,
+            completed: self.completed.clone(),
         }))
     }
 }
@@ -81,6 +96,10 @@ impl SourceReader<u64> for SlowCounterReader {
             .iter()
             .map(|(next, end)| [next.to_be_bytes(), end.to_be_bytes()].concat())
             .collect())
+    }
+    fn notify_checkpoint_complete(&mut self, _checkpoint_id: u64) -> anyhow::Result<()> {
+        self.completed.fetch_add(1, Ordering::SeqCst);
+        Ok(())
     }
 }
 
@@ -131,20 +150,19 @@ fn fail_once_and_recover(checkpoints: &str) {
     let seen: Arc<Mutex<Vec<u64>>> = Arc::default();
     let failed = Arc::new(AtomicBool::new(false));
     let (sink_seen, fail_once) = (seen.clone(), failed.clone());
-    env.from_source(SlowCounter {
-        count: 4_000,
-        per_poll: 20,
-    })
-    .uid("counter")
-    .rebalance()
-    .map(move |x: u64| {
-        // Fail once, late enough that checkpoints have completed.
-        if x == 3_000 && !fail_once.swap(true, Ordering::SeqCst) {
-            panic!("injected failure at {x}");
-        }
-        x
-    })
-    .add_sink(move |x: u64| sink_seen.lock().unwrap().push(x));
+    let source = SlowCounter::new(20_000, 20);
+    let completed = source.completed.clone();
+    env.from_source(source)
+        .uid("counter")
+        .rebalance()
+        .map(move |x: u64| {
+            // Fail once, after checkpoints have completed.
+            if completed.load(Ordering::SeqCst) >= 4 && !fail_once.swap(true, Ordering::SeqCst) {
+                panic!("injected failure at {x}");
+            }
+            x
+        })
+        .add_sink(move |x: u64| sink_seen.lock().unwrap().push(x));
     env.execute("restarts from a checkpoint").unwrap();
     assert!(failed.load(Ordering::SeqCst), "the failure was injected");
     let seen = seen.lock().unwrap();
@@ -152,10 +170,10 @@ fn fail_once_and_recover(checkpoints: &str) {
     for x in seen.iter() {
         *counts.entry(*x).or_default() += 1;
     }
-    assert_eq!(counts.len(), 4_000, "every record arrives at least once");
+    assert_eq!(counts.len(), 20_000, "every record arrives at least once");
     let replayed = counts.values().filter(|c| **c > 1).count();
     assert!(
-        replayed < 2_000,
+        replayed < 10_000,
         "the sources resumed from a checkpoint instead of the beginning ({replayed} records replayed)"
     );
 }
@@ -170,7 +188,7 @@ fn savepoint_env(parallelism: usize) -> StreamExecutionEnvironment {
 fn counter_job(env: &StreamExecutionEnvironment, count: u64) -> Arc<Mutex<Vec<u64>>> {
     let seen: Arc<Mutex<Vec<u64>>> = Arc::default();
     let sink = seen.clone();
-    env.from_source(SlowCounter { count, per_poll: 5 })
+    env.from_source(SlowCounter::new(count, 5))
         .uid("counter")
         .add_sink(move |x: u64| sink.lock().unwrap().push(x));
     seen

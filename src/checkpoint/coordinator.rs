@@ -550,3 +550,154 @@ fn operator_snapshots(
 fn now_ms() -> i64 {
     crate::runtime::chain::processing_time_now()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checkpoint::metadata::StateHandle;
+    use crate::StreamExecutionEnvironment;
+
+    /// A two-vertex job (source p=2 -> rebalance -> sink p=2) checkpointing into `dir`.
+    fn job(dir: &std::path::Path, tolerable: u32) -> Arc<JobGraph> {
+        let env = StreamExecutionEnvironment::create_local_environment();
+        env.set_parallelism(2);
+        env.enable_checkpointing(Duration::from_millis(1));
+        env.get_checkpoint_config()
+            .set_checkpoint_storage(dir.to_str().unwrap())
+            .set_tolerable_checkpoint_failure_number(tolerable);
+        env.from_sequence(1, 10).rebalance().add_sink(|_: i64| {});
+        Arc::new(env.get_job_graph().unwrap())
+    }
+
+    fn ack(id: u64, vertex: usize, subtask: usize, result: Result<(), &str>) -> CheckpointAck {
+        CheckpointAck {
+            vertex,
+            subtask,
+            checkpoint_id: id,
+            result: result
+                .map(|_| {
+                    vec![(
+                        format!("op-{vertex}"),
+                        SubtaskSnapshot {
+                            operator: Some(StateHandle::Inline(vec![subtask as u8])),
+                            ..Default::default()
+                        },
+                    )]
+                })
+                .map_err(str::to_string),
+            sync_ms: 0,
+            async_ms: 0,
+        }
+    }
+
+    fn triggered(actions: &[Action]) -> CheckpointBarrier {
+        match actions {
+            [Action::Trigger(b)] => b.clone(),
+            other => panic!("expected one trigger, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_completes_when_every_subtask_acknowledged_and_metadata_comes_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = job(dir.path(), 0);
+        let mut c = CheckpointCoordinator::new(job.clone(), Arc::default()).unwrap();
+        assert!(
+            c.tick(false).is_empty(),
+            "no checkpoint while tasks are not all running"
+        );
+        let barrier = triggered(&c.tick(true));
+        assert_eq!((barrier.id, barrier.kind), (1, SnapshotType::Checkpoint));
+        let chk = dir.path().join(job.job_id.to_string()).join("chk-1");
+        for (v, s) in [(0, 0), (0, 1), (1, 0)] {
+            assert!(c.receive(ack(1, v, s, Ok(()))).is_empty());
+            assert!(!chk.join("_metadata").exists(), "not complete yet");
+        }
+        assert_eq!(
+            c.receive(ack(1, 1, 1, Ok(()))),
+            vec![Action::NotifyComplete(1)]
+        );
+        assert!(chk.join("_metadata").is_file());
+        let (latest, path) = c.latest_completed().unwrap();
+        assert_eq!(latest.checkpoint_id, 1);
+        assert!(path.ends_with("chk-1"), "{path}");
+        let stats = c.stats();
+        let stats = stats.lock().unwrap();
+        assert_eq!((stats.triggered, stats.completed, stats.failed), (1, 1, 0));
+    }
+
+    #[test]
+    fn a_declined_checkpoint_is_aborted_and_too_many_failures_fail_the_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = CheckpointCoordinator::new(job(dir.path(), 1), Arc::default()).unwrap();
+        let first = triggered(&c.tick(true));
+        assert_eq!(
+            c.receive(ack(first.id, 0, 1, Err("disk full"))),
+            vec![Action::NotifyAborted(first.id)],
+            "one failure is tolerated"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+        let second = triggered(&c.tick(true));
+        let actions = c.receive(ack(second.id, 1, 0, Err("disk full")));
+        assert!(
+            matches!(&actions[..], [Action::NotifyAborted(_), Action::FailJob(cause)]
+                if cause.contains("Exceeded checkpoint tolerable failure threshold") && cause.contains("disk full")),
+            "{actions:?}"
+        );
+        // A late ack of an aborted checkpoint changes nothing.
+        assert!(c.receive(ack(first.id, 0, 0, Ok(()))).is_empty());
+    }
+
+    #[test]
+    fn a_finished_task_abandons_the_checkpoints_still_waiting_for_it_without_failing_the_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = CheckpointCoordinator::new(job(dir.path(), 0), Arc::default()).unwrap();
+        let barrier = triggered(&c.tick(true));
+        c.receive(ack(barrier.id, 0, 0, Ok(())));
+        assert!(c.task_finished(0, 0).is_empty(), "it had acknowledged");
+        assert_eq!(
+            c.task_finished(0, 1),
+            vec![Action::NotifyAborted(barrier.id)]
+        );
+    }
+
+    #[test]
+    fn savepoints_need_a_target_and_go_into_a_savepoint_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = job(dir.path(), 0);
+        let mut c = CheckpointCoordinator::new(job.clone(), Arc::default()).unwrap();
+        let (reply, result) = crossbeam_channel::bounded(1);
+        let err = c
+            .trigger_savepoint(None, None, reply.clone(), true)
+            .unwrap_err();
+        assert!(err.contains("state.savepoints.dir"), "{err}");
+        let target = dir.path().join("savepoints");
+        let action = c
+            .trigger_savepoint(
+                Some(target.to_str().unwrap().into()),
+                Some(true),
+                reply,
+                true,
+            )
+            .unwrap();
+        let Action::Trigger(barrier) = action else {
+            panic!("{action:?}")
+        };
+        assert_eq!(barrier.kind, SnapshotType::Terminate { drain: true });
+        for (v, s) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+            c.receive(ack(barrier.id, v, s, Ok(())));
+        }
+        let path = result.recv().unwrap().unwrap();
+        let name = path.rsplit('/').next().unwrap();
+        let prefix = format!("savepoint-{}-", &job.job_id.to_string()[..6]);
+        assert!(
+            name.starts_with(&prefix) && name.len() == prefix.len() + 12,
+            "{name}"
+        );
+        assert!(target.join(name).join("_metadata").is_file());
+        assert!(
+            c.latest_completed().is_none(),
+            "savepoints are not retained checkpoints"
+        );
+    }
+}
