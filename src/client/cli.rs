@@ -200,9 +200,8 @@ pub fn main() -> i32 {
         }
     };
     match &cli.action {
-        Action::Jobmanager(_) | Action::Taskmanager(_) => {
-            crate::cluster::entrypoint::init_logging()
-        }
+        // The daemons log to their (rolling) files once their configuration is known.
+        Action::Jobmanager(_) | Action::Taskmanager(_) => {}
         _ => crate::util::logging::init(),
     }
     let result = match cli.action {
@@ -272,10 +271,12 @@ pub fn main() -> i32 {
             })
         }
         Action::Jobmanager(args) => resolve_configuration(&args.config, None).and_then(|config| {
+            crate::cluster::entrypoint::init_logging(&config);
             crate::cluster::entrypoint::run_jobmanager(config)
                 .map_err(|e| ProgramError::Program(format!("{e:#}")))
         }),
         Action::Taskmanager(args) => resolve_configuration(&args.config, None).and_then(|config| {
+            crate::cluster::entrypoint::init_logging(&config);
             crate::cluster::entrypoint::run_taskmanager(config)
                 .map_err(|e| ProgramError::Program(format!("{e:#}")))
         }),
