@@ -1,10 +1,13 @@
 //! The JobManager's REST API, with Flink's paths and JSON shapes where Flink has them, so
 //! tools written against Flink's REST API keep working. Paths are also served under `/v1`.
 //!
+//! `/jars` (upload, list, run, delete) exists only with `web.submit.enable: true` (the default).
+//!
 //! Strato-specific: `POST /blobs` (raw program bytes, returns `{"key": ...}`) and the JSON body
 //! of `POST /jobs` (the JobGraph from the client's plan run plus the program's blob key); Flink
 //! sends the same things as a multipart upload.
 
+pub mod jars;
 pub mod model;
 
 use std::sync::Arc;
@@ -59,8 +62,21 @@ pub fn router(cluster: Arc<Cluster>) -> Router {
         .route("/savepoint-disposal/:trigger", get(disposal_status))
         .route("/taskmanagers", get(task_managers))
         .route("/taskmanagers/:id", get(task_manager))
-        .route("/blobs", post(upload_blob))
-        .layer(DefaultBodyLimit::max(1 << 30));
+        .route("/blobs", post(upload_blob));
+    // Flink registers the jar handlers only when web submission is enabled.
+    let submit_enabled = cluster
+        .configuration
+        .get(&crate::config::options::WEB_SUBMIT_ENABLE)
+        .unwrap_or(true);
+    let api = if submit_enabled {
+        api.route("/jars", get(jars::list))
+            .route("/jars/upload", post(jars::upload))
+            .route("/jars/:jarid", axum::routing::delete(jars::delete))
+            .route("/jars/:jarid/run", post(jars::run))
+    } else {
+        api
+    }
+    .layer(DefaultBodyLimit::max(1 << 30));
     Router::new()
         .nest("/v1", api.clone())
         .merge(api)
