@@ -516,6 +516,8 @@ pub struct JobExecutionResult {
     pub job_id: JobId,
     pub net_runtime: Duration,
     pub accumulators: BTreeMap<String, i64>,
+    /// The job's checkpoint counts and recent history (empty without checkpointing).
+    pub checkpoints: crate::checkpoint::coordinator::CheckpointStats,
 }
 
 impl JobExecutionResult {

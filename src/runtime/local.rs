@@ -39,8 +39,9 @@ pub fn submit(
         status: status.clone(),
         on_status: None,
         states,
-        checkpoint_stats: Default::default(),
+        checkpoint_stats: Arc::default(),
     };
+    let checkpoint_stats = master.checkpoint_stats.clone();
     let started = Instant::now();
     std::thread::Builder::new()
         .name(format!("jobmaster-{job_id}"))
@@ -51,6 +52,10 @@ pub fn submit(
                     job_id,
                     net_runtime: started.elapsed(),
                     accumulators,
+                    checkpoints: checkpoint_stats
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .clone(),
                 }),
                 JobOutcome::Failed(cause) => Err(Error::JobFailed { job_id, cause }),
                 JobOutcome::Canceled => Err(Error::JobCancelled { job_id }),
