@@ -44,6 +44,11 @@ pub trait TwoPhaseCommitSink<T>: Send + 'static {
     /// transaction id of an external system), not the open resources themselves.
     type Transaction: Serialize + DeserializeOwned + Send;
 
+    /// Shown in plans as `Sink: <name>`.
+    fn name(&self) -> String {
+        "Unnamed".into()
+    }
+
     /// Sets up per-subtask resources (connections, the file system).
     fn open(&mut self, _ctx: &RuntimeContext) -> anyhow::Result<()> {
         Ok(())
