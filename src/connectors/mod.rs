@@ -11,4 +11,5 @@ pub mod file_sink;
 pub mod format;
 pub mod print;
 pub mod socket;
+pub mod split;
 pub mod text_file;
