@@ -138,10 +138,30 @@ fn committed_records(fs: &dyn FileSystem, base: &FsPath) -> Vec<u64> {
     records
 }
 
-fn local(dir: &tempfile::TempDir) -> (Arc<dyn FileSystem>, FsPath, String) {
-    let uri = format!("file://{}/out", dir.path().display());
+/// An output directory on a file system: where the sink writes (`uri`) and how to look.
+struct Target {
+    fs: Arc<dyn FileSystem>,
+    base: FsPath,
+    uri: String,
+    _guard: Box<dyn std::any::Any>,
+}
+
+fn on(uri: String, guard: Box<dyn std::any::Any>) -> Target {
     let (fs, base) = <dyn FileSystem>::for_uri(&uri).unwrap();
-    (fs, base, uri)
+    Target {
+        fs,
+        base,
+        uri,
+        _guard: guard,
+    }
+}
+
+fn local() -> Target {
+    let dir = tempfile::tempdir().unwrap();
+    on(
+        format!("file://{}/out", dir.path().display()),
+        Box::new(dir),
+    )
 }
 
 /// The whole life of part files, written against any file system.
@@ -181,37 +201,37 @@ fn files_are_published_only_when_their_checkpoint_completes(
 
 #[test]
 fn part_files_are_published_only_when_their_checkpoint_completes_on_the_local_fs() {
-    let dir = tempfile::tempdir().unwrap();
-    let (fs, base, uri) = local(&dir);
-    files_are_published_only_when_their_checkpoint_completes(&*fs, &base, &uri);
+    let t = local();
+    files_are_published_only_when_their_checkpoint_completes(&*t.fs, &t.base, &t.uri);
 }
 
 #[test]
 fn an_aborted_checkpoint_keeps_its_files_pending_for_the_next_completed_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let (fs, base, uri) = local(&dir);
-    let mut subtask = Subtask::start(sink(&uri), 0, 1, None);
+    let t = local();
+    let mut subtask = Subtask::start(sink(&t.uri), 0, 1, None);
     subtask.write(0..10);
     subtask.barrier(1);
     subtask.event(ChainEvent::CheckpointAborted(1));
-    assert!(listing(&*fs, &base).0.is_empty());
+    assert!(listing(&*t.fs, &t.base).0.is_empty());
     subtask.write(10..20);
     subtask.barrier(2);
     assert_eq!(subtask.op.pending_checkpoints(), [1, 2]);
     subtask.event(ChainEvent::CheckpointComplete(2));
-    assert_eq!(committed_records(&*fs, &base), (0..20).collect::<Vec<_>>());
-    assert_eq!(listing(&*fs, &base).0.len(), 2);
+    assert_eq!(
+        committed_records(&*t.fs, &t.base),
+        (0..20).collect::<Vec<_>>()
+    );
+    assert_eq!(listing(&*t.fs, &t.base).0.len(), 2);
 }
 
 #[test]
 fn a_failure_before_any_barrier_publishes_nothing_and_leaves_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let (fs, base, uri) = local(&dir);
-    let mut subtask = Subtask::start(sink(&uri), 0, 1, None);
+    let t = local();
+    let mut subtask = Subtask::start(sink(&t.uri), 0, 1, None);
     subtask.write(0..1000);
     // The task fails: it is closed without end of input.
     subtask.op.close().unwrap();
-    assert_eq!(listing(&*fs, &base), (BTreeMap::new(), Vec::new()));
+    assert_eq!(listing(&*t.fs, &t.base), (BTreeMap::new(), Vec::new()));
 }
 
 /// A crash after barrier 2 was pre-committed (checkpoint 2 never completes) with more data in
@@ -254,18 +274,16 @@ fn a_restore_commits_pending_files_once_and_discards_the_rest(
 
 #[test]
 fn a_restore_commits_pending_files_exactly_once_and_cleans_in_progress_ones_on_the_local_fs() {
-    let dir = tempfile::tempdir().unwrap();
-    let (fs, base, uri) = local(&dir);
-    a_restore_commits_pending_files_once_and_discards_the_rest(&*fs, &base, &uri);
+    let t = local();
+    a_restore_commits_pending_files_once_and_discards_the_rest(&*t.fs, &t.base, &t.uri);
 }
 
 #[test]
 fn part_counters_continue_after_a_restore_at_another_parallelism() {
-    let dir = tempfile::tempdir().unwrap();
-    let (fs, base, uri) = local(&dir);
+    let t = local();
     // Two subtasks; subtask 1 has used more part counters.
-    let mut a = Subtask::start(sink(&uri), 0, 2, None);
-    let mut b = Subtask::start(sink(&uri), 1, 2, None);
+    let mut a = Subtask::start(sink(&t.uri), 0, 2, None);
+    let mut b = Subtask::start(sink(&t.uri), 1, 2, None);
     a.write(0..5);
     for chunk in 0..4 {
         b.write(100 + chunk * 10..110 + chunk * 10);
@@ -295,15 +313,15 @@ fn part_counters_continue_after_a_restore_at_another_parallelism() {
         "two-phase-commit-transactions".to_string(),
         OperatorStateMode::Split
     )));
-    let mut restored = Subtask::start(sink(&uri), 0, 1, Some(merged));
+    let mut restored = Subtask::start(sink(&t.uri), 0, 1, Some(merged));
     let mut expected: Vec<u64> = (0..5).chain(100..140).collect();
-    assert_eq!(committed_records(&*fs, &base), expected);
+    assert_eq!(committed_records(&*t.fs, &t.base), expected);
     restored.write(200..201);
     restored.barrier(6);
     restored.event(ChainEvent::CheckpointComplete(6));
     expected.push(200);
-    assert_eq!(committed_records(&*fs, &base), expected);
-    let (visible, hidden) = listing(&*fs, &base);
+    assert_eq!(committed_records(&*t.fs, &t.base), expected);
+    let (visible, hidden) = listing(&*t.fs, &t.base);
     assert!(hidden.is_empty(), "{hidden:?}");
     let newest = visible
         .iter()
@@ -316,9 +334,8 @@ fn part_counters_continue_after_a_restore_at_another_parallelism() {
 
 #[test]
 fn the_default_rolling_policy_rolls_by_size_and_the_output_file_config_names_the_parts() {
-    let dir = tempfile::tempdir().unwrap();
-    let (fs, base, uri) = local(&dir);
-    let sink = FileSink::for_row_format(&uri, SimpleStringEncoder::new())
+    let t = local();
+    let sink = FileSink::for_row_format(&t.uri, SimpleStringEncoder::new())
         .with_bucket_assigner(BasePathBucketAssigner)
         .with_rolling_policy(
             DefaultRollingPolicy::builder()
@@ -338,7 +355,7 @@ fn the_default_rolling_policy_rolls_by_size_and_the_output_file_config_names_the
     subtask.write(100_000..101_000);
     subtask.barrier(1);
     subtask.event(ChainEvent::CheckpointComplete(1));
-    let (visible, hidden) = listing(&*fs, &base);
+    let (visible, hidden) = listing(&*t.fs, &t.base);
     assert!(hidden.is_empty());
     assert!((6..=8).contains(&visible.len()), "{:?}", visible.keys());
     for (name, text) in &visible {
@@ -349,16 +366,15 @@ fn the_default_rolling_policy_rolls_by_size_and_the_output_file_config_names_the
         assert!(text.len() <= 1007, "{name} has {} bytes", text.len());
     }
     assert_eq!(
-        committed_records(&*fs, &base),
+        committed_records(&*t.fs, &t.base),
         (100_000..101_000).collect::<Vec<_>>()
     );
 }
 
 #[test]
 fn an_inactive_part_file_rolls_on_processing_time() {
-    let dir = tempfile::tempdir().unwrap();
-    let (fs, base, uri) = local(&dir);
-    let sink = FileSink::for_row_format(&uri, SimpleStringEncoder::new())
+    let t = local();
+    let sink = FileSink::for_row_format(&t.uri, SimpleStringEncoder::new())
         .with_bucket_assigner(BasePathBucketAssigner)
         .with_rolling_policy(
             DefaultRollingPolicy::builder()
@@ -376,16 +392,15 @@ fn an_inactive_part_file_rolls_on_processing_time() {
     subtask.write(3..4);
     subtask.barrier(1);
     subtask.event(ChainEvent::CheckpointComplete(1));
-    assert_eq!(listing(&*fs, &base).0.len(), 2);
+    assert_eq!(listing(&*t.fs, &t.base).0.len(), 2);
 }
 
 #[test]
 fn date_time_buckets_are_hourly_directories() {
-    let dir = tempfile::tempdir().unwrap();
-    let (fs, base, uri) = local(&dir);
-    let sink = FileSink::for_row_format(&uri, SimpleStringEncoder::new())
+    let t = local();
+    let sink = FileSink::for_row_format(&t.uri, SimpleStringEncoder::new())
         .with_bucket_assigner(DateTimeBucketAssigner::new().in_utc());
-    let before = chrono_hour();
+    let before = utc_hour();
     let mut op = TwoPhaseCommitSinkOperator::new(
         OperatorInfo {
             name: "Sink: File Sink".into(),
@@ -403,15 +418,15 @@ fn date_time_buckets_are_hourly_directories() {
     op.push(&mut batch).unwrap();
     op.event(ChainEvent::EndOfInput).unwrap();
     op.close().unwrap();
-    let after = chrono_hour();
-    let (visible, _) = listing(&*fs, &base);
+    let after = utc_hour();
+    let (visible, _) = listing(&*t.fs, &t.base);
     let name = visible.keys().next().unwrap();
     let bucket = name.split('/').next().unwrap();
     assert!(bucket == before || bucket == after, "{name}");
 }
 
 /// The current UTC hour as `yyyy-MM-dd--HH`, computed without the sink's code.
-fn chrono_hour() -> String {
+fn utc_hour() -> String {
     let out = std::process::Command::new("date")
         .args(["-u", "+%Y-%m-%d--%H"])
         .output()
@@ -421,19 +436,18 @@ fn chrono_hour() -> String {
 
 #[test]
 fn a_job_with_the_file_sink_commits_everything_at_the_end_of_a_bounded_input() {
-    let dir = tempfile::tempdir().unwrap();
-    let (fs, base, uri) = local(&dir);
+    let t = local();
     let env = StreamExecutionEnvironment::create_local_environment();
     env.set_parallelism(2);
     env.from_sequence(1, 5_000)
         .map(|n| n as u64)
         .sink_to(
-            FileSink::for_row_format(&uri, SimpleStringEncoder::new())
+            FileSink::for_row_format(&t.uri, SimpleStringEncoder::new())
                 .with_bucket_assigner(BasePathBucketAssigner),
         )
         .uid("exactly-once-files");
     env.execute("file sink").unwrap();
-    let (visible, hidden) = listing(&*fs, &base);
+    let (visible, hidden) = listing(&*t.fs, &t.base);
     assert!(hidden.is_empty(), "{hidden:?}");
     assert_eq!(
         visible.len(),
@@ -442,43 +456,29 @@ fn a_job_with_the_file_sink_commits_everything_at_the_end_of_a_bounded_input() {
         visible.keys()
     );
     assert_eq!(
-        committed_records(&*fs, &base),
+        committed_records(&*t.fs, &t.base),
         (1..=5_000).collect::<Vec<_>>()
     );
 }
 
 // ---- the same on the mini HDFS ---------------------------------------------------------------
 
-struct Hdfs {
-    _hdfs: MiniHdfs,
-    _dir: tempfile::TempDir,
-    fs: Arc<dyn FileSystem>,
-    base: FsPath,
-    uri: String,
-}
-
-fn hdfs() -> Hdfs {
+fn hdfs() -> Target {
     let dir = tempfile::tempdir().unwrap();
     let hdfs = MiniHdfs::start(dir.path(), MiniHdfsConfig::default()).unwrap();
     let uri = format!("{}/out", hdfs.uri());
-    let (fs, base) = <dyn FileSystem>::for_uri(&uri).unwrap();
-    Hdfs {
-        _hdfs: hdfs,
-        _dir: dir,
-        fs,
-        base,
-        uri,
-    }
+    // The cluster stops before its directory is removed.
+    on(uri, Box::new((hdfs, dir)))
 }
 
 #[test]
 fn part_files_are_published_only_when_their_checkpoint_completes_on_hdfs() {
-    let h = hdfs();
-    files_are_published_only_when_their_checkpoint_completes(&*h.fs, &h.base, &h.uri);
+    let t = hdfs();
+    files_are_published_only_when_their_checkpoint_completes(&*t.fs, &t.base, &t.uri);
 }
 
 #[test]
 fn a_restore_commits_pending_files_exactly_once_and_cleans_in_progress_ones_on_hdfs() {
-    let h = hdfs();
-    a_restore_commits_pending_files_once_and_discards_the_rest(&*h.fs, &h.base, &h.uri);
+    let t = hdfs();
+    a_restore_commits_pending_files_once_and_discards_the_rest(&*t.fs, &t.base, &t.uri);
 }

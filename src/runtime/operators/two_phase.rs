@@ -424,17 +424,24 @@ mod tests {
         })
     }
 
-    fn operator(sink: Recording) -> TwoPhaseCommitSinkOperator<Recording, u32> {
-        TwoPhaseCommitSinkOperator::new(
+    type TestOperator = TwoPhaseCommitSinkOperator<Recording, u32>;
+
+    /// An opened operator around `sink` and the state manager its snapshots go to.
+    fn started(sink: &Recording, state: TaskStateManager) -> (TestOperator, Arc<TaskStateManager>) {
+        let mut op = TwoPhaseCommitSinkOperator::new(
             OperatorInfo {
                 name: "Sink: test".into(),
                 id: "op".into(),
             },
-            sink,
-        )
+            sink.clone(),
+        );
+        let state = Arc::new(state);
+        op.open_with_state(&RuntimeContext::for_test(0, 1), state.clone())
+            .unwrap();
+        (op, state)
     }
 
-    fn push(op: &mut TwoPhaseCommitSinkOperator<Recording, u32>, values: &[u32]) {
+    fn push(op: &mut TestOperator, values: &[u32]) {
         let mut batch = Batch::new();
         for v in values {
             batch.push(*v, None);
@@ -445,10 +452,7 @@ mod tests {
     #[test]
     fn transactions_commit_only_when_their_checkpoint_completes_and_survive_aborts() {
         let sink = Recording::default();
-        let mut op = operator(sink.clone());
-        let state = Arc::new(TaskStateManager::default());
-        op.open_with_state(&RuntimeContext::for_test(0, 1), state.clone())
-            .unwrap();
+        let (mut op, state) = started(&sink, TaskStateManager::default());
         push(&mut op, &[1, 2]);
         op.event(barrier(1)).unwrap();
         push(&mut op, &[3]);
@@ -464,10 +468,7 @@ mod tests {
     #[test]
     fn a_restore_commits_pending_transactions_and_aborts_the_open_one() {
         let sink = Recording::default();
-        let mut op = operator(sink.clone());
-        let state = Arc::new(TaskStateManager::default());
-        op.open_with_state(&RuntimeContext::for_test(0, 1), state.clone())
-            .unwrap();
+        let (mut op, state) = started(&sink, TaskStateManager::default());
         push(&mut op, &[7]);
         op.event(barrier(4)).unwrap();
         push(&mut op, &[8]);
@@ -488,25 +489,17 @@ mod tests {
             )]
             .into(),
         };
-        let state = Arc::new(TaskStateManager::new(
-            Some(restore),
-            StateBackendSettings::default(),
-        ));
-        let mut op = operator(sink.clone());
-        op.open_with_state(&RuntimeContext::for_test(0, 1), state)
-            .unwrap();
+        started(
+            &sink,
+            TaskStateManager::new(Some(restore), StateBackendSettings::default()),
+        );
         assert_eq!(sink.entries(), ["commit 1 [7]", "abort 2 []"]);
     }
 
     #[test]
     fn the_end_of_input_commits_everything() {
         let sink = Recording::default();
-        let mut op = operator(sink.clone());
-        op.open_with_state(
-            &RuntimeContext::for_test(0, 1),
-            Arc::new(TaskStateManager::default()),
-        )
-        .unwrap();
+        let (mut op, _) = started(&sink, TaskStateManager::default());
         push(&mut op, &[1]);
         op.event(barrier(1)).unwrap();
         push(&mut op, &[2]);
