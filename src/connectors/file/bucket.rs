@@ -4,9 +4,10 @@
 use chrono::{DateTime, Local, TimeZone, Utc};
 
 /// Picks the bucket of each record. `now` is the current processing time (ms since the
-/// epoch), which time-based assigners use.
+/// epoch), which time-based assigners use. The id is borrowed from the assigner, so the
+/// common case (the same bucket as the record before) allocates nothing.
 pub trait BucketAssigner<T>: Clone + Send + Sync + 'static {
-    fn bucket_id(&mut self, record: &T, now: i64) -> String;
+    fn bucket_id(&mut self, record: &T, now: i64) -> &str;
 }
 
 /// Every record goes straight into the base path (Flink's `BasePathBucketAssigner`).
@@ -14,8 +15,8 @@ pub trait BucketAssigner<T>: Clone + Send + Sync + 'static {
 pub struct BasePathBucketAssigner;
 
 impl<T> BucketAssigner<T> for BasePathBucketAssigner {
-    fn bucket_id(&mut self, _record: &T, _now: i64) -> String {
-        String::new()
+    fn bucket_id(&mut self, _record: &T, _now: i64) -> &str {
+        ""
     }
 }
 
@@ -30,7 +31,7 @@ pub struct DateTimeBucketAssigner {
     /// The pattern as `strftime` directives.
     format: String,
     utc: bool,
-    /// The bucket of the current hour/minute/..., reused until the formatted time changes.
+    /// The second the cached bucket id was formatted for, and the id.
     cached: Option<(i64, String)>,
 }
 
@@ -79,17 +80,17 @@ impl DateTimeBucketAssigner {
 }
 
 impl<T> BucketAssigner<T> for DateTimeBucketAssigner {
-    fn bucket_id(&mut self, _record: &T, now: i64) -> String {
+    fn bucket_id(&mut self, _record: &T, now: i64) -> &str {
         // Formatting is costly per record: reuse the id within the same second.
         let second = now.div_euclid(1000);
-        match &self.cached {
-            Some((cached, id)) if *cached == second => id.clone(),
-            _ => {
-                let id = self.format(now);
-                self.cached = Some((second, id.clone()));
-                id
-            }
+        if self
+            .cached
+            .as_ref()
+            .is_none_or(|(cached, _)| *cached != second)
+        {
+            self.cached = Some((second, self.format(now)));
         }
+        self.cached.as_ref().map_or("", |(_, id)| id.as_str())
     }
 }
 

@@ -143,13 +143,17 @@ impl<T, E: Encoder<T>, B: BucketAssigner<T>> FileSink<T, E, B> {
     }
 
     fn writer(&mut self) -> anyhow::Result<&mut Writer> {
-        let base = &self.base;
-        self.writer
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_mut()
-            .with_context(|| format!("the file sink for '{base}' was not opened"))
+        opened(&mut self.writer, &self.base)
     }
+}
+
+/// The writer of an opened sink.
+fn opened<'a>(writer: &'a mut Mutex<Option<Writer>>, base: &str) -> anyhow::Result<&'a mut Writer> {
+    writer
+        .get_mut()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_mut()
+        .with_context(|| format!("the file sink for '{base}' was not opened"))
 }
 
 /// What one subtask of the sink holds while running.
@@ -269,28 +273,30 @@ where
 
     fn invoke(&mut self, txn: &mut FileSinkTransaction, value: T) -> anyhow::Result<()> {
         let now = processing_time_now();
-        let bucket = self.assigner.bucket_id(&value, now);
-        let (rolling, output, encoder) =
-            (self.rolling.clone(), self.output.clone(), &mut self.encoder);
-        let writer = self
-            .writer
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_mut()
-            .context("the file sink was not opened")?;
+        let FileSink {
+            base,
+            encoder,
+            assigner,
+            rolling,
+            output,
+            writer,
+            ..
+        } = self;
+        let writer = opened(writer, base)?;
+        let bucket = assigner.bucket_id(&value, now);
         if writer
             .parts
-            .get(&bucket)
+            .get(bucket)
             .is_some_and(|part| rolling.should_roll_on_event(&part.info))
         {
-            writer.roll(txn, Some(&bucket))?;
+            writer.roll(txn, Some(bucket))?;
         }
-        if !writer.parts.contains_key(&bucket) {
-            writer.open_part(&bucket, now, &output)?;
+        if !writer.parts.contains_key(bucket) {
+            writer.open_part(bucket, now, output)?;
         }
         let part = writer
             .parts
-            .get_mut(&bucket)
+            .get_mut(bucket)
             .context("the part file just opened is missing")?;
         let before = part.buffer().len();
         encoder.encode(&value, part.buffer())?;
