@@ -24,6 +24,30 @@
 //! (as in Flink): they are never published.
 //!
 //! Without checkpointing, files are committed only when a bounded input ends.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use strato::connectors::datagen::DataGeneratorSource;
+//! use strato::connectors::file::{DefaultRollingPolicy, FileSink, SimpleStringEncoder};
+//! use strato::StreamExecutionEnvironment;
+//!
+//! # fn main() -> strato::Result<()> {
+//! let env = StreamExecutionEnvironment::create_local_environment();
+//! // With checkpointing on, files are published at every completed checkpoint.
+//! env.from_source(DataGeneratorSource::new(|i| (i % 10, i), None).with_rows_per_second(1000.0))
+//!     .sink_to(
+//!         FileSink::for_row_format("hdfs://namenode:8020/out", SimpleStringEncoder::new())
+//!             .with_rolling_policy(
+//!                 DefaultRollingPolicy::builder()
+//!                     .with_max_part_size(64 * 1024 * 1024)
+//!                     .with_rollover_interval(Duration::from_secs(300))
+//!                     .build(),
+//!             ),
+//!     )
+//!     .uid("file-sink");
+//! env.execute("exactly-once files")?;
+//! # Ok(()) }
+//! ```
 
 pub mod bucket;
 pub mod encoder;
