@@ -15,6 +15,7 @@ use strato::connectors::file::{
     BasePathBucketAssigner, DateTimeBucketAssigner, DefaultRollingPolicy, FileSink,
     OnCheckpointRollingPolicy, OutputFileConfig, SimpleStringEncoder,
 };
+use strato::connectors::text_file::list_input_files;
 use strato::fs::mini_hdfs::{MiniHdfs, MiniHdfsConfig};
 use strato::fs::{FileSystem, FsPath};
 use strato::graph::stream_graph::OperatorInfo;
@@ -184,6 +185,8 @@ fn files_are_published_only_when_their_checkpoint_completes(
     assert!(hidden
         .iter()
         .all(|h| h.starts_with(".part-") && h.contains(".inprogress.")));
+    // Readers of the directory (Strato's and Flink's file sources skip hidden names) see none.
+    assert!(list_input_files(uri).unwrap().1.is_empty());
 
     subtask.event(ChainEvent::CheckpointComplete(1));
     let (visible, _) = listing(fs, base);
@@ -191,6 +194,7 @@ fn files_are_published_only_when_their_checkpoint_completes(
     let (name, text) = visible.iter().next().unwrap();
     assert!(name.starts_with("part-") && name.ends_with("-0"), "{name}");
     assert_eq!(text.lines().count(), 100);
+    assert_eq!(list_input_files(uri).unwrap().1.len(), 1);
     assert_eq!(committed_records(fs, base), (0..100).collect::<Vec<_>>());
 
     subtask.event(ChainEvent::EndOfInput);
