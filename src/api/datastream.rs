@@ -23,7 +23,8 @@ use super::windowed::WindowedStream;
 use crate::connectors::file_sink::{FileFormat, FileSink, WriteMode};
 use crate::connectors::print::PrintSink;
 use crate::graph::stream_graph::{
-    ChainingStrategy, Invokable, NodeKind, OperatorInfo, StreamNode, WriterFactory,
+    OperatorInfo,
+    ChainingStrategy, Invokable, NodeKind, StreamNode, WriterFactory,
 };
 use crate::runtime::batch::Batch;
 use crate::runtime::chain::BoxOutput;
@@ -104,7 +105,10 @@ impl<T: Record> DataStream<T> {
         name: &str,
         kind: NodeKind,
         non_parallel: bool,
-        make: impl Fn(OperatorInfo, BoxOutput<O>, SideOutputs) -> BoxOutput<T> + Send + Sync + 'static,
+        make: impl Fn(OperatorInfo, BoxOutput<O>, SideOutputs) -> BoxOutput<T>
+            + Send
+            + Sync
+            + 'static,
     ) -> usize {
         let factory = OneInputOperatorFactory::new(make);
         let signature = format!(
@@ -136,7 +140,10 @@ impl<T: Record> DataStream<T> {
     pub(crate) fn transform_with_side<O: Record>(
         &self,
         name: &str,
-        make: impl Fn(OperatorInfo, BoxOutput<O>, SideOutputs) -> BoxOutput<T> + Send + Sync + 'static,
+        make: impl Fn(OperatorInfo, BoxOutput<O>, SideOutputs) -> BoxOutput<T>
+            + Send
+            + Sync
+            + 'static,
     ) -> DataStream<O> {
         let node = self.add_one_input(name, NodeKind::Operator, false, make);
         DataStream::from_node(self.env.clone(), node)
@@ -252,7 +259,10 @@ impl<T: Record> DataStream<T> {
         &self,
         name: &str,
         non_parallel: bool,
-        make: impl Fn(OperatorInfo, BoxOutput<O>, SideOutputs) -> BoxOutput<T> + Send + Sync + 'static,
+        make: impl Fn(OperatorInfo, BoxOutput<O>, SideOutputs) -> BoxOutput<T>
+            + Send
+            + Sync
+            + 'static,
     ) -> DataStream<O> {
         let node = self.add_one_input(name, NodeKind::Operator, non_parallel, make);
         DataStream::from_node(self.env.clone(), node)
