@@ -533,6 +533,58 @@ fn a_checkpointed_job_that_fails_twice_commits_every_generated_record_exactly_on
     );
 }
 
+#[test]
+fn stop_with_savepoint_and_a_restore_at_another_parallelism_commit_every_record_exactly_once() {
+    const RECORDS: u64 = 30_000;
+    let t = local();
+    let savepoints = format!("{}-savepoints", t.uri);
+    let job = |parallelism: usize, savepoint: Option<&str>| {
+        let env = StreamExecutionEnvironment::create_local_environment();
+        env.set_parallelism(parallelism);
+        env.enable_checkpointing(Duration::from_millis(100));
+        env.set_config("state.checkpoints.dir", &format!("{}-checkpoints", t.uri));
+        if let Some(path) = savepoint {
+            env.set_config("execution.savepoint.path", path);
+        }
+        env.from_source(
+            DataGeneratorSource::new(|i| i, Some(RECORDS)).with_rows_per_second(10_000.0),
+        )
+        .uid("generator")
+        .sink_to(
+            FileSink::for_row_format(&t.uri, SimpleStringEncoder::new())
+                .with_bucket_assigner(BasePathBucketAssigner),
+        )
+        .uid("files");
+        env
+    };
+    let client = job(2, None).execute_async("first run").unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    // (The directory appears when the sink opens.)
+    while list_input_files(&t.uri).map_or(true, |(_, files)| files.is_empty()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing was committed"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let savepoint = client
+        .stop_with_savepoint(false, Some(&savepoints))
+        .unwrap();
+    client.get_job_execution_result().unwrap();
+    let first = committed_records(&*t.fs, &t.base);
+    assert!(
+        !first.is_empty() && (first.len() as u64) < RECORDS,
+        "{}",
+        first.len()
+    );
+
+    job(3, Some(&savepoint)).execute("second run").unwrap();
+    assert_eq!(
+        committed_records(&*t.fs, &t.base),
+        (0..RECORDS).collect::<Vec<_>>()
+    );
+}
+
 // ---- the same on the mini HDFS ---------------------------------------------------------------
 
 fn hdfs() -> Target {
