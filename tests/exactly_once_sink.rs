@@ -516,6 +516,8 @@ fn a_checkpointed_job_that_fails_twice_commits_every_generated_record_exactly_on
             injected: injected.clone(),
         })
         .uid("fail-after")
+        // Across the network: the sink aligns the barriers of both upstream subtasks.
+        .rebalance()
         .sink_to(
             FileSink::for_row_format(&t.uri, SimpleStringEncoder::new())
                 .with_bucket_assigner(BasePathBucketAssigner),
