@@ -4,6 +4,7 @@
 //! wrote after it. On the local file system and on the mini HDFS.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use strato::api::functions::RuntimeContext;
 use strato::checkpoint::{
     CheckpointBarrier, OperatorStateMode, OperatorStateSnapshot, SnapshotType,
 };
+use strato::connectors::datagen::DataGeneratorSource;
 use strato::connectors::file::{
     BasePathBucketAssigner, DateTimeBucketAssigner, DefaultRollingPolicy, FileSink,
     OnCheckpointRollingPolicy, OutputFileConfig, SimpleStringEncoder,
@@ -23,7 +25,7 @@ use strato::runtime::batch::Batch;
 use strato::runtime::chain::{ChainEvent, Output};
 use strato::runtime::operators::two_phase::TwoPhaseCommitSinkOperator;
 use strato::state::{RestoredOperatorState, StateBackendSettings, TaskRestore, TaskStateManager};
-use strato::StreamExecutionEnvironment;
+use strato::{MapFunction, StreamExecutionEnvironment};
 
 type Sink = FileSink<u64, SimpleStringEncoder, BasePathBucketAssigner>;
 type Operator = TwoPhaseCommitSinkOperator<Sink, u64>;
@@ -462,6 +464,126 @@ fn a_job_with_the_file_sink_commits_everything_at_the_end_of_a_bounded_input() {
     assert_eq!(
         committed_records(&*t.fs, &t.base),
         (1..=5_000).collect::<Vec<_>>()
+    );
+}
+
+/// Fails the task once per attempt below `failing_attempts`, after `after` records.
+#[derive(Clone)]
+struct FailAfter {
+    after: u64,
+    failing_attempts: u32,
+    seen: u64,
+    attempt: u32,
+    /// Failures injected, over all subtasks and attempts.
+    injected: Arc<AtomicU32>,
+}
+
+impl MapFunction<u64, u64> for FailAfter {
+    fn open(&mut self, ctx: &RuntimeContext) -> anyhow::Result<()> {
+        self.attempt = ctx.attempt_number();
+        self.seen = 0;
+        Ok(())
+    }
+    fn map(&mut self, value: u64) -> anyhow::Result<u64> {
+        self.seen += 1;
+        if self.attempt < self.failing_attempts && self.seen == self.after {
+            self.injected.fetch_add(1, Ordering::SeqCst);
+            anyhow::bail!("injected failure on attempt {}", self.attempt);
+        }
+        Ok(value)
+    }
+}
+
+#[test]
+fn a_checkpointed_job_that_fails_twice_commits_every_generated_record_exactly_once() {
+    const RECORDS: u64 = 20_000;
+    let t = local();
+    let injected = Arc::new(AtomicU32::new(0));
+    let env = StreamExecutionEnvironment::create_local_environment();
+    env.set_parallelism(2);
+    env.enable_checkpointing(Duration::from_millis(100));
+    env.set_config("state.checkpoints.dir", &format!("{}-checkpoints", t.uri));
+    env.set_config("restart-strategy", "fixed-delay");
+    env.set_config("restart-strategy.fixed-delay.attempts", "5");
+    env.set_config("restart-strategy.fixed-delay.delay", "50 ms");
+    env.from_source(DataGeneratorSource::new(|i| i, Some(RECORDS)).with_rows_per_second(10_000.0))
+        .uid("generator")
+        .map_rich(FailAfter {
+            after: RECORDS / 4,
+            failing_attempts: 2,
+            seen: 0,
+            attempt: 0,
+            injected: injected.clone(),
+        })
+        .uid("fail-after")
+        // Across the network: the sink aligns the barriers of both upstream subtasks.
+        .rebalance()
+        .sink_to(
+            FileSink::for_row_format(&t.uri, SimpleStringEncoder::new())
+                .with_bucket_assigner(BasePathBucketAssigner),
+        )
+        .uid("files");
+    env.execute("exactly-once files").unwrap();
+    assert!(injected.load(Ordering::SeqCst) >= 2, "two attempts failed");
+    assert_eq!(
+        committed_records(&*t.fs, &t.base),
+        (0..RECORDS).collect::<Vec<_>>()
+    );
+    assert!(
+        listing(&*t.fs, &t.base).1.is_empty(),
+        "no hidden files are left behind"
+    );
+}
+
+#[test]
+fn stop_with_savepoint_and_a_restore_at_another_parallelism_commit_every_record_exactly_once() {
+    const RECORDS: u64 = 30_000;
+    let t = local();
+    let savepoints = format!("{}-savepoints", t.uri);
+    let job = |parallelism: usize, savepoint: Option<&str>| {
+        let env = StreamExecutionEnvironment::create_local_environment();
+        env.set_parallelism(parallelism);
+        env.enable_checkpointing(Duration::from_millis(100));
+        env.set_config("state.checkpoints.dir", &format!("{}-checkpoints", t.uri));
+        if let Some(path) = savepoint {
+            env.set_config("execution.savepoint.path", path);
+        }
+        env.from_source(
+            DataGeneratorSource::new(|i| i, Some(RECORDS)).with_rows_per_second(10_000.0),
+        )
+        .uid("generator")
+        .sink_to(
+            FileSink::for_row_format(&t.uri, SimpleStringEncoder::new())
+                .with_bucket_assigner(BasePathBucketAssigner),
+        )
+        .uid("files");
+        env
+    };
+    let client = job(2, None).execute_async("first run").unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    // (The directory appears when the sink opens.)
+    while list_input_files(&t.uri).map_or(true, |(_, files)| files.is_empty()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing was committed"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let savepoint = client
+        .stop_with_savepoint(false, Some(&savepoints))
+        .unwrap();
+    client.get_job_execution_result().unwrap();
+    let first = committed_records(&*t.fs, &t.base);
+    assert!(
+        !first.is_empty() && (first.len() as u64) < RECORDS,
+        "{}",
+        first.len()
+    );
+
+    job(3, Some(&savepoint)).execute("second run").unwrap();
+    assert_eq!(
+        committed_records(&*t.fs, &t.base),
+        (0..RECORDS).collect::<Vec<_>>()
     );
 }
 
