@@ -20,12 +20,16 @@ fn main() -> anyhow::Result<()> {
         .get("output")
         .ok_or_else(|| anyhow::anyhow!("--output <directory or URI> is required"))?
         .to_string();
-    let count: u64 = params.get_parsed("count", 100_000).map_err(anyhow::Error::msg)?;
+    let count: u64 = params
+        .get_parsed("count", 100_000)
+        .map_err(anyhow::Error::msg)?;
     let keys: u64 = params
         .get_parsed("keys", 100)
         .map_err(anyhow::Error::msg)?
         .max(1);
-    let rate: f64 = params.get_parsed("rate", 20_000.0).map_err(anyhow::Error::msg)?;
+    let rate: f64 = params
+        .get_parsed("rate", 20_000.0)
+        .map_err(anyhow::Error::msg)?;
     let interval: u64 = params
         .get_parsed("checkpoint-interval", 1_000)
         .map_err(anyhow::Error::msg)?;
@@ -44,7 +48,10 @@ fn main() -> anyhow::Result<()> {
     .key_by(|(key, _): &(u64, u64)| *key)
     .sum(|t: &mut (u64, u64)| &mut t.1)
     .uid("running-count")
-    .sink_to(FileSink::for_row_format(&output, SimpleStringEncoder::new()))
+    .sink_to(FileSink::for_row_format(
+        &output,
+        SimpleStringEncoder::new(),
+    ))
     .uid("files");
     env.execute("Exactly-once pipeline")?;
     Ok(())

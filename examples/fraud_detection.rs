@@ -105,7 +105,11 @@ impl KeyedProcessFunction<u32, Transaction, Alert> for FraudDetector {
         Ok(())
     }
 
-    fn on_timer(&mut self, _timestamp: i64, ctx: &mut KeyedContext<u32, Alert>) -> anyhow::Result<()> {
+    fn on_timer(
+        &mut self,
+        _timestamp: i64,
+        ctx: &mut KeyedContext<u32, Alert>,
+    ) -> anyhow::Result<()> {
         ctx.value_state(&self.small_seen)?.clear();
         ctx.value_state(&self.clear_at)?.clear();
         Ok(())

@@ -126,7 +126,12 @@ fn with_web_submission_disabled_the_jar_endpoints_do_not_exist() {
 }
 
 /// Polls (up to `secs`) until `ready` holds.
-fn eventually(cluster: &LocalCluster, secs: u64, what: &str, ready: impl Fn(&LocalCluster) -> bool) {
+fn eventually(
+    cluster: &LocalCluster,
+    secs: u64,
+    what: &str,
+    ready: impl Fn(&LocalCluster) -> bool,
+) {
     let deadline = std::time::Instant::now() + Duration::from_secs(secs);
     while !ready(cluster) {
         assert!(
@@ -146,9 +151,17 @@ fn completed_checkpoints(cluster: &LocalCluster, id: &str) -> u64 {
 }
 
 /// Submits the exactly-once pipeline (detached); returns its job id.
-fn submit_pipeline(cluster: &LocalCluster, extra: &[&str], output: &std::path::Path, count: u64) -> String {
+fn submit_pipeline(
+    cluster: &LocalCluster,
+    extra: &[&str],
+    output: &std::path::Path,
+    count: u64,
+) -> String {
     let program = example("exactly_once_pipeline");
-    let checkpoints = format!("file://{}", cluster.dir.path().join("checkpoints").display());
+    let checkpoints = format!(
+        "file://{}",
+        cluster.dir.path().join("checkpoints").display()
+    );
     let count = count.to_string();
     let mut args: Vec<&str> = vec!["-d"];
     args.extend_from_slice(extra);
@@ -200,7 +213,11 @@ fn assert_same_lines(actual: &[String], expected: &[String]) {
     if actual == expected {
         return;
     }
-    let missing: Vec<&String> = expected.iter().filter(|l| !actual.contains(l)).take(5).collect();
+    let missing: Vec<&String> = expected
+        .iter()
+        .filter(|l| !actual.contains(l))
+        .take(5)
+        .collect();
     let mut seen = std::collections::HashSet::new();
     let doubled: Vec<&String> = actual.iter().filter(|l| !seen.insert(*l)).take(5).collect();
     panic!(
@@ -237,7 +254,9 @@ fn a_killed_task_manager_recovers_from_the_latest_checkpoint_with_exactly_once_o
     let output = cluster.dir.path().join("out");
     let count = 24_000;
     let id = submit_pipeline(&cluster, &["-p", "2"], &output, count);
-    eventually(&cluster, 60, "two completed checkpoints", |c| completed_checkpoints(c, &id) >= 2);
+    eventually(&cluster, 60, "two completed checkpoints", |c| {
+        completed_checkpoints(c, &id) >= 2
+    });
 
     // kill -9 one TaskManager and its worker, as a crashed machine would.
     let tm = cluster.task_managers[0].id();
@@ -246,9 +265,14 @@ fn a_killed_task_manager_recovers_from_the_latest_checkpoint_with_exactly_once_o
     }
     unsafe { libc::kill(tm as i32, libc::SIGKILL) };
     cluster.add_task_manager();
-    eventually(&cluster, 120, "the job to finish", |c| c.job_state(&id) == "FINISHED");
+    eventually(&cluster, 120, "the job to finish", |c| {
+        c.job_state(&id) == "FINISHED"
+    });
     let job = cluster.get(&format!("/jobs/{id}"));
-    assert!(job["timestamps"]["RESTARTING"].as_i64().unwrap_or(0) > 0, "{job}");
+    assert!(
+        job["timestamps"]["RESTARTING"].as_i64().unwrap_or(0) > 0,
+        "{job}"
+    );
     let restored = cluster.get(&format!("/jobs/{id}/checkpoints"))["counts"]["restored"].as_u64();
     assert!(restored >= Some(1), "restored from a checkpoint");
     assert_same_lines(&committed_lines(&output), &expected_lines(count, 20));
@@ -260,12 +284,17 @@ fn a_savepoint_taken_with_the_cli_resumes_at_another_parallelism_with_its_state(
     let first_output = cluster.dir.path().join("first");
     let count = 40_000;
     let id = submit_pipeline(&cluster, &["-p", "2"], &first_output, count);
-    eventually(&cluster, 60, "a completed checkpoint", |c| completed_checkpoints(c, &id) >= 1);
+    eventually(&cluster, 60, "a completed checkpoint", |c| {
+        completed_checkpoints(c, &id) >= 1
+    });
     let target = cluster.dir.path().join("savepoints");
     let out = cluster.cli("savepoint", &[&id, target.to_str().unwrap()]);
     let text = stdout(&out);
     assert!(out.status.success(), "{text}\n{}", stderr(&out));
-    assert!(text.contains(&format!("Triggering savepoint for job {id}.")), "{text}");
+    assert!(
+        text.contains(&format!("Triggering savepoint for job {id}.")),
+        "{text}"
+    );
     let path = text
         .lines()
         .find_map(|l| l.strip_prefix("Savepoint completed. Path: "))
@@ -276,7 +305,9 @@ fn a_savepoint_taken_with_the_cli_resumes_at_another_parallelism_with_its_state(
 
     let second_output = cluster.dir.path().join("second");
     let id2 = submit_pipeline(&cluster, &["-p", "3", "-s", &path], &second_output, count);
-    eventually(&cluster, 120, "the restored job to finish", |c| c.job_state(&id2) == "FINISHED");
+    eventually(&cluster, 120, "the restored job to finish", |c| {
+        c.job_state(&id2) == "FINISHED"
+    });
     assert_eq!(
         cluster.get(&format!("/jobs/{id2}"))["vertices"][0]["parallelism"],
         3

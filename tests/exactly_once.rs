@@ -10,56 +10,43 @@ use std::time::Duration;
 
 use strato::connectors::datagen::DataGeneratorSource;
 use strato::connectors::file::{FileSink, SimpleStringEncoder};
-use strato::{MapFunction, RuntimeContext, StreamExecutionEnvironment};
+use strato::StreamExecutionEnvironment;
+use support::FailAfter;
+
+mod support;
 
 const RECORDS: u64 = 30_000;
 const KEYS: u64 = 50;
 
-/// Fails the task after `after` records on attempts below `failing_attempts`.
-#[derive(Clone)]
-struct FailAfter {
-    after: u64,
-    failing_attempts: u32,
-    seen: u64,
-    attempt: u32,
-}
-
-impl MapFunction<(u64, u64), (u64, u64)> for FailAfter {
-    fn open(&mut self, ctx: &RuntimeContext) -> anyhow::Result<()> {
-        self.attempt = ctx.attempt_number();
-        self.seen = 0;
-        Ok(())
-    }
-    fn map(&mut self, value: (u64, u64)) -> anyhow::Result<(u64, u64)> {
-        self.seen += 1;
-        if self.attempt < self.failing_attempts && self.seen == self.after {
-            anyhow::bail!("injected failure on attempt {} after {} records", self.attempt, self.seen);
-        }
-        Ok(value)
-    }
-}
-
 /// Runs the counting job into `out`; returns the committed lines, sorted.
-fn run(out: &Path, backend: &str, mode: &str, parallelism: usize, failing_attempts: u32) -> Vec<String> {
+fn run(
+    out: &Path,
+    backend: &str,
+    mode: &str,
+    parallelism: usize,
+    failing_attempts: u32,
+) -> Vec<String> {
     let env = StreamExecutionEnvironment::create_local_environment();
     env.set_parallelism(parallelism);
     env.enable_checkpointing(Duration::from_millis(100));
     env.set_config("execution.checkpointing.mode", mode);
     env.set_config("state.backend", backend);
-    env.set_config("state.checkpoints.dir", &format!("file://{}", out.with_extension("chk").display()));
+    env.set_config(
+        "state.checkpoints.dir",
+        &format!("file://{}", out.with_extension("chk").display()),
+    );
     env.set_config("restart-strategy", "fixed-delay");
     env.set_config("restart-strategy.fixed-delay.attempts", "5");
     env.set_config("restart-strategy.fixed-delay.delay", "50 ms");
     env.from_source(
-        DataGeneratorSource::new(|i| (i % KEYS, 1u64), Some(RECORDS)).with_rows_per_second(15_000.0),
+        DataGeneratorSource::new(|i| (i % KEYS, 1u64), Some(RECORDS))
+            .with_rows_per_second(15_000.0),
     )
     .uid("generator")
-    .map_rich(FailAfter {
-        after: RECORDS / parallelism as u64 / 2,
+    .map_rich(FailAfter::new(
+        RECORDS / parallelism as u64 / 2,
         failing_attempts,
-        seen: 0,
-        attempt: 0,
-    })
+    ))
     .uid("fail-after")
     .key_by(|(k, _): &(u64, u64)| *k)
     .sum(|t: &mut (u64, u64)| &mut t.1)
@@ -87,7 +74,12 @@ fn committed_lines(dir: &Path) -> Vec<String> {
             if path.is_dir() {
                 stack.push(path);
             } else {
-                lines.extend(std::fs::read_to_string(&path).unwrap().lines().map(str::to_string));
+                lines.extend(
+                    std::fs::read_to_string(&path)
+                        .unwrap()
+                        .lines()
+                        .map(str::to_string),
+                );
             }
         }
     }
@@ -99,9 +91,22 @@ fn check(backend: &str, mode: &str, parallelism: usize) {
     let dir = tempfile::tempdir().unwrap();
     let expected = run(&dir.path().join("reference"), backend, mode, parallelism, 0);
     assert_eq!(expected.len() as u64, RECORDS, "one update per record");
-    let actual = run(&dir.path().join("with-failures"), backend, mode, parallelism, 2);
-    assert_eq!(actual.len(), expected.len(), "{backend}/{mode}: committed records");
-    assert!(actual == expected, "{backend}/{mode}: committed output differs from a failure-free run");
+    let actual = run(
+        &dir.path().join("with-failures"),
+        backend,
+        mode,
+        parallelism,
+        2,
+    );
+    assert_eq!(
+        actual.len(),
+        expected.len(),
+        "{backend}/{mode}: committed records"
+    );
+    assert!(
+        actual == expected,
+        "{backend}/{mode}: committed output differs from a failure-free run"
+    );
 }
 
 #[test]

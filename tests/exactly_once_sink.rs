@@ -4,7 +4,7 @@
 //! wrote after it. On the local file system and on the mini HDFS.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,7 +25,10 @@ use strato::runtime::batch::Batch;
 use strato::runtime::chain::{ChainEvent, Output};
 use strato::runtime::operators::two_phase::TwoPhaseCommitSinkOperator;
 use strato::state::{RestoredOperatorState, StateBackendSettings, TaskRestore, TaskStateManager};
-use strato::{MapFunction, StreamExecutionEnvironment};
+use strato::StreamExecutionEnvironment;
+use support::FailAfter;
+
+mod support;
 
 type Sink = FileSink<u64, SimpleStringEncoder, BasePathBucketAssigner>;
 type Operator = TwoPhaseCommitSinkOperator<Sink, u64>;
@@ -467,38 +470,12 @@ fn a_job_with_the_file_sink_commits_everything_at_the_end_of_a_bounded_input() {
     );
 }
 
-/// Fails the task once per attempt below `failing_attempts`, after `after` records.
-#[derive(Clone)]
-struct FailAfter {
-    after: u64,
-    failing_attempts: u32,
-    seen: u64,
-    attempt: u32,
-    /// Failures injected, over all subtasks and attempts.
-    injected: Arc<AtomicU32>,
-}
-
-impl MapFunction<u64, u64> for FailAfter {
-    fn open(&mut self, ctx: &RuntimeContext) -> anyhow::Result<()> {
-        self.attempt = ctx.attempt_number();
-        self.seen = 0;
-        Ok(())
-    }
-    fn map(&mut self, value: u64) -> anyhow::Result<u64> {
-        self.seen += 1;
-        if self.attempt < self.failing_attempts && self.seen == self.after {
-            self.injected.fetch_add(1, Ordering::SeqCst);
-            anyhow::bail!("injected failure on attempt {}", self.attempt);
-        }
-        Ok(value)
-    }
-}
-
 #[test]
 fn a_checkpointed_job_that_fails_twice_commits_every_generated_record_exactly_once() {
     const RECORDS: u64 = 20_000;
     let t = local();
-    let injected = Arc::new(AtomicU32::new(0));
+    let fail = FailAfter::new(RECORDS / 4, 2);
+    let injected = fail.injected.clone();
     let env = StreamExecutionEnvironment::create_local_environment();
     env.set_parallelism(2);
     env.enable_checkpointing(Duration::from_millis(100));
@@ -508,13 +485,7 @@ fn a_checkpointed_job_that_fails_twice_commits_every_generated_record_exactly_on
     env.set_config("restart-strategy.fixed-delay.delay", "50 ms");
     env.from_source(DataGeneratorSource::new(|i| i, Some(RECORDS)).with_rows_per_second(10_000.0))
         .uid("generator")
-        .map_rich(FailAfter {
-            after: RECORDS / 4,
-            failing_attempts: 2,
-            seen: 0,
-            attempt: 0,
-            injected: injected.clone(),
-        })
+        .map_rich(fail)
         .uid("fail-after")
         // Across the network: the sink aligns the barriers of both upstream subtasks.
         .rebalance()
