@@ -199,8 +199,13 @@ pub fn main() -> i32 {
             })
         }
         Action::Jobmanager(args) => resolve_configuration(&args.config, None).and_then(|config| {
-            crate::cluster::entrypoint::run_jobmanager(config)
-                .map_err(|e| ProgramError::Program(format!("{e:#}")))
+            // Started by YARN as an application master?
+            match crate::yarn::appmaster::DeploymentMode::from_env() {
+                Some(Ok(mode)) => crate::yarn::appmaster::run(config, mode),
+                Some(Err(e)) => Err(anyhow::anyhow!(e)),
+                None => crate::cluster::entrypoint::run_jobmanager(config),
+            }
+            .map_err(|e| ProgramError::Program(format!("{e:#}")))
         }),
         Action::Taskmanager(args) => resolve_configuration(&args.config, None).and_then(|config| {
             crate::cluster::entrypoint::run_taskmanager(config)

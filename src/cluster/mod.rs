@@ -13,3 +13,4 @@ pub mod outbox;
 pub mod rpc;
 pub mod taskmanager;
 pub mod worker;
+pub mod yarn_resource_manager;
