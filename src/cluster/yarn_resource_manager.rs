@@ -222,7 +222,9 @@ impl YarnResourceManager {
                             self.completed(status, &mut held);
                         }
                     }
-                    Err(e) => tracing::warn!("allocate heartbeat to the ResourceManager failed: {e}"),
+                    Err(e) => {
+                        tracing::warn!("allocate heartbeat to the ResourceManager failed: {e}")
+                    }
                 }
             }
             tokio::select! {
@@ -252,7 +254,8 @@ impl YarnResourceManager {
                 },
             )),
             Err(e) => {
-                let text = format!("Could not start a TaskManager in container {id} on {node}: {e}");
+                let text =
+                    format!("Could not start a TaskManager in container {id} on {node}: {e}");
                 tracing::warn!("{text}");
                 self.record_abnormal(text);
                 release.push(id_proto);

@@ -24,9 +24,7 @@ use super::launch::launch_context;
 use super::rest::{FinalApplicationStatus, LocalResourceInfo};
 use crate::cluster::entrypoint::{self, bind_jobmanager, exit_on_signal};
 use crate::cluster::jobmanager::{Cluster, Submission};
-use crate::cluster::yarn_resource_manager::{
-    YarnResourceManager, YarnResourceManagerSettings,
-};
+use crate::cluster::yarn_resource_manager::{YarnResourceManager, YarnResourceManagerSettings};
 use crate::config::{options, Configuration, PortRange};
 use crate::runtime::job_master::JobStatus;
 
@@ -116,7 +114,9 @@ pub fn container_environment(
     env
 }
 
-fn resource_manager_settings(config: &Configuration) -> anyhow::Result<YarnResourceManagerSettings> {
+fn resource_manager_settings(
+    config: &Configuration,
+) -> anyhow::Result<YarnResourceManagerSettings> {
     let slots = config.get(&options::NUM_TASK_SLOTS)?.max(1) as usize;
     let vcores = config.get(&options::YARN_CONTAINERS_VCORES)?;
     Ok(YarnResourceManagerSettings {
@@ -259,9 +259,11 @@ pub fn run(mut config: Configuration, mode: DeploymentMode) -> anyhow::Result<()
             .context("HADOOP_TOKEN_FILE_LOCATION is not set: not started by YARN")?,
     );
     // Ephemeral ports unless configured: several AMs may share a host.
-    let rest_ports = match config.get_optional(&options::REST_BIND_PORT)? {
-        Some(p) => p,
-        None => PortRange { start: 0, end: 0 },
+    // (`rest.port` is the standalone default and does not count here.)
+    let rest_ports = if config.contains(options::REST_BIND_PORT.key) {
+        config.get(&options::REST_BIND_PORT)?
+    } else {
+        PortRange { start: 0, end: 0 }
     };
     let rpc_port = config
         .get(&options::YARN_APPLICATION_MASTER_PORT)?

@@ -225,8 +225,14 @@ impl YarnClusterDescriptor {
 
     /// Checks the requested resources against the cluster's maximum allocation.
     fn check_resources(&self, max: &ResourceInfo) -> anyhow::Result<()> {
-        let jm = self.config.get(&options::JOBMANAGER_PROCESS_SIZE)?.mebibytes() as i64;
-        let tm = self.config.get(&options::TASKMANAGER_PROCESS_SIZE)?.mebibytes() as i64;
+        let jm = self
+            .config
+            .get(&options::JOBMANAGER_PROCESS_SIZE)?
+            .mebibytes() as i64;
+        let tm = self
+            .config
+            .get(&options::TASKMANAGER_PROCESS_SIZE)?
+            .mebibytes() as i64;
         check_memory("JobManager", jm, max.memory)?;
         check_memory("TaskManagers", tm, max.memory)?;
         let am_vcores = i64::from(self.config.get(&options::YARN_APPMASTER_VCORES)?);
@@ -261,7 +267,11 @@ impl YarnClusterDescriptor {
     pub async fn deploy(&self, spec: &DeploySpec) -> anyhow::Result<DeployedCluster> {
         // Inputs first: nothing is created on the cluster for a deployment that cannot work.
         let mut public: BTreeMap<String, LocalResourceInfo> = BTreeMap::new();
-        for dir in self.config.get_optional(&options::YARN_PROVIDED_LIB_DIRS)?.unwrap_or_default() {
+        for dir in self
+            .config
+            .get_optional(&options::YARN_PROVIDED_LIB_DIRS)?
+            .unwrap_or_default()
+        {
             let files = self
                 .statuses(dir.clone())
                 .await
@@ -270,7 +280,11 @@ impl YarnClusterDescriptor {
                 let name = status.path.file_name().unwrap_or_default().to_string();
                 public.insert(
                     name,
-                    resource_of(&status, LocalResourceType::File, LocalResourceVisibility::Public),
+                    resource_of(
+                        &status,
+                        LocalResourceType::File,
+                        LocalResourceVisibility::Public,
+                    ),
                 );
             }
         }
@@ -295,16 +309,28 @@ impl YarnClusterDescriptor {
                 if !path.is_file() {
                     bail!("The program '{program}' does not exist.");
                 }
-                uploads.push((KEY_PROGRAM.into(), path.to_path_buf(), LocalResourceType::File));
+                uploads.push((
+                    KEY_PROGRAM.into(),
+                    path.to_path_buf(),
+                    LocalResourceType::File,
+                ));
             }
         }
         for path in &spec.ship {
             add_ship_path(path, &mut uploads)?;
         }
-        for file in self.config.get_optional(&options::YARN_SHIP_FILES)?.unwrap_or_default() {
+        for file in self
+            .config
+            .get_optional(&options::YARN_SHIP_FILES)?
+            .unwrap_or_default()
+        {
             add_ship_path(Path::new(&file), &mut uploads)?;
         }
-        for archive in self.config.get_optional(&options::YARN_SHIP_ARCHIVES)?.unwrap_or_default() {
+        for archive in self
+            .config
+            .get_optional(&options::YARN_SHIP_ARCHIVES)?
+            .unwrap_or_default()
+        {
             let path = PathBuf::from(&archive);
             let name = path
                 .file_name()
@@ -323,7 +349,11 @@ impl YarnClusterDescriptor {
             for name in ["core-site.xml", "hdfs-site.xml", "yarn-site.xml"] {
                 let file = dir.join(name);
                 if file.is_file() {
-                    uploads.push((format!("{HADOOP_CONF_DIR}/{name}"), file, LocalResourceType::File));
+                    uploads.push((
+                        format!("{HADOOP_CONF_DIR}/{name}"),
+                        file,
+                        LocalResourceType::File,
+                    ));
                 }
             }
         }
@@ -349,7 +379,15 @@ impl YarnClusterDescriptor {
             uploads.push((KEY_JOB_SUBMISSION.into(), file, LocalResourceType::File));
         }
         let result = self
-            .stage_and_submit(spec, &app_id, &staging, uploads, public, program_resource, queue)
+            .stage_and_submit(
+                spec,
+                &app_id,
+                &staging,
+                uploads,
+                public,
+                program_resource,
+                queue,
+            )
             .await;
         match result {
             Ok(cluster) => Ok(cluster),
@@ -377,8 +415,7 @@ impl YarnClusterDescriptor {
     ) -> anyhow::Result<DeployedCluster> {
         let mut resources = public;
         resources.extend(self.upload(staging, uploads).await?);
-        let program_resource =
-            program_resource.or_else(|| resources.remove(KEY_PROGRAM));
+        let program_resource = program_resource.or_else(|| resources.remove(KEY_PROGRAM));
         let job_resource = resources.remove(KEY_JOB_SUBMISSION);
         // TaskManagers get the program from the JobManager's blob store.
         let tm_resources = resources.clone();
@@ -397,7 +434,8 @@ impl YarnClusterDescriptor {
         for (k, v) in container_environment(&am_resources, "jobmanager") {
             am.environment.push(k, v);
         }
-        am.environment.push(ENV_DEPLOYMENT, spec.mode.name().to_string());
+        am.environment
+            .push(ENV_DEPLOYMENT, spec.mode.name().to_string());
         am.environment.push(
             ENV_TASK_MANAGER_RESOURCES,
             serde_json::to_string(&tm_resources)?,
@@ -569,7 +607,11 @@ impl YarnClusterDescriptor {
     pub async fn wait_for_end(&self, app_id: &str) -> anyhow::Result<AppInfo> {
         let report = self
             .rest
-            .wait_for_final_state(app_id, Duration::from_millis(50), Duration::from_secs(u64::from(u32::MAX)))
+            .wait_for_final_state(
+                app_id,
+                Duration::from_millis(50),
+                Duration::from_secs(u64::from(u32::MAX)),
+            )
             .await?;
         self.remove_staging(app_id).await?;
         Ok(report)

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use super::BATCH_SIZE;
 use crate::api::functions::{ReduceFunction, RuntimeContext};
 use crate::config::RuntimeExecutionMode;
-use crate::runtime::batch::Batch;
 use crate::graph::stream_graph::OperatorInfo;
+use crate::runtime::batch::Batch;
 use crate::runtime::chain::{guarded, BoxOutput, ChainEvent, Output, TaskError};
 use crate::util::hash::StableHashMap;
 

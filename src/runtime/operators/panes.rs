@@ -15,8 +15,8 @@ use super::window::{
 use crate::api::functions::{Collector, LongCounter, RuntimeContext};
 use crate::api::process::OutputTag;
 use crate::api::window::{TimeWindow, WindowContext};
-use crate::runtime::batch::Batch;
 use crate::graph::stream_graph::OperatorInfo;
+use crate::runtime::batch::Batch;
 use crate::runtime::chain::{
     guarded, processing_time_now, BoxOutput, ChainEvent, Output, TaskError,
 };

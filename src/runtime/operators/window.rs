@@ -13,8 +13,8 @@ use crate::api::window::{
     ProcessWindowFunction, TimeWindow, Trigger, TriggerContext, WindowAssigner, WindowContext,
     WindowStateAccess,
 };
-use crate::runtime::batch::Batch;
 use crate::graph::stream_graph::OperatorInfo;
+use crate::runtime::batch::Batch;
 use crate::runtime::chain::{
     guarded, processing_time_now, BoxOutput, ChainEvent, Output, TaskError,
 };
