@@ -184,7 +184,7 @@ pub struct YarnRunArgs {
     #[arg(long = "yarnapplicationId", value_name = "arg")]
     pub application_id: Option<String>,
     /// Dynamic properties for the YARN cluster (-yD key=value)
-    #[arg(long = "yD", value_name = "property=value", action = clap::ArgAction::Append)]
+    #[arg(id = "yarn_dynamic_properties", long = "yD", value_name = "property=value", action = clap::ArgAction::Append)]
     pub dynamic_properties: Vec<String>,
 }
 
@@ -550,5 +550,46 @@ pub fn main() -> i32 {
             eprintln!("{e}");
             1
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_action_has_a_consistent_definition() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn flinks_multi_letter_flags_are_rewritten_up_to_the_program() {
+        let program = std::env::current_exe().unwrap().display().to_string();
+        let args: Vec<String> = [
+            "strato", "run", "-yjm", "1024", "-yDa=b", "-yD", "c=d", "-yid", "app_1", &program,
+            "-yjm", "x",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let normalized = normalize_args(args);
+        assert_eq!(
+            normalized[2..10],
+            [
+                "--yarnjobManagerMemory",
+                "1024",
+                "--yD",
+                "a=b",
+                "--yD",
+                "c=d",
+                "--yarnapplicationId",
+                "app_1"
+            ]
+        );
+        // The program's own arguments stay as given.
+        assert_eq!(normalized[11..], ["-yjm", "x"]);
+        assert_eq!(memory_flag("1024"), "1024m");
+        assert_eq!(memory_flag("1 gb"), "1 gb");
     }
 }

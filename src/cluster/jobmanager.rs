@@ -156,8 +156,8 @@ struct State {
     attempts: HashMap<JobId, Attempt>,
     /// Slots held by each job: (TaskManager id, slot index), in subtask order.
     allocations: HashMap<JobId, Vec<(String, usize)>>,
-    /// Slots each waiting job still misses: what an active resource manager (YARN) requests
-    /// containers for.
+    /// Slots each job waiting for slots needs: what an active resource manager (YARN)
+    /// requests containers for.
     pending_slots: HashMap<JobId, usize>,
 }
 
@@ -357,7 +357,13 @@ impl Cluster {
 
     /// Slots that jobs wait for beyond the free ones (the demand behind container requests).
     pub fn pending_slot_demand(&self) -> usize {
-        self.lock().pending_slots.values().sum()
+        let state = self.lock();
+        let free: usize = state.task_managers.values().map(|tm| tm.free_slots()).sum();
+        state
+            .pending_slots
+            .values()
+            .sum::<usize>()
+            .saturating_sub(free)
     }
 
     fn register_task_manager(
@@ -677,7 +683,7 @@ impl TaskDeployer for ClusterDeployer {
                     state.pending_slots.remove(&job.job_id);
                     return Ok(());
                 }
-                state.pending_slots.insert(job.job_id, needed - free.len());
+                state.pending_slots.insert(job.job_id, needed);
                 if Instant::now() >= deadline {
                     state.pending_slots.remove(&job.job_id);
                     let total: usize = state.task_managers.values().map(|t| t.slots.len()).sum();

@@ -284,9 +284,23 @@ pub fn run(mut config: Configuration, mode: DeploymentMode) -> anyhow::Result<()
     let rest_port = jm.rest_address.port();
     let tracking_url = format!("http://{host}:{rest_port}");
     let blob_path = jm.blob_dir.path().to_path_buf();
+    // Killed by YARN: the staging directory goes only if no other attempt will need it.
+    let last_attempt = std::env::var("CONTAINER_ID")
+        .ok()
+        .and_then(|id| id.parse::<ContainerId>().ok())
+        .is_some_and(|id| {
+            let attempts = config
+                .get_optional(&options::YARN_APPLICATION_ATTEMPTS)
+                .ok()
+                .flatten()
+                .unwrap_or(1);
+            id.attempt.attempt_id >= attempts as i32
+        });
     exit_on_signal(move || {
         let _ = std::fs::remove_dir_all(&blob_path);
-        remove_staging_dir();
+        if last_attempt {
+            remove_staging_dir();
+        }
     })?;
 
     let cluster = jm.cluster.clone();
