@@ -3,6 +3,8 @@
 //! lib dirs, the same with a mini HDFS as the default file system, and deployments refused
 //! before anything is left behind.
 
+#[path = "cluster_support/mod.rs"]
+mod cluster_support;
 mod support;
 #[path = "yarn_support/mod.rs"]
 mod yarn_support;
@@ -11,7 +13,7 @@ use std::path::Path;
 
 use strato::yarn::rest::{FinalApplicationStatus, YarnApplicationState};
 use support::{example, read_counts, reference_word_count, stderr, stdout, write_corpus};
-use yarn_support::{line_value, Yarn};
+use yarn_support::{line_value, process_of_container, Yarn};
 
 /// `run` arguments of a BATCH word count.
 fn word_count_args(input: &str, output: &str) -> Vec<String> {
@@ -420,4 +422,109 @@ fn bad_deployments_are_refused_before_anything_is_left_behind() {
         stderr(&out)
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+#[test]
+fn a_task_manager_killed_for_exceeding_its_memory_fails_the_job_with_yarns_diagnostics() {
+    let yarn = Yarn::start(false);
+    let input = yarn.dir.path().join("words.txt");
+    write_corpus(&input, 10_000);
+    let output = yarn.dir.path().join("counts").display().to_string();
+    // 128 MB cannot hold a TaskManager that receives this (debug-built) program.
+    let args = [
+        vec![
+            "run".into(),
+            "-t".into(),
+            "yarn-per-job".into(),
+            "-ytm".into(),
+            "128".into(),
+        ],
+        word_count_args(&input.display().to_string(), &output),
+    ]
+    .concat();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = yarn.cli(&args);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("exit code -104 (killed for exceeding its physical memory limit)"),
+        "{err}"
+    );
+    assert!(err.contains("beyond the 'PHYSICAL' memory limit"), "{err}");
+    let app = line_value(&stdout(&out), "Application ID: ");
+    assert_eq!(yarn.app(&app).final_status, FinalApplicationStatus::FAILED);
+}
+
+#[test]
+fn a_dead_task_manager_container_is_replaced_and_cancelling_the_job_ends_the_application() {
+    let yarn = Yarn::start(false);
+    let (_server, port) = cluster_support::silent_socket_server();
+    let out = run_ok(
+        &yarn,
+        &[
+            "run",
+            "-d",
+            "-t",
+            "yarn-per-job",
+            "-Drestart-strategy=fixed-delay",
+            "-Drestart-strategy.fixed-delay.attempts=3",
+            "-Drestart-strategy.fixed-delay.delay=100 ms",
+            &example("streaming_word_count").display().to_string(),
+            "--hostname",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ]
+        .map(String::from),
+    );
+    let text = stdout(&out);
+    let app = line_value(&text, "Application ID: ");
+    let web = line_value(&text, "JobManager Web Interface: http://");
+    let job = line_value(&text, "Job has been submitted with JobID ");
+    let running = |_: &Yarn| {
+        let details = cluster_support::http_get(&web, &format!("/jobs/{job}"));
+        details["state"] == "RUNNING"
+            && details["vertices"]
+                .as_array()
+                .is_some_and(|v| v.iter().all(|v| v["status"] == "RUNNING"))
+    };
+    let task_managers = || -> Vec<String> {
+        cluster_support::http_get(&web, "/taskmanagers")["taskmanagers"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t["id"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    yarn.wait_for("the job to run", running);
+    let first = task_managers();
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(first[0].starts_with("container_"), "{first:?}");
+
+    let pid = process_of_container(&first[0], "taskmanager").expect("the TaskManager process");
+    // SAFETY: kill(2) on a process this test's cluster started.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    yarn.wait_for("a replacement TaskManager", |_| {
+        let now = task_managers();
+        now.len() == 1 && now[0] != first[0]
+    });
+    yarn.wait_for("the job to run again", running);
+
+    let cancelled = run_ok(
+        &yarn,
+        &["cancel", "-t", "yarn-per-job", "-yid", &app, &job].map(String::from),
+    );
+    assert!(stdout(&cancelled).contains(&format!("Cancelled job {job}.")));
+    let report = yarn.final_report(&app);
+    assert_eq!(
+        report.final_status,
+        FinalApplicationStatus::KILLED,
+        "{}",
+        report.diagnostics
+    );
+    yarn.wait_for("the staging directory to go", |y| {
+        y.list(&y.staging_root()).is_empty()
+    });
 }

@@ -9,6 +9,7 @@
 //! containers and registered TaskManagers are matched.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -67,6 +68,9 @@ pub struct YarnResourceManager {
     launch: TaskManagerLaunch,
     /// Diagnostics of containers that ended abnormally, newest last (for the final status).
     abnormal_exits: Arc<Mutex<Vec<String>>>,
+    /// TaskManagers lost whose containers YARN has not reported yet: while there are any, the
+    /// reason (e.g. a memory kill) is still to come.
+    unreported_losses: Arc<AtomicUsize>,
 }
 
 /// Text of a completed container, as Flink reports it.
@@ -102,7 +106,13 @@ impl YarnResourceManager {
             settings,
             launch,
             abnormal_exits: Arc::default(),
+            unreported_losses: Arc::default(),
         }
+    }
+
+    /// How many lost TaskManagers' containers YARN has not reported on yet.
+    pub fn unreported_losses(&self) -> Arc<AtomicUsize> {
+        self.unreported_losses.clone()
     }
 
     /// Diagnostics of containers that ended abnormally, shared with the application master.
@@ -150,6 +160,11 @@ impl YarnResourceManager {
                 }
             }
             let starting = held.values().filter(|h| !h.registered).count();
+            let lost = held
+                .iter()
+                .filter(|(id, h)| h.registered && !task_managers.contains_key(*id))
+                .count();
+            self.unreported_losses.store(lost, Ordering::Relaxed);
             // Containers the RM still owes us (asked and not yet allocated).
             let mut outstanding = self.containers_for(demand).saturating_sub(starting);
 
@@ -170,7 +185,8 @@ impl YarnResourceManager {
                 }
             }
 
-            let busy = outstanding > 0 || starting > 0;
+            // Ask YARN often while containers come, or while a loss is unexplained.
+            let busy = outstanding > 0 || starting > 0 || lost > 0;
             let interval = if busy {
                 self.settings.request_heartbeat_interval
             } else {

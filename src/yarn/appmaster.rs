@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::future::IntoFuture;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -82,6 +83,9 @@ impl DeploymentMode {
         }))
     }
 }
+
+/// How long a failed job's application waits for YARN to report why its TaskManagers died.
+const LOSS_REPORT_PATIENCE: Duration = Duration::from_secs(3);
 
 /// Why the application master ends.
 #[derive(Debug)]
@@ -215,6 +219,7 @@ async fn watch_job(
     cluster: Arc<Cluster>,
     job: crate::util::ids::JobId,
     abnormal_exits: Arc<Mutex<Vec<String>>>,
+    unreported_losses: Arc<AtomicUsize>,
 ) -> Shutdown {
     loop {
         let ended = cluster.with_jobs(|jobs| {
@@ -237,6 +242,15 @@ async fn watch_job(
                     crate::rest::model::job_state_name(status)
                 ),
             };
+            // A failure after a lost TaskManager: wait (briefly) for YARN's reason.
+            if final_status == FinalApplicationStatus::FAILED {
+                let deadline = tokio::time::Instant::now() + LOSS_REPORT_PATIENCE;
+                while unreported_losses.load(Ordering::Relaxed) > 0
+                    && tokio::time::Instant::now() < deadline
+                {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
             let exits = abnormal_exits.lock().unwrap_or_else(|e| e.into_inner());
             if final_status != FinalApplicationStatus::SUCCEEDED && !exits.is_empty() {
                 diagnostics.push_str("\nTaskManager containers that ended abnormally:\n");
@@ -318,6 +332,7 @@ pub fn run(mut config: Configuration, mode: DeploymentMode) -> anyhow::Result<()
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let rm = YarnResourceManager::new(cluster.clone(), amrm.clone(), rm_settings, launch);
         let abnormal_exits = rm.abnormal_exits();
+        let unreported_losses = rm.unreported_losses();
         let rm_task = tokio::spawn(rm.run(stop_rx.clone()));
 
         if mode != DeploymentMode::Session {
@@ -338,7 +353,8 @@ pub fn run(mut config: Configuration, mode: DeploymentMode) -> anyhow::Result<()
             let tx = shutdown_tx.clone();
             let watched = cluster.clone();
             tokio::spawn(async move {
-                let _ = tx.send(watch_job(watched, job, abnormal_exits).await);
+                let shutdown = watch_job(watched, job, abnormal_exits, unreported_losses).await;
+                let _ = tx.send(shutdown);
             });
         }
 

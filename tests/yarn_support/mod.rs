@@ -253,3 +253,16 @@ pub fn line_value(text: &str, prefix: &str) -> String {
         .trim()
         .to_string()
 }
+
+/// The pid of the process of a container whose command line contains `role`.
+pub fn process_of_container(container: &str, role: &str) -> Option<u32> {
+    let wanted = format!("CONTAINER_ID={container}");
+    std::fs::read_dir("/proc").ok()?.find_map(|e| {
+        let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let has_env = environ.split(|b| *b == 0).any(|kv| kv == wanted.as_bytes());
+        let cmd = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        (has_env && cmd.starts_with("./strato") && cmd.contains(role)).then_some(pid)
+    })
+}
