@@ -37,7 +37,10 @@ fn session_to_web_interface(yarn: &Yarn) -> (Duration, String) {
     let stdout = child.stdout.take().expect("stdout");
     let mut elapsed = None;
     let mut app = String::new();
-    for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+    for line in std::io::BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+    {
         if let Some(id) = line.strip_prefix("Application ID: ") {
             app = id.trim().to_string();
         }
@@ -52,7 +55,10 @@ fn session_to_web_interface(yarn: &Yarn) -> (Duration, String) {
 
 fn report(name: &str, target: Duration, runs: &[Duration]) {
     let best = runs.iter().min().copied().unwrap_or_default();
-    let all: Vec<String> = runs.iter().map(|d| format!("{} ms", d.as_millis())).collect();
+    let all: Vec<String> = runs
+        .iter()
+        .map(|d| format!("{} ms", d.as_millis()))
+        .collect();
     println!(
         "  {name}: best {} ms (runs: {}), target < {} s",
         best.as_millis(),
@@ -81,8 +87,11 @@ fn main() {
     }
 
     let input = yarn.dir.path().join("words.txt");
-    std::fs::write(&input, "to be or not to be\nthat is the question\n".repeat(1000))
-        .expect("input");
+    std::fs::write(
+        &input,
+        "to be or not to be\nthat is the question\n".repeat(1000),
+    )
+    .expect("input");
     let mut per_job = Vec::new();
     for run in 0..RUNS {
         let output = yarn.dir.path().join(format!("counts-{run}"));
@@ -105,6 +114,14 @@ fn main() {
         );
     }
     println!("yarn (mini YARN, 2 NodeManagers, file:// staging):");
-    report("yarn-session -d to web interface", Duration::from_secs(3), &sessions);
-    report("per-job word count, command to result", Duration::from_secs(5), &per_job);
+    report(
+        "yarn-session -d to web interface",
+        Duration::from_secs(3),
+        &sessions,
+    );
+    report(
+        "per-job word count, command to result",
+        Duration::from_secs(5),
+        &per_job,
+    );
 }

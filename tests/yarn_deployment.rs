@@ -40,9 +40,13 @@ fn run_ok(yarn: &Yarn, args: &[String]) -> std::process::Output {
     out
 }
 
-/// Starts `yarn-session -d`; its application id.
-fn start_session(yarn: &Yarn) -> String {
-    let out = run_ok(yarn, &["yarn-session".into(), "-d".into()]);
+/// Starts `yarn-session -d` with extra flags; its application id.
+fn start_session(yarn: &Yarn, flags: &[&str]) -> String {
+    let args = [&["yarn-session", "-d"], flags].concat();
+    let out = run_ok(
+        yarn,
+        &args.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+    );
     let text = stdout(&out);
     assert!(
         line_value(&text, "JobManager Web Interface: ").starts_with("http://127.0.0.1:"),
@@ -54,8 +58,33 @@ fn start_session(yarn: &Yarn) -> String {
 #[test]
 fn a_detached_session_runs_two_jobs_lists_them_and_stops_without_leftovers() {
     let yarn = Yarn::start(false);
-    let app = start_session(&yarn);
+    let ship = yarn.dir.path().join("shipped");
+    std::fs::create_dir_all(ship.join("nested")).unwrap();
+    std::fs::write(ship.join("nested/lookup.txt"), "shipped data").unwrap();
+    let app = start_session(
+        &yarn,
+        &[
+            "-t",
+            ship.to_str().unwrap(),
+            "-nm",
+            "shared-session",
+            "-D",
+            "resourcemanager.taskmanager-timeout=500ms",
+        ],
+    );
     assert_eq!(yarn.app(&app).state, YarnApplicationState::RUNNING);
+    assert_eq!(yarn.app(&app).name, "shared-session");
+    let staged = yarn.tree(&format!("{}/{app}", yarn.staging_root()));
+    for file in [
+        "strato",
+        "conf/strato-conf.yaml",
+        "shipped/nested/lookup.txt",
+    ] {
+        assert!(
+            staged.contains(&file.to_string()),
+            "{file} not in {staged:?}"
+        );
+    }
     assert_eq!(yarn.app(&app).application_type, "Strato");
     let properties = yarn
         .dir
@@ -117,6 +146,11 @@ fn a_detached_session_runs_two_jobs_lists_them_and_stops_without_leftovers() {
             "{listing}"
         );
     }
+
+    // Idle TaskManagers go back to YARN: only the application master's container stays.
+    yarn.wait_for("idle TaskManagers to be released", |y| {
+        y.live_containers() == 1
+    });
 
     let stopped = yarn.cli_with_stdin(&["yarn-session", "-id", &app], "stop\n");
     assert!(
@@ -284,7 +318,7 @@ fn with_hdfs_as_default_file_system_a_session_and_a_per_job_cluster_stage_and_wr
     }
     let expected = reference_word_count(&text);
 
-    let app = start_session(&yarn);
+    let app = start_session(&yarn, &[]);
     assert_eq!(yarn.list(&yarn.staging_root()), vec![app.clone()]);
     let session_out = format!("{hdfs}/out/session");
     run_ok(
@@ -426,11 +460,12 @@ fn bad_deployments_are_refused_before_anything_is_left_behind() {
 
 #[test]
 fn a_task_manager_killed_for_exceeding_its_memory_fails_the_job_with_yarns_diagnostics() {
-    let yarn = Yarn::start(false);
+    // A monitor fast enough to see the TaskManager while it holds the program.
+    let yarn = Yarn::start_with_memory_check(false, std::time::Duration::from_millis(20));
     let input = yarn.dir.path().join("words.txt");
     write_corpus(&input, 10_000);
     let output = yarn.dir.path().join("counts").display().to_string();
-    // 128 MB cannot hold a TaskManager that receives this (debug-built) program.
+    // 128 MB cannot hold a TaskManager that receives this program (a debug build: ~200 MB).
     let args = [
         vec![
             "run".into(),

@@ -425,6 +425,7 @@ fn run(args: &RunArgs, config: &mut Configuration) -> Result<(), ProgramError> {
             &args.args,
             config,
             args.detached,
+            args.shutdown_on_attached_exit,
             &args.yarn.ship,
         );
     }

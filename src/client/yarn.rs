@@ -297,6 +297,7 @@ pub fn run_per_job(
     args: &[String],
     config: &Configuration,
     detached: bool,
+    shutdown_on_attached_exit: bool,
     ship: &[PathBuf],
 ) -> Result<(), ProgramError> {
     let descriptor = YarnClusterDescriptor::new(config).map_err(anyhow_error)?;
@@ -326,8 +327,18 @@ pub fn run_per_job(
     if detached {
         return Ok(());
     }
+    let app_id = &cluster.application_id;
     let report = rt
-        .block_on(descriptor.wait_for_end(&cluster.application_id))
+        .block_on(async {
+            tokio::select! {
+                report = descriptor.wait_for_end(app_id) => report,
+                _ = tokio::signal::ctrl_c(), if shutdown_on_attached_exit => {
+                    eprintln!("Shutting down the cluster {app_id} (-sae)");
+                    descriptor.kill(app_id).await?;
+                    descriptor.wait_for_end(app_id).await
+                }
+            }
+        })
         .map_err(anyhow_error)?;
     match (report.state, report.final_status) {
         (YarnApplicationState::FINISHED, FinalApplicationStatus::SUCCEEDED) => {
@@ -372,4 +383,41 @@ pub fn run_application(
         .map_err(anyhow_error)?;
     print_deployed(&cluster.application_id, &cluster.web_interface);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_properties_file_names_the_session_until_that_session_stops() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Configuration::new();
+        config.set(
+            options::YARN_PROPERTIES_FILE_LOCATION.key,
+            dir.path().display().to_string(),
+        );
+        assert_eq!(application_id_from_properties(&config).unwrap(), None);
+        write_properties(&config, "application_1_0001").unwrap();
+        assert_eq!(
+            session_from_config_or_properties(&config)
+                .unwrap()
+                .as_deref(),
+            Some("application_1_0001")
+        );
+        // An explicit id wins over the file.
+        let mut explicit = config.clone();
+        explicit.set(options::YARN_APPLICATION_ID.key, "application_1_0002");
+        assert_eq!(
+            session_from_config_or_properties(&explicit)
+                .unwrap()
+                .as_deref(),
+            Some("application_1_0002")
+        );
+        // Stopping another application leaves the file; stopping the named one removes it.
+        remove_properties(&config, "application_1_0002").unwrap();
+        assert!(properties_file(&config).unwrap().exists());
+        remove_properties(&config, "application_1_0001").unwrap();
+        assert!(!properties_file(&config).unwrap().exists());
+    }
 }

@@ -147,7 +147,7 @@ fn task_manager_launch(
     let env = container_environment(&resources, "taskmanager");
     Box::new(move |_: &ContainerId| {
         let command = format!(
-            "./{KEY_STRATO} taskmanager -Djobmanager.rpc.address={rpc_host} -Djobmanager.rpc.port={rpc_port} -Dtaskmanager.host=$NM_HOST 1><LOG_DIR>/taskmanager.out 2><LOG_DIR>/taskmanager.err"
+            "./{KEY_STRATO} taskmanager -Djobmanager.rpc.address={rpc_host} -Djobmanager.rpc.port={rpc_port} -Dtaskmanager.host=$NM_HOST -Dio.tmp.dirs=$LOCAL_DIRS 1><LOG_DIR>/taskmanager.out 2><LOG_DIR>/taskmanager.err"
         );
         launch_context(
             vec![command],
@@ -285,6 +285,12 @@ pub fn run(mut config: Configuration, mode: DeploymentMode) -> anyhow::Result<()
         .next()
         .unwrap_or(0);
     config.set(options::JOBMANAGER_RPC_ADDRESS.key, host.clone());
+    // Temporary files go where YARN cleans up after the application (Flink does the same).
+    if let Ok(local_dirs) = std::env::var("LOCAL_DIRS") {
+        if !config.contains(options::IO_TMP_DIRS.key) {
+            config.set(options::IO_TMP_DIRS.key, local_dirs);
+        }
+    }
     let rm_settings = resource_manager_settings(&config)?;
     let resources: BTreeMap<String, LocalResourceInfo> =
         match std::env::var(ENV_TASK_MANAGER_RESOURCES) {

@@ -626,3 +626,43 @@ impl YarnClusterDescriptor {
         self.remove_staging(app_id).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_above_the_maximum_allocation_is_refused_with_flinks_wording() {
+        assert!(check_memory("JobManager", 4096, 4096).is_ok());
+        let e = check_memory("JobManager", 5000, 4096)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("for the JobManager available"), "{e}");
+        assert!(
+            e.contains("Maximum Memory: 4096 MB Requested: 5000 MB"),
+            "{e}"
+        );
+        let e = check_vcores("TaskManagers", 8, 4).unwrap_err().to_string();
+        assert!(
+            e.contains("(8) exceeds the maximum number of virtual cores (4)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn ship_directories_become_one_resource_per_file_under_their_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let ship = dir.path().join("libs");
+        std::fs::create_dir_all(ship.join("a/b")).unwrap();
+        std::fs::write(ship.join("top.txt"), "1").unwrap();
+        std::fs::write(ship.join("a/b/deep.txt"), "2").unwrap();
+        let mut uploads = Vec::new();
+        add_ship_path(&ship, &mut uploads).unwrap();
+        add_ship_path(&ship.join("top.txt"), &mut uploads).unwrap();
+        let mut keys: Vec<&str> = uploads.iter().map(|(k, _, _)| k.as_str()).collect();
+        keys.sort();
+        assert_eq!(keys, ["libs/a/b/deep.txt", "libs/top.txt", "top.txt"]);
+        let missing = add_ship_path(&dir.path().join("nope"), &mut uploads).unwrap_err();
+        assert!(missing.to_string().contains("does not exist"), "{missing}");
+    }
+}

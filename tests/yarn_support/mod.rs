@@ -30,6 +30,11 @@ impl Yarn {
     /// A mini YARN with two 4 GB NodeManagers; `with_hdfs` makes a mini HDFS the default FS
     /// (and staging goes to the user's home there), else staging is in a temp dir.
     pub fn start(with_hdfs: bool) -> Yarn {
+        Self::start_with_memory_check(with_hdfs, Duration::from_millis(500))
+    }
+
+    /// Like [`Yarn::start`], with the NodeManagers' memory monitor at `interval`.
+    pub fn start_with_memory_check(with_hdfs: bool, interval: Duration) -> Yarn {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -41,7 +46,7 @@ impl Yarn {
                 num_node_managers: 2,
                 node_memory_mb: 4096,
                 node_vcores: 4,
-                memory_check_interval: Duration::from_millis(500),
+                memory_check_interval: interval,
                 ..Default::default()
             }))
             .unwrap();
