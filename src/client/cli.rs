@@ -3,9 +3,11 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use std::path::Path;
 
 use super::program::{self, ProgramError};
 use super::remote;
+use super::yarn;
 use crate::config::{options, Configuration};
 
 #[derive(Parser, Debug)]
@@ -38,6 +40,235 @@ pub enum Action {
     Jobmanager(DaemonArgs),
     /// Runs a TaskManager in the foreground.
     Taskmanager(DaemonArgs),
+    /// Starts a long-running Strato session cluster on YARN (or attaches to one with -id)
+    #[command(name = "yarn-session")]
+    YarnSession(YarnSessionArgs),
+    /// Runs an application in application mode: main runs in the cluster
+    #[command(name = "run-application")]
+    RunApplication(RunApplicationArgs),
+}
+
+/// Flink's multi-letter single-dash flags, spelled as clap long options.
+const MULTI_LETTER_FLAGS: &[(&str, &str)] = &[
+    ("-jm", "--jobManagerMemory"),
+    ("-tm", "--taskManagerMemory"),
+    ("-nm", "--name"),
+    ("-qu", "--queue"),
+    ("-at", "--applicationType"),
+    ("-nl", "--nodeLabel"),
+    ("-id", "--applicationId"),
+    ("-yjm", "--yarnjobManagerMemory"),
+    ("-ytm", "--yarntaskManagerMemory"),
+    ("-ys", "--yarnslots"),
+    ("-ynm", "--yarnname"),
+    ("-yqu", "--yarnqueue"),
+    ("-yt", "--yarnship"),
+    ("-yid", "--yarnapplicationId"),
+    ("-sae", "--shutdownOnAttachedExit"),
+];
+
+/// Rewrites `-yjm 1024`-style flags (and `-yDkey=value`) into forms clap parses. Stops at the
+/// program (the first existing file or URI after the action) so its own arguments stay as
+/// given.
+pub fn normalize_args(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut passthrough = false;
+    for (i, arg) in args.into_iter().enumerate() {
+        if passthrough || i < 2 {
+            out.push(arg);
+            continue;
+        }
+        if arg == "--"
+            || (!arg.starts_with('-')
+                && (Path::new(&arg).is_file() || (arg.contains("://") && !arg.contains('='))))
+        {
+            passthrough = true;
+            out.push(arg);
+        } else if let Some((_, long)) = MULTI_LETTER_FLAGS.iter().find(|(short, _)| *short == arg) {
+            out.push(long.to_string());
+        } else if let Some(property) = arg.strip_prefix("-yD") {
+            out.push("--yD".into());
+            if !property.is_empty() {
+                out.push(property.to_string());
+            }
+        } else {
+            out.push(arg);
+        }
+    }
+    out
+}
+
+/// A memory flag with Flink's default unit MB (`-jm 1024` = `1024m`).
+fn memory_flag(value: &str) -> String {
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        format!("{value}m")
+    } else {
+        value.to_string()
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct YarnSessionArgs {
+    /// If present, runs the job in detached mode
+    #[arg(short = 'd', long = "detached")]
+    pub detached: bool,
+    /// Memory for JobManager Container with optional unit (default: MB)
+    #[arg(long = "jobManagerMemory", value_name = "arg")]
+    pub job_manager_memory: Option<String>,
+    /// Memory per TaskManager Container with optional unit (default: MB)
+    #[arg(long = "taskManagerMemory", value_name = "arg")]
+    pub task_manager_memory: Option<String>,
+    /// Number of slots per TaskManager
+    #[arg(short = 's', long = "slots", value_name = "arg")]
+    pub slots: Option<u32>,
+    /// Set a custom name for the application on YARN
+    #[arg(long = "name", value_name = "arg")]
+    pub name: Option<String>,
+    /// Specify YARN queue
+    #[arg(long = "queue", value_name = "arg")]
+    pub queue: Option<String>,
+    /// Set a custom application type for the application on YARN
+    #[arg(long = "applicationType", value_name = "arg")]
+    pub application_type: Option<String>,
+    /// Specify YARN node label for the YARN application
+    #[arg(long = "nodeLabel", value_name = "arg")]
+    pub node_label: Option<String>,
+    /// Ship files in the specified directory (t for transfer)
+    #[arg(short = 't', long = "ship", value_name = "arg", action = clap::ArgAction::Append)]
+    pub ship: Vec<PathBuf>,
+    /// Attach to running YARN session
+    #[arg(long = "applicationId", value_name = "arg")]
+    pub application_id: Option<String>,
+    /// Display available YARN resources (memory, cores)
+    #[arg(short = 'q', long = "query")]
+    pub query: bool,
+    /// Namespace to create the Zookeeper sub-paths for high availability mode
+    #[arg(short = 'z', long = "zookeeperNamespace", value_name = "arg")]
+    pub zookeeper_namespace: Option<String>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct RunApplicationArgs {
+    /// The deployment target for the application: `yarn-application`
+    #[arg(short = 't', long = "target", value_name = "target", value_parser = ["yarn-application"])]
+    pub target: String,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The job binary: a local path or a file:// / hdfs:// URI
+    pub program: String,
+    /// Arguments for the program
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+/// `run`'s YARN flags (`-yjm -ytm -ys -ynm -yqu -yt -yid -yD`).
+#[derive(Args, Debug, Clone, Default)]
+pub struct YarnRunArgs {
+    /// Memory for JobManager Container with optional unit (default: MB)
+    #[arg(long = "yarnjobManagerMemory", value_name = "arg")]
+    pub job_manager_memory: Option<String>,
+    /// Memory per TaskManager Container with optional unit (default: MB)
+    #[arg(long = "yarntaskManagerMemory", value_name = "arg")]
+    pub task_manager_memory: Option<String>,
+    /// Number of slots per TaskManager
+    #[arg(long = "yarnslots", value_name = "arg")]
+    pub slots: Option<u32>,
+    /// Set a custom name for the application on YARN
+    #[arg(long = "yarnname", value_name = "arg")]
+    pub name: Option<String>,
+    /// Specify YARN queue
+    #[arg(long = "yarnqueue", value_name = "arg")]
+    pub queue: Option<String>,
+    /// Ship files in the specified directory (t for transfer)
+    #[arg(long = "yarnship", value_name = "arg", action = clap::ArgAction::Append)]
+    pub ship: Vec<PathBuf>,
+    /// Attach to running YARN session
+    #[arg(long = "yarnapplicationId", value_name = "arg")]
+    pub application_id: Option<String>,
+    /// Dynamic properties for the YARN cluster (-yD key=value)
+    #[arg(id = "yarn_dynamic_properties", long = "yD", value_name = "property=value", action = clap::ArgAction::Append)]
+    pub dynamic_properties: Vec<String>,
+}
+
+impl YarnRunArgs {
+    /// Applies the flags over the configuration.
+    fn apply(&self, config: &mut Configuration) -> Result<(), ProgramError> {
+        config.apply_dynamic_properties(self.dynamic_properties.iter().map(String::as_str))?;
+        apply_cluster_flags(
+            config,
+            &ClusterFlags {
+                job_manager_memory: self.job_manager_memory.as_deref(),
+                task_manager_memory: self.task_manager_memory.as_deref(),
+                slots: self.slots,
+                name: self.name.as_deref(),
+                queue: self.queue.as_deref(),
+                application_type: None,
+                node_label: None,
+                application_id: self.application_id.as_deref(),
+                zookeeper_namespace: None,
+            },
+        );
+        Ok(())
+    }
+}
+
+/// Cluster flags shared by `yarn-session` and `run -y*`.
+struct ClusterFlags<'a> {
+    job_manager_memory: Option<&'a str>,
+    task_manager_memory: Option<&'a str>,
+    slots: Option<u32>,
+    name: Option<&'a str>,
+    queue: Option<&'a str>,
+    application_type: Option<&'a str>,
+    node_label: Option<&'a str>,
+    application_id: Option<&'a str>,
+    zookeeper_namespace: Option<&'a str>,
+}
+
+fn apply_cluster_flags(config: &mut Configuration, flags: &ClusterFlags<'_>) {
+    let mut set = |key: &str, value: Option<String>| {
+        if let Some(v) = value {
+            config.set(key, v);
+        }
+    };
+    set(
+        options::JOBMANAGER_PROCESS_SIZE.key,
+        flags.job_manager_memory.map(memory_flag),
+    );
+    set(
+        options::TASKMANAGER_PROCESS_SIZE.key,
+        flags.task_manager_memory.map(memory_flag),
+    );
+    set(
+        options::NUM_TASK_SLOTS.key,
+        flags.slots.map(|s| s.to_string()),
+    );
+    set(
+        options::YARN_APPLICATION_NAME.key,
+        flags.name.map(str::to_string),
+    );
+    set(
+        options::YARN_APPLICATION_QUEUE.key,
+        flags.queue.map(str::to_string),
+    );
+    set(
+        options::YARN_APPLICATION_TYPE.key,
+        flags.application_type.map(str::to_string),
+    );
+    set(
+        options::YARN_APPLICATION_NODE_LABEL.key,
+        flags.node_label.map(str::to_string),
+    );
+    set(
+        options::YARN_APPLICATION_ID.key,
+        flags.application_id.map(str::to_string),
+    );
+    set(
+        options::HA_CLUSTER_ID.key,
+        flags.zookeeper_namespace.map(str::to_string),
+    );
 }
 
 /// How to reach a running JobManager.
@@ -46,11 +277,39 @@ pub struct ClusterArgs {
     /// Address (host:port) of the JobManager's REST endpoint to connect to
     #[arg(short = 'm', long = "jobmanager", value_name = "host:port")]
     pub jobmanager: Option<String>,
-    /// The deployment target (`remote` for a standalone cluster)
-    #[arg(short = 't', long = "target", value_name = "target", value_parser = ["remote"])]
+    /// The deployment target (`remote` for a standalone cluster; `yarn-session`,
+    /// `yarn-per-job`, `yarn-application` with -Dyarn.application.id or -yid)
+    #[arg(short = 't', long = "target", value_name = "target", value_parser = ["remote", "yarn-session", "yarn-per-job", "yarn-application"])]
     pub target: Option<String>,
+    /// The YARN application to address
+    #[arg(long = "yarnapplicationId", value_name = "arg")]
+    pub yarn_application_id: Option<String>,
     #[command(flatten)]
     pub config: ConfigArgs,
+}
+
+impl ClusterArgs {
+    /// The JobManager REST address: `-m`, or the YARN cluster named by the target, `-yid`
+    /// / `yarn.application.id`, or the YARN properties file.
+    fn jobmanager(&self, config: &mut Configuration) -> Result<Option<String>, ProgramError> {
+        if let Some(id) = &self.yarn_application_id {
+            config.set(options::YARN_APPLICATION_ID.key, id.clone());
+        }
+        if self.jobmanager.is_some() || self.target.as_deref() == Some("remote") {
+            return Ok(self.jobmanager.clone());
+        }
+        if self
+            .target
+            .as_deref()
+            .is_some_and(|t| t.starts_with("yarn-"))
+        {
+            return yarn::addressed_jobmanager(config).map(Some);
+        }
+        match yarn::session_from_config_or_properties(config)? {
+            Some(app_id) => yarn::jobmanager_address(config, &app_id).map(Some),
+            None => Ok(None),
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -129,11 +388,13 @@ pub struct RunArgs {
     /// Run the job in detached mode: return once it is submitted
     #[arg(short = 'd', long = "detached")]
     pub detached: bool,
-    /// The deployment target for the job: `local` (embedded executor) or `remote` (a running
-    /// session cluster, see -m)
-    #[arg(short = 't', long = "target", value_name = "target", value_parser = ["local", "remote"])]
+    /// The deployment target for the job: `local` (embedded executor), `remote` (a running
+    /// session cluster, see -m), `yarn-per-job` (a YARN cluster for this job) or
+    /// `yarn-session` (a running YARN session, see -yid)
+    #[arg(short = 't', long = "target", value_name = "target", value_parser = ["local", "remote", "yarn-per-job", "yarn-session"])]
     pub target: Option<String>,
-    /// Address (host:port) of the JobManager's REST endpoint to submit to (implies -t remote)
+    /// Address (host:port) of the JobManager's REST endpoint to submit to (implies -t remote);
+    /// `yarn-cluster` deploys a per-job YARN cluster
     #[arg(short = 'm', long = "jobmanager", value_name = "host:port")]
     pub jobmanager: Option<String>,
     /// Path to a savepoint to restore the job from (e.g. hdfs:///flink/savepoint-1537)
@@ -142,6 +403,11 @@ pub struct RunArgs {
     /// Allow to skip savepoint state that cannot be restored (an operator was removed)
     #[arg(short = 'n', long = "allowNonRestoredState")]
     pub allow_non_restored_state: bool,
+    /// Shut the per-job cluster down when the attached client exits
+    #[arg(long = "shutdownOnAttachedExit")]
+    pub shutdown_on_attached_exit: bool,
+    #[command(flatten)]
+    pub yarn: YarnRunArgs,
     #[command(flatten)]
     pub config: ConfigArgs,
     /// The job binary to run
@@ -187,9 +453,48 @@ pub fn resolve_configuration(
     Ok(config)
 }
 
+/// `strato run`: local, a standalone or YARN session, or a per-job YARN cluster.
+fn run(args: &RunArgs, config: &mut Configuration) -> Result<(), ProgramError> {
+    let target = args.target.as_deref();
+    let per_job =
+        target == Some("yarn-per-job") || args.jobmanager.as_deref() == Some("yarn-cluster");
+    if per_job {
+        config.set(options::EXECUTION_TARGET.key, "yarn-per-job");
+        return yarn::run_per_job(
+            &args.program,
+            &args.args,
+            config,
+            args.detached,
+            args.shutdown_on_attached_exit,
+            &args.yarn.ship,
+        );
+    }
+    let jobmanager = match (target, &args.jobmanager) {
+        (Some("local"), _) => None,
+        (_, Some(m)) => Some(m.clone()),
+        (Some("remote"), None) => None,
+        (Some("yarn-session"), None) => Some(yarn::addressed_jobmanager(config)?),
+        _ => match yarn::session_from_config_or_properties(config)? {
+            Some(app_id) => Some(yarn::jobmanager_address(config, &app_id)?),
+            None => None,
+        },
+    };
+    if jobmanager.is_some() || target == Some("remote") {
+        remote::run(
+            &args.program,
+            &args.args,
+            config,
+            jobmanager.as_deref(),
+            args.detached,
+        )
+    } else {
+        program::run_local(&args.program, &args.args, config, args.detached)
+    }
+}
+
 /// Runs the command line; returns the process exit code.
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(normalize_args(std::env::args())) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
@@ -213,20 +518,39 @@ pub fn main() -> i32 {
                 if args.allow_non_restored_state {
                     config.set(options::SAVEPOINT_IGNORE_UNCLAIMED_STATE.key, "true");
                 }
-                let remote = args.jobmanager.is_some() || args.target.as_deref() == Some("remote");
-                if remote {
-                    remote::run(
-                        &args.program,
-                        &args.args,
-                        &config,
-                        args.jobmanager.as_deref(),
-                        args.detached,
-                    )
-                } else {
-                    program::run_local(&args.program, &args.args, &config, args.detached)
-                }
+                args.yarn.apply(&mut config)?;
+                run(&args, &mut config)
             })
         }
+        Action::YarnSession(args) => {
+            resolve_configuration(&args.config, None).and_then(|mut config| {
+                apply_cluster_flags(
+                    &mut config,
+                    &ClusterFlags {
+                        job_manager_memory: args.job_manager_memory.as_deref(),
+                        task_manager_memory: args.task_manager_memory.as_deref(),
+                        slots: args.slots,
+                        name: args.name.as_deref(),
+                        queue: args.queue.as_deref(),
+                        application_type: args.application_type.as_deref(),
+                        node_label: args.node_label.as_deref(),
+                        application_id: None,
+                        zookeeper_namespace: args.zookeeper_namespace.as_deref(),
+                    },
+                );
+                yarn::yarn_session(
+                    &config,
+                    &yarn::SessionOptions {
+                        detached: args.detached,
+                        ship: args.ship.clone(),
+                        application_id: args.application_id.clone(),
+                        query: args.query,
+                    },
+                )
+            })
+        }
+        Action::RunApplication(args) => resolve_configuration(&args.config, None)
+            .and_then(|config| yarn::run_application(&args.program, &args.args, &config)),
         Action::List(args) => {
             resolve_configuration(&args.cluster.config, None).and_then(|config| {
                 let any = args.running || args.scheduled || args.all;
@@ -235,12 +559,15 @@ pub fn main() -> i32 {
                     scheduled: !any || args.scheduled || args.all,
                     terminated: args.all,
                 };
-                remote::list(&config, args.cluster.jobmanager.as_deref(), show)
+                let mut config = config;
+                let jobmanager = args.cluster.jobmanager(&mut config)?;
+                remote::list(&config, jobmanager.as_deref(), show)
             })
         }
         Action::Cancel(args) => {
-            resolve_configuration(&args.cluster.config, None).and_then(|config| {
-                remote::cancel(&config, args.cluster.jobmanager.as_deref(), &args.job_id)
+            resolve_configuration(&args.cluster.config, None).and_then(|mut config| {
+                let jobmanager = args.cluster.jobmanager(&mut config)?;
+                remote::cancel(&config, jobmanager.as_deref(), &args.job_id)
             })
         }
         Action::Stop(args) => {
@@ -272,8 +599,13 @@ pub fn main() -> i32 {
         }
         Action::Jobmanager(args) => resolve_configuration(&args.config, None).and_then(|config| {
             crate::cluster::entrypoint::init_logging(&config);
-            crate::cluster::entrypoint::run_jobmanager(config)
-                .map_err(|e| ProgramError::Program(format!("{e:#}")))
+            // Started by YARN as an application master?
+            match crate::yarn::appmaster::DeploymentMode::from_env() {
+                Some(Ok(mode)) => crate::yarn::appmaster::run(config, mode),
+                Some(Err(e)) => Err(anyhow::anyhow!(e)),
+                None => crate::cluster::entrypoint::run_jobmanager(config),
+            }
+            .map_err(|e| ProgramError::Program(format!("{e:#}")))
         }),
         Action::Taskmanager(args) => resolve_configuration(&args.config, None).and_then(|config| {
             crate::cluster::entrypoint::init_logging(&config);
@@ -293,5 +625,46 @@ pub fn main() -> i32 {
             eprintln!("{e}");
             1
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_action_has_a_consistent_definition() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn flinks_multi_letter_flags_are_rewritten_up_to_the_program() {
+        let program = std::env::current_exe().unwrap().display().to_string();
+        let args: Vec<String> = [
+            "strato", "run", "-yjm", "1024", "-yDa=b", "-yD", "c=d", "-yid", "app_1", &program,
+            "-yjm", "x",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let normalized = normalize_args(args);
+        assert_eq!(
+            normalized[2..10],
+            [
+                "--yarnjobManagerMemory",
+                "1024",
+                "--yD",
+                "a=b",
+                "--yD",
+                "c=d",
+                "--yarnapplicationId",
+                "app_1"
+            ]
+        );
+        // The program's own arguments stay as given.
+        assert_eq!(normalized[11..], ["-yjm", "x"]);
+        assert_eq!(memory_flag("1024"), "1024m");
+        assert_eq!(memory_flag("1 gb"), "1 gb");
     }
 }

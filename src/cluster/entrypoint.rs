@@ -52,7 +52,7 @@ pub fn init_logging(config: &Configuration) {
 }
 
 /// A private temporary directory under the first of `io.tmp.dirs` (or the system's).
-fn temp_dir(config: &Configuration, prefix: &str) -> anyhow::Result<tempfile::TempDir> {
+pub fn temp_dir(config: &Configuration, prefix: &str) -> anyhow::Result<tempfile::TempDir> {
     let base = config
         .get_optional(&options::IO_TMP_DIRS)?
         .and_then(|dirs| dirs.into_iter().next())
@@ -70,7 +70,7 @@ fn temp_dir(config: &Configuration, prefix: &str) -> anyhow::Result<tempfile::Te
 }
 
 /// Runs `cleanup` and ends the process on SIGTERM or SIGINT.
-fn exit_on_signal(cleanup: impl FnOnce() + Send + 'static) -> anyhow::Result<()> {
+pub fn exit_on_signal(cleanup: impl FnOnce() + Send + 'static) -> anyhow::Result<()> {
     std::thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
@@ -100,6 +100,86 @@ fn exit_on_signal(cleanup: impl FnOnce() + Send + 'static) -> anyhow::Result<()>
     Ok(())
 }
 
+/// The JobManager's settings from the configuration, with blobs kept in `blob_dir`.
+pub fn cluster_settings(
+    config: &Configuration,
+    blob_dir: PathBuf,
+) -> anyhow::Result<ClusterSettings> {
+    Ok(ClusterSettings {
+        heartbeat_interval: config.get(&options::HEARTBEAT_INTERVAL)?,
+        heartbeat_timeout: config.get(&options::HEARTBEAT_TIMEOUT)?,
+        slot_request_timeout: config.get(&options::SLOT_REQUEST_TIMEOUT)?,
+        jobstore_expiration: config.get(&options::JOBSTORE_EXPIRATION_TIME)?,
+        blob_dir,
+    })
+}
+
+/// Binds the REST endpoint to the first free port of `ports` on `host`.
+pub async fn bind_rest(
+    host: &str,
+    ports: &crate::config::PortRange,
+) -> anyhow::Result<tokio::net::TcpListener> {
+    let mut last = None;
+    for port in ports.ports() {
+        match tokio::net::TcpListener::bind((host, port)).await {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("empty port range")))
+        .with_context(|| format!("could not bind the REST endpoint to {host}:{ports}"))
+}
+
+/// A JobManager whose endpoints are bound: the cluster serves RPC, REST is ready to serve.
+pub struct BoundJobManager {
+    pub cluster: Arc<Cluster>,
+    pub rest: tokio::net::TcpListener,
+    pub rpc_address: std::net::SocketAddr,
+    pub rest_address: std::net::SocketAddr,
+    pub blob_dir: tempfile::TempDir,
+}
+
+/// Creates the cluster, serves its RPC endpoint on `rpc_host:rpc_port` and binds REST on
+/// `rest_host` within `rest_ports` (inside `rt`).
+pub fn bind_jobmanager(
+    config: Configuration,
+    rt: &tokio::runtime::Runtime,
+    rpc_host: &str,
+    rpc_port: u16,
+    rest_host: &str,
+    rest_ports: &crate::config::PortRange,
+) -> anyhow::Result<BoundJobManager> {
+    let blob_dir = temp_dir(&config, "strato-blobs-")?;
+    let settings = cluster_settings(&config, blob_dir.path().to_path_buf())?;
+    let (rpc_listener, rpc_address) = bind_rpc(rpc_host, rpc_port).with_context(|| {
+        format!("could not bind the JobManager RPC endpoint to {rpc_host}:{rpc_port}")
+    })?;
+    let cluster = Cluster::new(settings, config);
+    cluster.serve_rpc(rpc_listener)?;
+    let rest = rt.block_on(bind_rest(rest_host, rest_ports))?;
+    let rest_address = rest.local_addr()?;
+    // Tests and scripts read these two lines to find the ports.
+    println!("JobManager RPC endpoint listening at {rpc_address}");
+    println!("Rest endpoint listening at {rest_address}");
+    tracing::info!("JobManager RPC endpoint listening at {rpc_address}, Rest endpoint listening at {rest_address}");
+    Ok(BoundJobManager {
+        cluster,
+        rest,
+        rpc_address,
+        rest_address,
+        blob_dir,
+    })
+}
+
+/// The multi-threaded runtime the JobManager's REST server runs on.
+pub fn jobmanager_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("could not start the REST server's runtime")
+}
+
 /// `strato jobmanager`: a session cluster's JobManager, until SIGTERM.
 pub fn run_jobmanager(config: Configuration) -> anyhow::Result<()> {
     let rpc_host = config.get(&options::JOBMANAGER_RPC_ADDRESS)?;
@@ -111,48 +191,15 @@ pub fn run_jobmanager(config: Configuration) -> anyhow::Result<()> {
             .unwrap_or_else(|_| rpc_host.clone()),
     };
     let rest_ports = config.get(&options::REST_BIND_PORT)?;
-    let blob_dir = temp_dir(&config, "strato-blobs-")?;
-    let settings = ClusterSettings {
-        heartbeat_interval: config.get(&options::HEARTBEAT_INTERVAL)?,
-        heartbeat_timeout: config.get(&options::HEARTBEAT_TIMEOUT)?,
-        slot_request_timeout: config.get(&options::SLOT_REQUEST_TIMEOUT)?,
-        jobstore_expiration: config.get(&options::JOBSTORE_EXPIRATION_TIME)?,
-        blob_dir: blob_dir.path().to_path_buf(),
-    };
-    let (rpc_listener, rpc_address) = bind_rpc(&rpc_host, rpc_port).with_context(|| {
-        format!("could not bind the JobManager RPC endpoint to {rpc_host}:{rpc_port}")
-    })?;
-    let cluster = Cluster::new(settings, config);
-    cluster.serve_rpc(rpc_listener)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("could not start the REST server's runtime")?;
-    let rest = rt
-        .block_on(async {
-            let mut last = None;
-            for port in rest_ports.ports() {
-                match tokio::net::TcpListener::bind((rest_host.as_str(), port)).await {
-                    Ok(l) => return Ok(l),
-                    Err(e) => last = Some(e),
-                }
-            }
-            Err(last.unwrap_or_else(|| std::io::Error::other("empty port range")))
-        })
-        .with_context(|| format!("could not bind the REST endpoint to {rest_host}:{rest_ports}"))?;
-    let rest_address = rest.local_addr()?;
-    // Tests and scripts read these two lines to find the ports.
-    println!("JobManager RPC endpoint listening at {rpc_address}");
-    println!("Rest endpoint listening at {rest_address}");
-    tracing::info!("JobManager RPC endpoint listening at {rpc_address}, Rest endpoint listening at {rest_address}");
-    let blob_path = blob_dir.path().to_path_buf();
+    let rt = jobmanager_runtime()?;
+    let jm = bind_jobmanager(config, &rt, &rpc_host, rpc_port, &rest_host, &rest_ports)?;
+    let blob_path = jm.blob_dir.path().to_path_buf();
     exit_on_signal(move || {
         let _ = std::fs::remove_dir_all(&blob_path);
     })?;
-    rt.block_on(crate::rest::serve(rest, Arc::clone(&cluster)))
+    rt.block_on(crate::rest::serve(jm.rest, Arc::clone(&jm.cluster)))
         .context("the REST server stopped")?;
-    drop(blob_dir);
+    drop(jm.blob_dir);
     Ok(())
 }
 
@@ -174,6 +221,8 @@ pub fn run_taskmanager(config: Configuration) -> anyhow::Result<()> {
         heartbeat_interval: config.get(&options::HEARTBEAT_INTERVAL)?,
         heartbeat_timeout: config.get(&options::HEARTBEAT_TIMEOUT)?,
         work_dir: work_dir.path().to_path_buf(),
+        // On YARN the container id names the TaskManager (Flink does the same).
+        resource_id: std::env::var("CONTAINER_ID").ok(),
     };
     let path = work_dir.path().to_path_buf();
     exit_on_signal(move || {

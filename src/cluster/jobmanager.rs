@@ -158,6 +158,9 @@ struct State {
     attempts: HashMap<JobId, Attempt>,
     /// Slots held by each job: (TaskManager id, slot index), in subtask order.
     allocations: HashMap<JobId, Vec<(String, usize)>>,
+    /// Slots each job waiting for slots needs: what an active resource manager (YARN)
+    /// requests containers for.
+    pending_slots: HashMap<JobId, usize>,
 }
 
 /// The JobManager's shared state and operations (dispatcher + resource manager + blob store).
@@ -425,6 +428,17 @@ impl Cluster {
 
     // ---- resource manager ----
 
+    /// Slots that jobs wait for beyond the free ones (the demand behind container requests).
+    pub fn pending_slot_demand(&self) -> usize {
+        let state = self.lock();
+        let free: usize = state.task_managers.values().map(|tm| tm.free_slots()).sum();
+        state
+            .pending_slots
+            .values()
+            .sum::<usize>()
+            .saturating_sub(free)
+    }
+
     fn register_task_manager(
         &self,
         registration: TaskManagerRegistration,
@@ -453,7 +467,7 @@ impl Cluster {
     }
 
     /// Forgets a TaskManager and fails the tasks it ran.
-    fn task_manager_lost(&self, id: &str, reason: &str) {
+    pub fn task_manager_lost(&self, id: &str, reason: &str) {
         let mut state = self.lock();
         let Some(tm) = state.task_managers.remove(id) else {
             return;
@@ -747,9 +761,12 @@ impl TaskDeployer for ClusterDeployer {
                         }
                     }
                     state.allocations.insert(job.job_id, chosen);
+                    state.pending_slots.remove(&job.job_id);
                     return Ok(());
                 }
+                state.pending_slots.insert(job.job_id, needed);
                 if Instant::now() >= deadline {
+                    state.pending_slots.remove(&job.job_id);
                     let total: usize = state.task_managers.values().map(|t| t.slots.len()).sum();
                     return Err(SlotRequestError::Unavailable(format!(
                         "NoResourceAvailableException: Could not acquire the minimum required resources: the job needs {needed} slots but only {} of {total} slots were available within the slot request timeout of {} ms (slot.request.timeout)",
@@ -759,6 +776,7 @@ impl TaskDeployer for ClusterDeployer {
                 }
             }
             if cancelled() {
+                self.cluster.lock().pending_slots.remove(&job.job_id);
                 return Err(SlotRequestError::Cancelled);
             }
             std::thread::sleep(Duration::from_millis(20));

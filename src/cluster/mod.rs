@@ -14,3 +14,4 @@ pub mod rpc;
 pub mod savepoints;
 pub mod taskmanager;
 pub mod worker;
+pub mod yarn_resource_manager;

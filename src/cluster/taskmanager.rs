@@ -34,6 +34,9 @@ pub struct TaskManagerSettings {
     pub heartbeat_timeout: Duration,
     /// Where programs are cached and workers get their working directories.
     pub work_dir: PathBuf,
+    /// The resource id to register with; on YARN the container id, so the resource manager
+    /// can tell which container a TaskManager runs in. `None` makes up `host:pid-random`.
+    pub resource_id: Option<String>,
 }
 
 type Workers = Arc<Mutex<HashMap<(JobId, u32), u32>>>;
@@ -47,12 +50,14 @@ pub fn run(settings: TaskManagerSettings) -> anyhow::Result<()> {
             settings.work_dir.display()
         )
     })?;
-    let id = format!(
-        "{}:{}-{:06x}",
-        settings.host,
-        std::process::id(),
-        rand::random::<u32>() & 0xff_ffff
-    );
+    let id = settings.resource_id.clone().unwrap_or_else(|| {
+        format!(
+            "{}:{}-{:06x}",
+            settings.host,
+            std::process::id(),
+            rand::random::<u32>() & 0xff_ffff
+        )
+    });
     let workers: Workers = Arc::default();
     loop {
         match TcpStream::connect(&settings.jobmanager) {

@@ -320,7 +320,9 @@ pub async fn wait_for_final(
 
 /// The scheduler addresses (several with RM HA): from the conf dir the container
 /// environment names, else the AMRMToken's service (the address the RM issued it for).
-async fn scheduler_addresses(token_service: &str) -> anyhow::Result<Vec<std::net::SocketAddr>> {
+pub(crate) async fn scheduler_addresses(
+    token_service: &str,
+) -> anyhow::Result<Vec<std::net::SocketAddr>> {
     let from_conf = match Configuration::conf_dir_from_env() {
         Some(dir) if dir.join("yarn-site.xml").is_file() => {
             Configuration::load_dir(&dir)?.rm_addresses(conf::RM_SCHEDULER_ADDRESS)?

@@ -5,10 +5,14 @@
 //! - [`nm`]: ContainerManagementProtocol client (start, stop, statuses);
 //! - [`launch`]: container launch contexts and local resources as YARN wants them;
 //! - [`proto`], [`ids`], [`tokens`]: YARN's messages, identifiers and token identifiers;
+//! - [`appmaster`]: the Strato application master (`strato jobmanager` started by YARN);
+//! - [`descriptor`]: the client side: staging, submission, finding a running cluster;
 //! - [`dshell`]: the distributed shell application (client + AM), the end-to-end proof;
 //! - [`mini`]: a protocol-faithful ResourceManager + NodeManagers for tests and local use.
 
 pub mod amrm;
+pub mod appmaster;
+pub mod descriptor;
 pub mod dshell;
 pub mod ids;
 pub mod launch;

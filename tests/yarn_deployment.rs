@@ -1,0 +1,565 @@
+//! Strato on YARN end to end, against the mini YARN with real processes: a detached session
+//! shared by two jobs, per-job clusters (success and failure), application mode with provided
+//! lib dirs, the same with a mini HDFS as the default file system, and deployments refused
+//! before anything is left behind.
+
+#[path = "cluster_support/mod.rs"]
+mod cluster_support;
+mod support;
+#[path = "yarn_support/mod.rs"]
+mod yarn_support;
+
+use std::path::Path;
+
+use strato::yarn::rest::{FinalApplicationStatus, YarnApplicationState};
+use support::{example, read_counts, reference_word_count, stderr, stdout, write_corpus};
+use yarn_support::{line_value, process_of_container, Yarn};
+
+/// `run` arguments of a BATCH word count.
+fn word_count_args(input: &str, output: &str) -> Vec<String> {
+    vec![
+        example("word_count").display().to_string(),
+        "--input".into(),
+        input.into(),
+        "--output".into(),
+        output.into(),
+        "--execution-mode".into(),
+        "BATCH".into(),
+    ]
+}
+
+fn run_ok(yarn: &Yarn, args: &[String]) -> std::process::Output {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = yarn.cli(&args);
+    assert!(
+        out.status.success(),
+        "strato {args:?} failed:\n{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    out
+}
+
+/// Starts `yarn-session -d` with extra flags; its application id.
+fn start_session(yarn: &Yarn, flags: &[&str]) -> String {
+    let args = [&["yarn-session", "-d"], flags].concat();
+    let out = run_ok(
+        yarn,
+        &args.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+    );
+    let text = stdout(&out);
+    assert!(
+        line_value(&text, "JobManager Web Interface: ").starts_with("http://127.0.0.1:"),
+        "{text}"
+    );
+    line_value(&text, "Application ID: ")
+}
+
+#[test]
+fn a_detached_session_runs_two_jobs_lists_them_and_stops_without_leftovers() {
+    let yarn = Yarn::start(false);
+    let ship = yarn.dir.path().join("shipped");
+    std::fs::create_dir_all(ship.join("nested")).unwrap();
+    std::fs::write(ship.join("nested/lookup.txt"), "shipped data").unwrap();
+    let app = start_session(
+        &yarn,
+        &[
+            "-t",
+            ship.to_str().unwrap(),
+            "-nm",
+            "shared-session",
+            "-D",
+            "resourcemanager.taskmanager-timeout=500ms",
+        ],
+    );
+    assert_eq!(yarn.app(&app).state, YarnApplicationState::RUNNING);
+    assert_eq!(yarn.app(&app).name, "shared-session");
+    let staged = yarn.tree(&format!("{}/{app}", yarn.staging_root()));
+    for file in [
+        "strato",
+        "conf/strato-conf.yaml",
+        "shipped/nested/lookup.txt",
+    ] {
+        assert!(
+            staged.contains(&file.to_string()),
+            "{file} not in {staged:?}"
+        );
+    }
+    assert_eq!(yarn.app(&app).application_type, "Strato");
+    let properties = yarn
+        .dir
+        .path()
+        .join(format!(".yarn-properties-{}", yarn_support::USER));
+    assert!(std::fs::read_to_string(&properties)
+        .unwrap()
+        .contains(&format!("applicationID={app}")));
+    assert_eq!(yarn.list(&yarn.staging_root()), vec![app.clone()]);
+
+    let input = yarn.dir.path().join("words.txt");
+    let text = write_corpus(&input, 50_000);
+    let input = input.display().to_string();
+    // One job finds the session through the properties file, one through its id.
+    let first_out = yarn.dir.path().join("first");
+    let first = run_ok(
+        &yarn,
+        &[
+            vec!["run".into()],
+            word_count_args(&input, &first_out.display().to_string()),
+        ]
+        .concat(),
+    );
+    let second_out = yarn.dir.path().join("second");
+    let second = run_ok(
+        &yarn,
+        &[
+            vec![
+                "run".into(),
+                "-t".into(),
+                "yarn-session".into(),
+                format!("-Dyarn.application.id={app}"),
+            ],
+            word_count_args(&input, &second_out.display().to_string()),
+        ]
+        .concat(),
+    );
+    let expected = reference_word_count(&text);
+    assert_eq!(read_counts(&first_out), expected);
+    assert_eq!(read_counts(&second_out), expected);
+    let first_id = line_value(&stdout(&first), "Job has been submitted with JobID ");
+    let second_id = line_value(&stdout(&second), "Job has been submitted with JobID ");
+
+    let listed = run_ok(
+        &yarn,
+        &[
+            "list".into(),
+            "-a".into(),
+            "-t".into(),
+            "yarn-session".into(),
+            "-yid".into(),
+            app.clone(),
+        ],
+    );
+    let listing = stdout(&listed);
+    for id in [&first_id, &second_id] {
+        assert!(
+            listing.contains(&format!("{id} : WordCount (FINISHED)")),
+            "{listing}"
+        );
+    }
+
+    // Idle TaskManagers go back to YARN: only the application master's container stays.
+    yarn.wait_for("idle TaskManagers to be released", |y| {
+        y.live_containers() == 1
+    });
+
+    let stopped = yarn.cli_with_stdin(&["yarn-session", "-id", &app], "stop\n");
+    assert!(
+        stopped.status.success(),
+        "{}\n{}",
+        stdout(&stopped),
+        stderr(&stopped)
+    );
+    let report = yarn.final_report(&app);
+    assert_eq!(report.state, YarnApplicationState::FINISHED);
+    assert_eq!(report.final_status, FinalApplicationStatus::SUCCEEDED);
+    yarn.wait_for("the session's containers to go", |y| {
+        y.live_containers() == 0
+    });
+    assert!(yarn.list(&yarn.staging_root()).is_empty());
+    assert!(!properties.exists());
+}
+
+#[test]
+fn a_per_job_cluster_runs_its_word_count_and_finishes_the_application() {
+    let yarn = Yarn::start(false);
+    let input = yarn.dir.path().join("words.txt");
+    let text = write_corpus(&input, 50_000);
+    let output = yarn.dir.path().join("counts");
+    let out = run_ok(
+        &yarn,
+        &[
+            vec![
+                "run".into(),
+                "-t".into(),
+                "yarn-per-job".into(),
+                "-ynm".into(),
+                "wc-per-job".into(),
+            ],
+            word_count_args(&input.display().to_string(), &output.display().to_string()),
+        ]
+        .concat(),
+    );
+    let text_out = stdout(&out);
+    let app = line_value(&text_out, "Application ID: ");
+    let job = line_value(&text_out, "Job has been submitted with JobID ");
+    assert!(
+        text_out.contains(&format!("Job with JobID {job} has finished.")),
+        "{text_out}"
+    );
+    assert_eq!(read_counts(&output), reference_word_count(&text));
+    let report = yarn.app(&app);
+    assert_eq!(report.name, "wc-per-job");
+    assert_eq!(report.state, YarnApplicationState::FINISHED);
+    assert_eq!(report.final_status, FinalApplicationStatus::SUCCEEDED);
+    assert!(yarn.list(&yarn.staging_root()).is_empty());
+}
+
+#[test]
+fn a_failing_per_job_job_fails_the_application_with_the_cause_in_the_client_output() {
+    let yarn = Yarn::start(false);
+    let missing = yarn
+        .dir
+        .path()
+        .join("no-such-input.txt")
+        .display()
+        .to_string();
+    let output = yarn.dir.path().join("counts").display().to_string();
+    let args = [
+        vec!["run".into(), "-m".into(), "yarn-cluster".into()],
+        word_count_args(&missing, &output),
+    ]
+    .concat();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = yarn.cli(&args);
+    assert!(!out.status.success());
+    let app = line_value(&stdout(&out), "Application ID: ");
+    let err = stderr(&out);
+    assert!(err.contains("failed"), "{err}");
+    assert!(
+        err.contains(&missing),
+        "the cause names the missing input: {err}"
+    );
+    let report = yarn.app(&app);
+    assert_eq!(report.final_status, FinalApplicationStatus::FAILED);
+    assert!(
+        report.diagnostics.contains(&missing),
+        "{}",
+        report.diagnostics
+    );
+    assert!(yarn.list(&yarn.staging_root()).is_empty());
+}
+
+/// A directory standing for pre-uploaded runtime files (hard links, else copies: the file
+/// status must be the file's own, as on HDFS).
+fn provided_lib_dir(dir: &Path) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    let strato = std::path::PathBuf::from(env!("CARGO_BIN_EXE_strato"));
+    for (source, name) in [(strato, "strato"), (example("word_count"), "word_count")] {
+        let target = dir.join(name);
+        if std::fs::hard_link(&source, &target).is_err() {
+            std::fs::copy(&source, &target).unwrap();
+        }
+    }
+    format!("file://{}", dir.display())
+}
+
+#[test]
+fn application_mode_with_provided_lib_dirs_uploads_only_configuration() {
+    let yarn = Yarn::start(false);
+    let provided = provided_lib_dir(&yarn.dir.path().join("provided"));
+    let input = yarn.dir.path().join("words.txt");
+    let text = write_corpus(&input, 2_000_000);
+    let output = yarn.dir.path().join("counts");
+    let program = format!("{provided}/word_count");
+    let out = run_ok(
+        &yarn,
+        &[
+            "run-application".into(),
+            "-t".into(),
+            "yarn-application".into(),
+            format!("-Dyarn.provided.lib.dirs={provided}"),
+            program,
+            "--input".into(),
+            input.display().to_string(),
+            "--output".into(),
+            output.display().to_string(),
+            "--execution-mode".into(),
+            "BATCH".into(),
+        ],
+    );
+    let app = line_value(&stdout(&out), "Application ID: ");
+    let staged = yarn.tree(&format!("{}/{app}", yarn.staging_root()));
+    assert!(
+        staged
+            .iter()
+            .all(|f| f == "conf/strato-conf.yaml" || f.starts_with("hadoop-conf/")),
+        "only configuration is uploaded: {staged:?}"
+    );
+    let report = yarn.final_report(&app);
+    assert_eq!(
+        report.final_status,
+        FinalApplicationStatus::SUCCEEDED,
+        "{}",
+        report.diagnostics
+    );
+    assert_eq!(read_counts(&output), reference_word_count(&text));
+    assert!(yarn.list(&yarn.staging_root()).is_empty());
+}
+
+#[test]
+fn with_hdfs_as_default_file_system_a_session_and_a_per_job_cluster_stage_and_write_there() {
+    let yarn = Yarn::start(true);
+    let hdfs = yarn.hdfs.as_ref().unwrap().uri();
+    let local_input = yarn.dir.path().join("words.txt");
+    let text = write_corpus(&local_input, 50_000);
+    let input = format!("{hdfs}/in/words.txt");
+    {
+        let (fs, path) = strato::fs::FileSystems::new(strato::fs::FsConfig::with_default_fs(&hdfs))
+            .unwrap()
+            .resolve(&input)
+            .unwrap();
+        fs.copy_from_local(
+            &local_input,
+            &path,
+            &strato::fs::CreateOptions::overwrite(),
+            &mut |_, _| {},
+        )
+        .unwrap();
+    }
+    let expected = reference_word_count(&text);
+
+    let app = start_session(&yarn, &[]);
+    assert_eq!(yarn.list(&yarn.staging_root()), vec![app.clone()]);
+    let session_out = format!("{hdfs}/out/session");
+    run_ok(
+        &yarn,
+        &[vec!["run".into()], word_count_args(&input, &session_out)].concat(),
+    );
+    let local = yarn.dir.path().join("session-counts");
+    yarn.fetch_dir(&session_out, &local);
+    assert_eq!(read_counts(&local), expected);
+    let stopped = yarn.cli_with_stdin(&["yarn-session", "-id", &app], "stop\n");
+    assert!(stopped.status.success(), "{}", stderr(&stopped));
+    assert_eq!(
+        yarn.final_report(&app).final_status,
+        FinalApplicationStatus::SUCCEEDED
+    );
+
+    let per_job_out = format!("{hdfs}/out/per-job");
+    let out = run_ok(
+        &yarn,
+        &[
+            vec!["run".into(), "-t".into(), "yarn-per-job".into()],
+            word_count_args(&input, &per_job_out),
+        ]
+        .concat(),
+    );
+    let per_job_app = line_value(&stdout(&out), "Application ID: ");
+    assert_eq!(
+        yarn.app(&per_job_app).final_status,
+        FinalApplicationStatus::SUCCEEDED
+    );
+    let local = yarn.dir.path().join("per-job-counts");
+    yarn.fetch_dir(&per_job_out, &local);
+    assert_eq!(read_counts(&local), expected);
+    assert!(yarn.list(&yarn.staging_root()).is_empty());
+}
+
+#[test]
+fn bad_deployments_are_refused_before_anything_is_left_behind() {
+    let yarn = Yarn::start(false);
+    let program = example("word_count").display().to_string();
+    let refused = |args: &[&str], expected: &str| {
+        let out = yarn.cli(args);
+        assert!(
+            !out.status.success(),
+            "{args:?} succeeded: {}",
+            stdout(&out)
+        );
+        let err = stderr(&out);
+        assert!(
+            err.contains(expected),
+            "{args:?}: expected {expected:?} in {err}"
+        );
+        assert!(
+            yarn.list(&yarn.staging_root()).is_empty(),
+            "{args:?} left staging files"
+        );
+        assert!(
+            yarn.apps()
+                .iter()
+                .all(|a| a.state != YarnApplicationState::RUNNING),
+            "{args:?} left a running application"
+        );
+    };
+    refused(
+        &["yarn-session", "-d", "-qu", "no-such-queue"],
+        "The specified queue 'no-such-queue' does not exist",
+    );
+    refused(
+        &["yarn-session", "-d", "-jm", "100000"],
+        "Maximum Memory: 4096 MB Requested: 100000 MB",
+    );
+    refused(
+        &["yarn-session", "-d", "-tm", "8g"],
+        "for the TaskManagers available",
+    );
+    refused(
+        &["run", "-t", "yarn-per-job", "/no/such/program"],
+        "/no/such/program",
+    );
+    refused(
+        &[
+            "run-application",
+            "-t",
+            "yarn-application",
+            "-Dyarn.provided.lib.dirs=file:///no/such/dir",
+            &program,
+        ],
+        "yarn.provided.lib.dirs: the directory 'file:///no/such/dir'",
+    );
+    refused(
+        &[
+            "run-application",
+            "-t",
+            "yarn-application",
+            "file:///no/such/program",
+        ],
+        "'file:///no/such/program' does not exist",
+    );
+    // A staging directory that cannot be created (its parent is a file).
+    let blocker = yarn.dir.path().join("blocker");
+    std::fs::write(&blocker, b"").unwrap();
+    refused(
+        &[
+            "yarn-session",
+            "-d",
+            &format!("-Dyarn.staging-directory={}", blocker.join("sub").display()),
+        ],
+        "Could not upload to the staging directory",
+    );
+
+    // An unreachable ResourceManager: a clear error, quickly.
+    let dead = yarn.dir.path().join("dead-conf");
+    std::fs::create_dir_all(&dead).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    std::fs::write(
+        dead.join("yarn-site.xml"),
+        format!("<configuration><property><name>yarn.resourcemanager.webapp.address</name><value>127.0.0.1:{port}</value></property></configuration>"),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let out = yarn
+        .strato()
+        .env("YARN_CONF_DIR", &dead)
+        .args(["yarn-session", "-d"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("Could not reach the YARN ResourceManager"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+#[test]
+fn a_task_manager_killed_for_exceeding_its_memory_fails_the_job_with_yarns_diagnostics() {
+    // A monitor fast enough to see the TaskManager while it holds the program.
+    let yarn = Yarn::start_with_memory_check(false, std::time::Duration::from_millis(20));
+    let input = yarn.dir.path().join("words.txt");
+    write_corpus(&input, 10_000);
+    let output = yarn.dir.path().join("counts").display().to_string();
+    // 128 MB cannot hold a TaskManager that receives this program (a debug build: ~200 MB).
+    let args = [
+        vec![
+            "run".into(),
+            "-t".into(),
+            "yarn-per-job".into(),
+            "-ytm".into(),
+            "128".into(),
+        ],
+        word_count_args(&input.display().to_string(), &output),
+    ]
+    .concat();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = yarn.cli(&args);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.contains("exit code -104 (killed for exceeding its physical memory limit)"),
+        "{err}"
+    );
+    assert!(err.contains("beyond the 'PHYSICAL' memory limit"), "{err}");
+    let app = line_value(&stdout(&out), "Application ID: ");
+    assert_eq!(yarn.app(&app).final_status, FinalApplicationStatus::FAILED);
+}
+
+#[test]
+fn a_dead_task_manager_container_is_replaced_and_cancelling_the_job_ends_the_application() {
+    let yarn = Yarn::start(false);
+    let (_server, port) = cluster_support::silent_socket_server();
+    let out = run_ok(
+        &yarn,
+        &[
+            "run",
+            "-d",
+            "-t",
+            "yarn-per-job",
+            "-Drestart-strategy=fixed-delay",
+            "-Drestart-strategy.fixed-delay.attempts=3",
+            "-Drestart-strategy.fixed-delay.delay=100 ms",
+            &example("streaming_word_count").display().to_string(),
+            "--hostname",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ]
+        .map(String::from),
+    );
+    let text = stdout(&out);
+    let app = line_value(&text, "Application ID: ");
+    let web = line_value(&text, "JobManager Web Interface: http://");
+    let job = line_value(&text, "Job has been submitted with JobID ");
+    let running = |_: &Yarn| {
+        let details = cluster_support::http_get(&web, &format!("/jobs/{job}"));
+        details["state"] == "RUNNING"
+            && details["vertices"]
+                .as_array()
+                .is_some_and(|v| v.iter().all(|v| v["status"] == "RUNNING"))
+    };
+    let task_managers = || -> Vec<String> {
+        cluster_support::http_get(&web, "/taskmanagers")["taskmanagers"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t["id"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    yarn.wait_for("the job to run", running);
+    let first = task_managers();
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(first[0].starts_with("container_"), "{first:?}");
+
+    let pid = process_of_container(&first[0], "taskmanager").expect("the TaskManager process");
+    // SAFETY: kill(2) on a process this test's cluster started.
+    unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+    yarn.wait_for("a replacement TaskManager", |_| {
+        let now = task_managers();
+        now.len() == 1 && now[0] != first[0]
+    });
+    yarn.wait_for("the job to run again", running);
+
+    let cancelled = run_ok(
+        &yarn,
+        &["cancel", "-t", "yarn-per-job", "-yid", &app, &job].map(String::from),
+    );
+    assert!(stdout(&cancelled).contains(&format!("Cancelled job {job}.")));
+    let report = yarn.final_report(&app);
+    assert_eq!(
+        report.final_status,
+        FinalApplicationStatus::KILLED,
+        "{}",
+        report.diagnostics
+    );
+    yarn.wait_for("the staging directory to go", |y| {
+        y.list(&y.staging_root()).is_empty()
+    });
+}
