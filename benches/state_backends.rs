@@ -6,11 +6,20 @@
 //! cargo bench --bench state_backends -- rocksdb      # one
 //! STRATO_BENCH_EVENTS=5000000 cargo bench --bench state_backends
 //! ```
-//! Each backend runs in a child process of this binary so its peak RSS is its own.
+//! Each backend runs in a child process of this binary so its peak RSS is its own. Then, per
+//! backend, a snapshot of 1 M keys' value state: the synchronous part (heap: copy of the
+//! tables; RocksDB: flush + local checkpoint) and the asynchronous part (canonical format, or
+//! incremental upload) are timed separately.
 
 use std::process::Command;
+use std::time::Instant;
 
+use strato::checkpoint::SnapshotLocation;
+use strato::config::options::StateBackendType;
 use strato::config::Configuration;
+use strato::runtime::keygroup::KeyGroupRange;
+use strato::state::rocksdb::RocksDbInstance;
+use strato::state::{KeyedStateBackend, StateAccess, StateBackendSettings, ValueStateDescriptor};
 use strato::connectors::datagen::DataGeneratorSource;
 use strato::{LongCounter, RuntimeContext, SinkFunction, StreamExecutionEnvironment};
 
@@ -81,7 +90,58 @@ fn run(backend: &str) -> anyhow::Result<(u64, f64)> {
     Ok((n, result.net_runtime.as_secs_f64()))
 }
 
+/// Times the two parts of a snapshot of `KEYS` keys' value state on one backend.
+fn snapshot_times(backend: &str, incremental: bool) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let kind = match backend {
+        "rocksdb" => StateBackendType::RocksDb,
+        _ => StateBackendType::HashMap,
+    };
+    let settings = StateBackendSettings {
+        kind,
+        incremental,
+        local_dirs: vec![dir.path().to_path_buf()],
+    };
+    let mut state = KeyedStateBackend::<i64>::create(
+        &settings,
+        |d| RocksDbInstance::new(d, "bench", "op", 0),
+        KeyGroupRange::for_operator_index(128, 1, 0),
+        128,
+        None,
+    )?;
+    let count = ValueStateDescriptor::<i64>::new("count");
+    for key in 0..KEYS as i64 {
+        StateAccess::new(&mut state, &key, &())
+            .value_state(&count)?
+            .update(key);
+    }
+    let location = SnapshotLocation::in_directory(dir.path().join("chk").to_str().unwrap_or("chk"))?;
+    let started = Instant::now();
+    let writer = state.snapshot(1, false)?;
+    let sync = started.elapsed();
+    let started = Instant::now();
+    let handles = writer.write(&location, "op-0")?;
+    let written = started.elapsed();
+    let size: u64 = handles.iter().map(|h| h.state_size()).sum();
+    println!(
+        "{backend}{}: snapshot of {KEYS} keys: synchronous part {:.1} ms, asynchronous part {:.1} ms, {} MB",
+        if incremental { " (incremental)" } else { "" },
+        sync.as_secs_f64() * 1e3,
+        written.as_secs_f64() * 1e3,
+        size >> 20
+    );
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
+    if let Some(pos) = std::env::args().position(|a| a == "--snapshot") {
+        let backend = std::env::args().nth(pos + 1).unwrap_or_default();
+        return snapshot_times(&backend, false)
+            .and_then(|_| match backend.as_str() {
+                "rocksdb" => snapshot_times(&backend, true),
+                _ => Ok(()),
+            });
+    }
     if let Some(pos) = std::env::args().position(|a| a == "--child") {
         let backend = std::env::args().nth(pos + 1).unwrap_or_default();
         let (records, secs) = run(&backend)?;
@@ -110,6 +170,8 @@ fn main() -> anyhow::Result<()> {
     {
         let status = Command::new(&exe).args(["--child", backend]).status()?;
         anyhow::ensure!(status.success(), "the {backend} run failed");
+        let status = Command::new(&exe).args(["--snapshot", backend]).status()?;
+        anyhow::ensure!(status.success(), "the {backend} snapshot failed");
     }
     Ok(())
 }

@@ -311,7 +311,7 @@ fn restoring_a_missing_or_damaged_state_file_names_the_path(kind: StateBackendTy
     };
     std::fs::write(&file, b"\xff\xff\xff\xff not canonical state").unwrap();
     let err = restore(&handles);
-    assert!(err.contains("state.") || err.contains(&file), "{err}");
+    assert!(err.contains("damaged") && err.contains(&file), "{err}");
     std::fs::remove_file(&file).unwrap();
     let err = restore(&handles);
     assert!(err.contains(&file), "{err}");

@@ -10,7 +10,7 @@
 use std::hash::Hash;
 
 use super::canonical;
-use super::heap::{HeapKeyedStateBackend, StateError};
+use super::heap::{HeapKeyedStateBackend, StateError, StateTable};
 use super::rocksdb::{RocksDbInstance, RocksDbKeyedStateBackend};
 use super::{KeyedSnapshotWriter, StateBackendSettings, StateKey, StateValue};
 use crate::checkpoint::{KeyedStateHandle, StateReader};
@@ -56,7 +56,7 @@ impl<K: StateKey> KeyedStateBackend<K> {
                         heap.restore_entry(e);
                         Ok(())
                     })
-                    .map_err(|e| StateError::RestoreFiles(e.to_string()))?;
+        ?;
                 }
                 Ok(KeyedStateBackend::Heap(heap))
             }
@@ -113,6 +113,13 @@ impl<K: StateKey> KeyedStateBackend<K> {
         }
     }
 
+    pub fn max_parallelism(&self) -> usize {
+        match self {
+            KeyedStateBackend::Heap(h) => h.max_parallelism(),
+            KeyedStateBackend::RocksDb(r) => r.max_parallelism(),
+        }
+    }
+
     pub fn key_group_range(&self) -> KeyGroupRange {
         match self {
             KeyedStateBackend::Heap(h) => h.key_group_range(),
@@ -122,7 +129,7 @@ impl<K: StateKey> KeyedStateBackend<K> {
 
     /// Runs `f` on the value of state `name` for (key, namespace).
     #[inline]
-    pub fn get<N: Namespace, S: StateValue, R>(
+    pub fn get<N: Namespace, S: Clone + StateValue, R>(
         &mut self,
         name: &str,
         key: &K,
@@ -141,7 +148,7 @@ impl<K: StateKey> KeyedStateBackend<K> {
     /// Runs `f` on the slot of (key, namespace) of state `name`: `None` when absent; leaving
     /// `None` removes the entry.
     #[inline]
-    pub fn update<N: Namespace, S: StateValue, R>(
+    pub fn update<N: Namespace, S: Clone + StateValue, R>(
         &mut self,
         name: &str,
         key: &K,
@@ -157,8 +164,20 @@ impl<K: StateKey> KeyedStateBackend<K> {
         }
     }
 
+    /// One state, resolved once for many accesses (a batch of records): on the heap its
+    /// table, so each access is a single hash lookup.
+    pub fn state<N: Namespace, S: Clone + StateValue>(
+        &mut self,
+        name: &'static str,
+    ) -> Result<StateRef<'_, K, N, S>, StateError> {
+        Ok(match self {
+            KeyedStateBackend::Heap(h) => StateRef::Heap(h.table::<N, S>(name)?),
+            KeyedStateBackend::RocksDb(r) => StateRef::RocksDb(r, name),
+        })
+    }
+
     /// Removes and returns the value of (key, namespace) of state `name`.
-    pub fn take<N: Namespace, S: StateValue>(
+    pub fn take<N: Namespace, S: Clone + StateValue>(
         &mut self,
         name: &str,
         key: &K,
@@ -169,7 +188,7 @@ impl<K: StateKey> KeyedStateBackend<K> {
     }
 
     /// Sets (`Some`) or removes (`None`) the value of (key, namespace) of state `name`.
-    pub fn put<N: Namespace, S: StateValue>(
+    pub fn put<N: Namespace, S: Clone + StateValue>(
         &mut self,
         name: &str,
         key: &K,
@@ -181,7 +200,7 @@ impl<K: StateKey> KeyedStateBackend<K> {
     }
 
     /// Removes every entry of state `name` and returns them (BATCH mode's final emission).
-    pub fn drain<N: Namespace, S: StateValue>(
+    pub fn drain<N: Namespace, S: Clone + StateValue>(
         &mut self,
         name: &str,
     ) -> Result<Vec<(K, N, S)>, StateError> {
@@ -241,6 +260,29 @@ impl<K: StateKey> KeyedStateBackend<K> {
     pub fn dispose(&mut self) {
         if let KeyedStateBackend::RocksDb(r) = self {
             r.dispose();
+        }
+    }
+}
+
+/// One state of a backend, resolved for repeated access ([`KeyedStateBackend::state`]).
+pub enum StateRef<'a, K, N, S> {
+    Heap(&'a mut StateTable<K, N, S>),
+    RocksDb(&'a mut RocksDbKeyedStateBackend<K>, &'static str),
+}
+
+impl<K: StateKey, N: Namespace, S: Clone + StateValue> StateRef<'_, K, N, S> {
+    /// Like [`KeyedStateBackend::update`].
+    #[inline]
+    pub fn update<R>(
+        &mut self,
+        key: &K,
+        key_group: usize,
+        namespace: &N,
+        f: impl FnOnce(&mut Option<S>) -> R,
+    ) -> Result<R, StateError> {
+        match self {
+            StateRef::Heap(table) => Ok(table.update(key_group, key, namespace, f)),
+            StateRef::RocksDb(r, name) => r.update(name, key, key_group, namespace, f),
         }
     }
 }

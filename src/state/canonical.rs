@@ -12,6 +12,7 @@
 use serde_bytes::Bytes;
 
 use crate::checkpoint::{CheckpointError, KeyedStateHandle, SnapshotLocation, StateReader};
+use crate::state::heap::StateError;
 use crate::runtime::keygroup::KeyGroupRange;
 use crate::state::KeyedSnapshotWriter;
 
@@ -187,13 +188,14 @@ impl CanonicalWriter {
 }
 
 /// Reads the entries of the key groups in `mine` from canonical handles of any parallelism
-/// (handles of other formats are skipped: the caller restores those itself).
+/// (handles of other formats are skipped: the caller restores those itself). Errors name the
+/// state file that is missing or damaged.
 pub fn read_key_groups(
     reader: &StateReader,
     handles: &[KeyedStateHandle],
     mine: KeyGroupRange,
     f: &mut dyn FnMut(Entry<'_>) -> Result<(), String>,
-) -> Result<(), CheckpointError> {
+) -> Result<(), StateError> {
     for handle in handles {
         let KeyedStateHandle::KeyGroups {
             range,
@@ -207,7 +209,7 @@ pub fn read_key_groups(
             Some(path) => path.to_string(),
             None => "inline state".to_string(),
         };
-        let damaged = |reason: String| CheckpointError::CorruptMetadata {
+        let damaged = |reason: String| StateError::Damaged {
             path: describe(),
             reason,
         };
@@ -231,7 +233,9 @@ pub fn read_key_groups(
         if end < start {
             return Err(damaged(format!("key-group offsets {start} > {end}")));
         }
-        let bytes = reader.read_range(data, start, (end - start) as usize)?;
+        let bytes = reader
+            .read_range(data, start, (end - start) as usize)
+            .map_err(|e| StateError::RestoreFiles(e.to_string()))?;
         if bytes.len() as u64 != end - start {
             return Err(damaged(format!(
                 "truncated: wanted {} bytes from offset {start}, found {}",

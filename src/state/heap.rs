@@ -21,6 +21,8 @@ pub enum StateError {
     Backend { path: String, reason: String },
     #[error("could not restore keyed state: {0}")]
     RestoreFiles(String),
+    #[error("the state file '{path}' is damaged: {reason}")]
+    Damaged { path: String, reason: String },
     #[error("state '{name}' is registered as {registered}, but was requested as {requested}")]
     TypeMismatch {
         name: String,
@@ -153,6 +155,8 @@ impl<K: Clone, N: Clone> From<&KeyRef<'_, K, N>> for (K, N) {
 
 /// Writes one key group of a table as canonical entries (`state name`, key, namespace, value).
 type SnapshotFn = fn(&dyn Any, &str, usize, &mut Vec<u8>) -> Result<(), String>;
+/// Copies a table (the synchronous part of a snapshot).
+type CopyFn = fn(&dyn Any) -> Option<Box<dyn Any + Send>>;
 /// Inserts restored canonical entries into a table.
 type RestoreFn = fn(&mut dyn Any, &[RestoredEntry]) -> Result<(), String>;
 
@@ -161,9 +165,20 @@ struct RegisteredState {
     type_name: &'static str,
     table: Box<dyn Any + Send>,
     snapshot: SnapshotFn,
+    copy: CopyFn,
 }
 
-fn snapshot_group<K: StateKey, N: Hash + Eq + Clone + StateValue, S: StateValue>(
+fn copy_table<K: StateKey, N: Hash + Eq + Clone + StateValue, S: Clone + StateValue>(
+    table: &dyn Any,
+) -> Option<Box<dyn Any + Send>> {
+    let table = table.downcast_ref::<StateTable<K, N, S>>()?;
+    Some(Box::new(StateTable {
+        first_key_group: table.first_key_group,
+        groups: table.groups.clone(),
+    }))
+}
+
+fn snapshot_group<K: StateKey, N: Hash + Eq + Clone + StateValue, S: Clone + StateValue>(
     table: &dyn Any,
     name: &str,
     key_group: usize,
@@ -185,7 +200,7 @@ fn snapshot_group<K: StateKey, N: Hash + Eq + Clone + StateValue, S: StateValue>
     Ok(())
 }
 
-fn restore_entries<K: StateKey, N: Hash + Eq + Clone + StateValue, S: StateValue>(
+fn restore_entries<K: StateKey, N: Hash + Eq + Clone + StateValue, S: Clone + StateValue>(
     table: &mut dyn Any,
     entries: &[RestoredEntry],
 ) -> Result<(), String> {
@@ -210,7 +225,7 @@ pub(crate) struct RestoredEntry {
     value: Vec<u8>,
 }
 
-fn find_or_register<'a, K: StateKey, N: Hash + Eq + Clone + StateValue, S: StateValue>(
+fn find_or_register<'a, K: StateKey, N: Hash + Eq + Clone + StateValue, S: Clone + StateValue>(
     states: &'a mut Vec<RegisteredState>,
     pending: &mut HashMap<String, Vec<RestoredEntry>, BuildStableHasher>,
     range: KeyGroupRange,
@@ -234,6 +249,7 @@ fn find_or_register<'a, K: StateKey, N: Hash + Eq + Clone + StateValue, S: State
                 type_name: requested,
                 table: Box::new(table),
                 snapshot: snapshot_group::<K, N, S>,
+                copy: copy_table::<K, N, S>,
             });
             states.len() - 1
         }
@@ -296,34 +312,27 @@ impl<K: StateKey> HeapKeyedStateBackend<K> {
         self.max_parallelism
     }
 
-    /// The synchronous part of a snapshot: every state encoded in the canonical format, key
-    /// group by key group (a consistent copy; writing it out happens later, on another
+    /// The synchronous part of a snapshot: a copy of every state table (a consistent view;
+    /// encoding it in the canonical format and writing it out happen later, on another
     /// thread, in [`crate::state::KeyedSnapshotWriter::write`]).
-    pub fn snapshot(&self) -> Result<KeyGroupsSnapshot, StateError> {
-        let mut snapshot = KeyGroupsSnapshot::new(self.range);
-        for key_group in self.range.start..=self.range.end {
-            let out = snapshot.group(key_group);
-            for state in &self.states {
-                (state.snapshot)(state.table.as_ref(), &state.name, key_group, out).map_err(
-                    |reason| StateError::Snapshot {
-                        name: state.name.clone(),
-                        reason,
-                    },
-                )?;
-            }
-            // State restored but never touched since is still part of this subtask's state.
-            for (name, entries) in &self.pending {
-                for e in entries.iter().filter(|e| e.key_group == key_group) {
-                    canonical::write_entry(out, name, &e.key, &e.namespace, &e.value).map_err(
-                        |reason| StateError::Snapshot {
-                            name: name.clone(),
-                            reason,
-                        },
-                    )?;
-                }
-            }
+    pub fn snapshot(&self) -> Result<HeapSnapshot, StateError> {
+        let mut tables = Vec::with_capacity(self.states.len());
+        for state in &self.states {
+            let copy = (state.copy)(state.table.as_ref()).ok_or_else(|| StateError::Snapshot {
+                name: state.name.clone(),
+                reason: "internal error: state table of another type".into(),
+            })?;
+            tables.push((state.name.clone(), copy, state.snapshot));
         }
-        Ok(snapshot)
+        Ok(HeapSnapshot {
+            range: self.range,
+            tables,
+            pending: self
+                .pending
+                .iter()
+                .map(|(name, entries)| (name.clone(), entries.clone()))
+                .collect(),
+        })
     }
 
     /// Takes over the entries of this backend's key groups from canonical snapshots of any
@@ -344,10 +353,64 @@ impl<K: StateKey> HeapKeyedStateBackend<K> {
     }
 
     /// The table of state `name` holding `S` per (key, namespace), created on first use.
-    pub fn table<N: Hash + Eq + Clone + StateValue, S: StateValue>(
+    pub fn table<N: Hash + Eq + Clone + StateValue, S: Clone + StateValue>(
         &mut self,
         name: &str,
     ) -> Result<&mut StateTable<K, N, S>, StateError> {
         find_or_register(&mut self.states, &mut self.pending, self.range, name)
+    }
+}
+
+/// A heap snapshot after its synchronous part: copies of the state tables.
+pub struct HeapSnapshot {
+    range: KeyGroupRange,
+    tables: Vec<(String, Box<dyn Any + Send>, SnapshotFn)>,
+    /// Restored state not registered since.
+    pending: Vec<(String, Vec<RestoredEntry>)>,
+}
+
+impl HeapSnapshot {
+    /// Encodes the copies in the canonical format, key group by key group.
+    pub fn encode(&self) -> Result<KeyGroupsSnapshot, StateError> {
+        let mut snapshot = KeyGroupsSnapshot::new(self.range);
+        for key_group in self.range.start..=self.range.end {
+            let out = snapshot.group(key_group);
+            for (name, table, write) in &self.tables {
+                write(table.as_ref(), name, key_group, out).map_err(|reason| {
+                    StateError::Snapshot {
+                        name: name.clone(),
+                        reason,
+                    }
+                })?;
+            }
+            // State restored but never touched since is still part of this subtask's state.
+            for (name, entries) in &self.pending {
+                for e in entries.iter().filter(|e| e.key_group == key_group) {
+                    canonical::write_entry(out, name, &e.key, &e.namespace, &e.value).map_err(
+                        |reason| StateError::Snapshot {
+                            name: name.clone(),
+                            reason,
+                        },
+                    )?;
+                }
+            }
+        }
+        Ok(snapshot)
+    }
+}
+
+impl crate::state::KeyedSnapshotWriter for HeapSnapshot {
+    fn write(
+        self: Box<Self>,
+        location: &crate::checkpoint::SnapshotLocation,
+        name: &str,
+    ) -> Result<Vec<crate::checkpoint::KeyedStateHandle>, crate::checkpoint::CheckpointError> {
+        let encoded = self
+            .encode()
+            .map_err(|e| crate::checkpoint::CheckpointError::Encode {
+                path: name.to_string(),
+                reason: e.to_string(),
+            })?;
+        Box::new(encoded).write(location, name)
     }
 }

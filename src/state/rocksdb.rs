@@ -217,7 +217,7 @@ impl<K: StateKey> RocksDbKeyedStateBackend<K> {
                 message
             })
         })
-        .map_err(|e| failure.take().unwrap_or_else(|| restore_error(e)))?;
+        .map_err(|e| failure.take().unwrap_or(e))?;
         for handle in handles {
             if !matches!(handle, KeyedStateHandle::Incremental { .. }) {
                 continue;
@@ -280,6 +280,10 @@ impl<K: StateKey> RocksDbKeyedStateBackend<K> {
 
     pub fn key_group_range(&self) -> KeyGroupRange {
         self.range
+    }
+
+    pub fn max_parallelism(&self) -> usize {
+        self.max_parallelism
     }
 
     pub fn instance_dir(&self) -> &Path {

@@ -13,6 +13,7 @@ use crate::runtime::batch::Batch;
 use crate::graph::stream_graph::OperatorInfo;
 use crate::runtime::chain::{guarded, BoxOutput, ChainEvent, Output, TaskError};
 use crate::state::operator::KeyedCheckpoints;
+use crate::runtime::keygroup::assign_to_key_group;
 use crate::state::{KeyedStateBackend, StateKey};
 
 /// Flink's name for the reduce operator's state.
@@ -84,11 +85,13 @@ where
             ));
         };
         let emit = self.emit_every_update;
+        let max_parallelism = state.max_parallelism();
         guarded(&self.name, || {
+            let mut values = state.state::<(), T>(STATE)?;
             for (record, timestamp) in batch.drain() {
                 let key = selector(&record);
-                let key_group = state.key_group_of(&key);
-                let updated = state.update(STATE, &key, key_group, &(), |slot: &mut Option<T>| {
+                let key_group = assign_to_key_group(&key, max_parallelism);
+                let updated = values.update(&key, key_group, &(), |slot: &mut Option<T>| {
                     let value = match slot.take() {
                         Some(acc) => f.reduce(acc, record)?,
                         None => record,

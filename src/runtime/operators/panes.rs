@@ -192,7 +192,9 @@ where
                 "records arrived before the window operator was opened",
             ));
         };
+        let max_parallelism = state.max_parallelism();
         guarded(name, || {
+            let mut panes = state.state::<i64, Option<C::Acc>>(PANES)?;
             for (record, timestamp) in batch.drain() {
                 let ts = timestamp.ok_or_else(|| anyhow::anyhow!("a record has no timestamp, but '{name}' uses event-time windows: did you forget assign_timestamps_and_watermarks?"))?;
                 let watermark = timers.current_watermark();
@@ -203,10 +205,10 @@ where
                     continue;
                 }
                 let key = key_selector(&record);
-                let key_group = state.key_group_of(&key);
+                let key_group = assign_to_key_group(&key, max_parallelism);
                 let pane_start = TimeWindow::start_with_offset(ts, offset, pane);
-                let new_pane = state
-                    .update(PANES, &key, key_group, &pane_start, |slot| {
+                let new_pane = panes
+                    .update(&key, key_group, &pane_start, |slot: &mut Option<Option<C::Acc>>| {
                         let acc = slot.take().flatten();
                         let new_pane = acc.is_none();
                         *slot = Some(Some(contents.add(acc, record, ts)?));

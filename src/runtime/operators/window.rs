@@ -723,7 +723,7 @@ where
                     let contents = &mut *p.contents;
                     let new_window = p
                         .state
-                        .update(CONTENTS, &key, key_group, &window, |slot| {
+                        .update(CONTENTS, &key, key_group, &window, |slot: &mut Option<Option<C::Acc>>| {
                             let acc = slot.take().flatten();
                             let new_window = acc.is_none();
                             *slot = Some(Some(contents.add(acc, value, time)?));
