@@ -567,7 +567,7 @@ pub struct KeyedStream<T, K> {
     key_selector: Arc<dyn Fn(&T) -> K + Send + Sync>,
 }
 
-impl<T: Record, K: Hash + Eq + Send + 'static> KeyedStream<T, K> {
+impl<T: Record, K: crate::state::StateKey> KeyedStream<T, K> {
     fn aggregate<R: ReduceFunction<T> + Sync>(&self, name: &str, f: R) -> DataStream<T> {
         let selector = self.key_selector.clone();
         // The input edge combines per key before the exchange in BATCH mode.

@@ -8,9 +8,10 @@ use super::functions::RuntimeContext;
 use crate::runtime::batch::Batch;
 use crate::runtime::chain::processing_time_now;
 use crate::runtime::operators::side::SideOutputs;
-use crate::state::heap::{HeapKeyedStateBackend, ListState, MapState, StateError, ValueState};
 use crate::state::{
-    ListStateDescriptor, MapStateDescriptor, StateKey, TimerService, ValueStateDescriptor,
+    AggregatingState, AggregatingStateDescriptor, KeyedStateBackend, ListState,
+    ListStateDescriptor, MapState, MapStateDescriptor, ReducingState, ReducingStateDescriptor,
+    StateError, StateKey, StateValue, TimerService, ValueState, ValueStateDescriptor,
 };
 
 /// Names a side output and its record type (Flink's `OutputTag`).
@@ -133,7 +134,7 @@ pub struct KeyedContext<'a, K, O> {
     pub(crate) emit: Emitter<'a, O>,
     pub(crate) key: &'a K,
     pub(crate) key_group: usize,
-    pub(crate) state: &'a mut HeapKeyedStateBackend<K>,
+    pub(crate) state: &'a mut KeyedStateBackend<K>,
     pub(crate) timers: &'a mut TimerService<K, ()>,
     pub(crate) time_domain: Option<TimeDomain>,
 }
@@ -172,29 +173,35 @@ impl<K: StateKey, O> KeyedContext<'_, K, O> {
     pub fn current_watermark(&self) -> i64 {
         self.timers.current_watermark()
     }
-    pub fn value_state<'s, V: Clone + crate::state::StateValue>(
+    pub fn value_state<'s, V: Clone + StateValue>(
         &'s mut self,
         descriptor: &'s ValueStateDescriptor<V>,
     ) -> Result<ValueState<'s, K, (), V>, StateError> {
-        self.state
-            .value_state(self.key, self.key_group, descriptor, &())
+        ValueState::open(self.state, self.key, self.key_group, descriptor, &())
     }
-    pub fn list_state<V: crate::state::StateValue>(
-        &mut self,
-        descriptor: &ListStateDescriptor<V>,
-    ) -> Result<ListState<'_, K, (), V>, StateError> {
-        self.state
-            .list_state(self.key, self.key_group, descriptor, &())
+    pub fn list_state<'s, V: Clone + StateValue>(
+        &'s mut self,
+        descriptor: &'s ListStateDescriptor<V>,
+    ) -> Result<ListState<'s, K, (), V>, StateError> {
+        ListState::open(self.state, self.key, self.key_group, descriptor, &())
     }
-    pub fn map_state<
-        UK: std::hash::Hash + Eq + crate::state::StateValue,
-        UV: crate::state::StateValue,
-    >(
-        &mut self,
-        descriptor: &MapStateDescriptor<UK, UV>,
-    ) -> Result<MapState<'_, K, (), UK, UV>, StateError> {
-        self.state
-            .map_state(self.key, self.key_group, descriptor, &())
+    pub fn map_state<'s, UK: std::hash::Hash + Eq + Clone + StateValue, UV: Clone + StateValue>(
+        &'s mut self,
+        descriptor: &'s MapStateDescriptor<UK, UV>,
+    ) -> Result<MapState<'s, K, (), UK, UV>, StateError> {
+        MapState::open(self.state, self.key, self.key_group, descriptor, &())
+    }
+    pub fn reducing_state<'s, V: Clone + StateValue>(
+        &'s mut self,
+        descriptor: &'s ReducingStateDescriptor<V>,
+    ) -> Result<ReducingState<'s, K, (), V>, StateError> {
+        ReducingState::open(self.state, self.key, self.key_group, descriptor, &())
+    }
+    pub fn aggregating_state<'s, IN, ACC: Clone + StateValue, OUT>(
+        &'s mut self,
+        descriptor: &'s AggregatingStateDescriptor<IN, ACC, OUT>,
+    ) -> Result<AggregatingState<'s, K, (), IN, ACC, OUT>, StateError> {
+        AggregatingState::open(self.state, self.key, self.key_group, descriptor, &())
     }
 }
 

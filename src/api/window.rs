@@ -836,8 +836,14 @@ pub struct WindowContext<'a> {
 /// Per-key state of a window operator, scoped to one window or to the key (type-erased so
 /// the context needs no key type).
 pub(crate) trait WindowStateAccess {
-    /// The slot of value `name`: per window when `global` is false, per key otherwise.
-    fn slot(&mut self, name: &str, global: bool) -> anyhow::Result<&mut Option<Vec<u8>>>;
+    /// Runs `f` on the slot of value `name`: per window when `global` is false, per key
+    /// otherwise (a closure, so the value may live in RocksDB as well as on the heap).
+    fn with_slot(
+        &mut self,
+        name: &str,
+        global: bool,
+        f: &mut dyn FnMut(&mut Option<Vec<u8>>),
+    ) -> anyhow::Result<()>;
 }
 
 impl WindowContext<'_> {
@@ -862,9 +868,11 @@ impl WindowContext<'_> {
         let Some(state) = self.state.as_mut() else {
             anyhow::bail!("window state '{name}' is not available here")
         };
-        match state.slot(name, global)? {
+        let mut stored = None;
+        state.with_slot(name, global, &mut |slot| stored = slot.clone())?;
+        match stored {
             Some(bytes) => {
-                bincode::serde::decode_from_slice::<V, _>(bytes, bincode::config::standard())
+                bincode::serde::decode_from_slice::<V, _>(&bytes, bincode::config::standard())
                     .map(|(v, _)| Some(v))
                     .map_err(|e| {
                         anyhow::anyhow!(
@@ -893,8 +901,12 @@ impl WindowContext<'_> {
             ),
             None => None,
         };
-        *state.slot(name, global)? = encoded;
-        Ok(())
+        let mut encoded = Some(encoded);
+        state.with_slot(name, global, &mut |slot| {
+            if let Some(value) = encoded.take() {
+                *slot = value;
+            }
+        })
     }
 
     /// Value `name` kept for this key and window (cleared with the window).

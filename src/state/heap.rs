@@ -6,10 +6,10 @@ use std::hash::{Hash, Hasher};
 
 use hashbrown::{Equivalent, HashMap};
 
-use super::descriptor::{ListStateDescriptor, MapStateDescriptor, ValueStateDescriptor};
+use super::canonical::{self, KeyGroupsSnapshot};
 use super::{StateKey, StateValue};
 use crate::runtime::keygroup::{assign_to_key_group, KeyGroupRange};
-use crate::util::hash::{BuildStableHasher, StableHashMap};
+use crate::util::hash::BuildStableHasher;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StateError {
@@ -17,6 +17,12 @@ pub enum StateError {
     Snapshot { name: String, reason: String },
     #[error("could not restore state '{name}': {reason}")]
     Restore { name: String, reason: String },
+    #[error("state backend at '{path}' failed: {reason}")]
+    Backend { path: String, reason: String },
+    #[error("could not restore keyed state: {0}")]
+    RestoreFiles(String),
+    #[error("the state file '{path}' is damaged: {reason}")]
+    Damaged { path: String, reason: String },
     #[error("state '{name}' is registered as {registered}, but was requested as {requested}")]
     TypeMismatch {
         name: String,
@@ -85,8 +91,49 @@ impl<K: StateKey, N: Hash + Eq + Clone, S> StateTable<K, N, S> {
             .insert((key.clone(), namespace.clone()), value);
     }
 
+    /// Runs `f` on the entry's slot: `None` when absent; leaving `None` removes it. One hash
+    /// lookup, no copies (the heap path of `KeyedStateBackend::update`).
+    pub fn update<R>(
+        &mut self,
+        key_group: usize,
+        key: &K,
+        namespace: &N,
+        f: impl FnOnce(&mut Option<S>) -> R,
+    ) -> R {
+        use hashbrown::hash_map::EntryRef;
+        match self.group(key_group).entry_ref(&KeyRef(key, namespace)) {
+            EntryRef::Occupied(entry) => {
+                let mut result = None;
+                entry.replace_entry_with(|_, value| {
+                    let mut slot = Some(value);
+                    result = Some(f(&mut slot));
+                    slot
+                });
+                match result {
+                    Some(r) => r,
+                    None => unreachable!("replace_entry_with always calls its closure"),
+                }
+            }
+            EntryRef::Vacant(entry) => {
+                let mut slot = None;
+                let r = f(&mut slot);
+                if let Some(value) = slot {
+                    entry.insert(value);
+                }
+                r
+            }
+        }
+    }
+
     pub fn remove(&mut self, key_group: usize, key: &K, namespace: &N) -> Option<S> {
         self.group(key_group).remove(&KeyRef(key, namespace))
+    }
+
+    /// Removes and returns every entry.
+    pub fn drain(&mut self) -> impl Iterator<Item = (K, N, S)> + '_ {
+        self.groups
+            .iter_mut()
+            .flat_map(|g| g.drain().map(|((k, n), v)| (k, n, v)))
     }
 
     /// Number of (key, namespace) entries.
@@ -106,53 +153,81 @@ impl<K: Clone, N: Clone> From<&KeyRef<'_, K, N>> for (K, N) {
     }
 }
 
-/// Encodes one key group of a table: `(key, namespace, value)` entries.
-type SnapshotFn = fn(&dyn Any, usize) -> Result<Vec<u8>, String>;
+/// Writes one key group of a table as canonical entries (`state name`, key, namespace, value).
+type SnapshotFn = fn(&dyn Any, &str, usize, &mut Vec<u8>) -> Result<(), String>;
+/// Copies a table (the synchronous part of a snapshot).
+type CopyFn = fn(&dyn Any) -> Option<Box<dyn Any + Send>>;
+/// Inserts restored canonical entries into a table.
+type RestoreFn = fn(&mut dyn Any, &[RestoredEntry]) -> Result<(), String>;
 
 struct RegisteredState {
     name: String,
     type_name: &'static str,
     table: Box<dyn Any + Send>,
     snapshot: SnapshotFn,
+    copy: CopyFn,
 }
 
-fn codec() -> bincode::config::Configuration {
-    bincode::config::standard()
-}
-
-fn snapshot_group<K: StateKey, N: Hash + Eq + Clone + StateValue, S: StateValue>(
+fn copy_table<K: StateKey, N: Hash + Eq + Clone + StateValue, S: Clone + StateValue>(
     table: &dyn Any,
+) -> Option<Box<dyn Any + Send>> {
+    let table = table.downcast_ref::<StateTable<K, N, S>>()?;
+    Some(Box::new(StateTable {
+        first_key_group: table.first_key_group,
+        groups: table.groups.clone(),
+    }))
+}
+
+fn snapshot_group<K: StateKey, N: Hash + Eq + Clone + StateValue, S: Clone + StateValue>(
+    table: &dyn Any,
+    name: &str,
     key_group: usize,
-) -> Result<Vec<u8>, String> {
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
     let table = table
         .downcast_ref::<StateTable<K, N, S>>()
         .ok_or("internal error: state table of another type")?;
-    let entries: Vec<(&K, &N, &S)> = table.groups[key_group - table.first_key_group]
-        .iter()
-        .map(|((k, n), v)| (k, n, v))
-        .collect();
-    bincode::serde::encode_to_vec(&entries, codec())
-        .map_err(|e| format!("could not serialise state: {e}"))
-}
-
-fn restore_group<K: StateKey, N: Hash + Eq + Clone + StateValue, S: StateValue>(
-    table: &mut StateTable<K, N, S>,
-    key_group: usize,
-    bytes: &[u8],
-) -> Result<(), String> {
-    let (entries, _): (Vec<(K, N, S)>, usize) =
-        bincode::serde::decode_from_slice(bytes, codec())
-            .map_err(|e| format!("could not deserialise state of key group {key_group}: {e}"))?;
-    let group = table.group(key_group);
-    for (k, n, v) in entries {
-        group.insert((k, n), v);
+    let (mut key, mut ns, mut value) = (Vec::new(), Vec::new(), Vec::new());
+    for ((k, n), v) in &table.groups[key_group - table.first_key_group] {
+        key.clear();
+        ns.clear();
+        value.clear();
+        canonical::encode_into(k, &mut key, "a key")?;
+        canonical::encode_into(n, &mut ns, "a namespace")?;
+        canonical::encode_into(v, &mut value, "a value")?;
+        canonical::write_entry(out, name, &key, &ns, &value)?;
     }
     Ok(())
 }
 
-fn find_or_register<'a, K: StateKey, N: Hash + Eq + Clone + StateValue, S: StateValue>(
+fn restore_entries<K: StateKey, N: Hash + Eq + Clone + StateValue, S: Clone + StateValue>(
+    table: &mut dyn Any,
+    entries: &[RestoredEntry],
+) -> Result<(), String> {
+    let table = table
+        .downcast_mut::<StateTable<K, N, S>>()
+        .ok_or("internal error: state table of another type")?;
+    for e in entries {
+        let (k, _) = canonical::decode::<K>(&e.key, "a key")?;
+        let (n, _) = canonical::decode::<N>(&e.namespace, "a namespace")?;
+        let (v, _) = canonical::decode::<S>(&e.value, "a value")?;
+        table.group(e.key_group).insert((k, n), v);
+    }
+    Ok(())
+}
+
+/// A restored entry of a state whose types are not known yet (not registered since restore).
+#[derive(Clone)]
+pub(crate) struct RestoredEntry {
+    key_group: usize,
+    key: Vec<u8>,
+    namespace: Vec<u8>,
+    value: Vec<u8>,
+}
+
+fn find_or_register<'a, K: StateKey, N: Hash + Eq + Clone + StateValue, S: Clone + StateValue>(
     states: &'a mut Vec<RegisteredState>,
-    pending: &mut HashMap<String, Vec<KeyGroupBytes>, BuildStableHasher>,
+    pending: &mut HashMap<String, Vec<RestoredEntry>, BuildStableHasher>,
     range: KeyGroupRange,
     name: &str,
 ) -> Result<&'a mut StateTable<K, N, S>, StateError> {
@@ -162,21 +237,19 @@ fn find_or_register<'a, K: StateKey, N: Hash + Eq + Clone + StateValue, S: State
         None => {
             let mut table = StateTable::<K, N, S>::new(range);
             // State restored from a snapshot becomes readable once its types are known.
-            for (key_group, bytes) in pending.remove(name).unwrap_or_default() {
-                if range.contains(key_group) {
-                    restore_group(&mut table, key_group, &bytes).map_err(|reason| {
-                        StateError::Restore {
-                            name: name.to_string(),
-                            reason,
-                        }
-                    })?;
-                }
+            let restore: RestoreFn = restore_entries::<K, N, S>;
+            if let Some(entries) = pending.remove(name) {
+                restore(&mut table, &entries).map_err(|reason| StateError::Restore {
+                    name: name.to_string(),
+                    reason,
+                })?;
             }
             states.push(RegisteredState {
                 name: name.to_string(),
                 type_name: requested,
                 table: Box::new(table),
                 snapshot: snapshot_group::<K, N, S>,
+                copy: copy_table::<K, N, S>,
             });
             states.len() - 1
         }
@@ -193,25 +266,14 @@ fn find_or_register<'a, K: StateKey, N: Hash + Eq + Clone + StateValue, S: State
         })
 }
 
-/// One key group's encoded entries of one state.
-pub type KeyGroupBytes = (usize, Vec<u8>);
-
-/// A keyed state backend's state, per state name and key group, ready to be written to a
-/// checkpoint and restored at any parallelism (key groups are redistributed by range).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct KeyedStateSnapshot {
-    pub key_groups: KeyGroupRange,
-    /// (state name, its key groups).
-    pub states: Vec<(String, Vec<KeyGroupBytes>)>,
-}
-
-/// The keyed state of one keyed operator subtask.
+/// The keyed state of one keyed operator subtask, as objects in memory.
 pub struct HeapKeyedStateBackend<K> {
     range: KeyGroupRange,
     max_parallelism: usize,
     states: Vec<RegisteredState>,
-    /// Restored state of names not registered yet, by key group.
-    pending: HashMap<String, Vec<KeyGroupBytes>, BuildStableHasher>,
+    /// Restored state of names not registered yet.
+    pending: HashMap<String, Vec<RestoredEntry>, BuildStableHasher>,
+    pub(crate) failure: Option<StateError>,
     _key: std::marker::PhantomData<fn() -> K>,
 }
 
@@ -222,6 +284,7 @@ impl<K: StateKey> HeapKeyedStateBackend<K> {
             max_parallelism,
             states: Vec::new(),
             pending: HashMap::default(),
+            failure: None,
             _key: std::marker::PhantomData,
         }
     }
@@ -245,359 +308,109 @@ impl<K: StateKey> HeapKeyedStateBackend<K> {
         self.range
     }
 
-    /// Every state of this backend, per key group. Synchronous and a full copy for now; the
-    /// asynchronous copy-on-write variant comes with the checkpoint coordinator.
-    pub fn snapshot(&self) -> Result<KeyedStateSnapshot, StateError> {
-        let mut states = Vec::new();
-        for state in &self.states {
-            let mut groups = Vec::new();
-            for key_group in self.range.start..=self.range.end {
-                let bytes =
-                    (state.snapshot)(state.table.as_ref(), key_group).map_err(|reason| {
-                        StateError::Snapshot {
-                            name: state.name.clone(),
-                            reason,
-                        }
-                    })?;
-                groups.push((key_group, bytes));
-            }
-            states.push((state.name.clone(), groups));
-        }
-        // State restored but never touched since is still part of this subtask's state.
-        for (name, groups) in &self.pending {
-            states.push((name.clone(), groups.clone()));
-        }
-        Ok(KeyedStateSnapshot {
-            key_groups: self.range,
-            states,
-        })
-    }
-
-    /// Takes over the key groups of this backend's range from snapshots of any parallelism
-    /// (rescaling); each state becomes readable when the operator first asks for it by name.
-    pub fn restore(&mut self, snapshots: &[KeyedStateSnapshot]) {
-        for snapshot in snapshots {
-            for (name, groups) in &snapshot.states {
-                let mine = groups
-                    .iter()
-                    .filter(|(kg, _)| self.range.contains(*kg))
-                    .cloned();
-                self.pending.entry(name.clone()).or_default().extend(mine);
-            }
-        }
-    }
-
     pub fn max_parallelism(&self) -> usize {
         self.max_parallelism
     }
 
+    /// The synchronous part of a snapshot: a copy of every state table (a consistent view;
+    /// encoding it in the canonical format and writing it out happen later, on another
+    /// thread, in [`crate::state::KeyedSnapshotWriter::write`]).
+    pub fn snapshot(&self) -> Result<HeapSnapshot, StateError> {
+        let mut tables = Vec::with_capacity(self.states.len());
+        for state in &self.states {
+            let copy = (state.copy)(state.table.as_ref()).ok_or_else(|| StateError::Snapshot {
+                name: state.name.clone(),
+                reason: "internal error: state table of another type".into(),
+            })?;
+            tables.push((state.name.clone(), copy, state.snapshot));
+        }
+        Ok(HeapSnapshot {
+            range: self.range,
+            tables,
+            pending: self
+                .pending
+                .iter()
+                .map(|(name, entries)| (name.clone(), entries.clone()))
+                .collect(),
+        })
+    }
+
+    /// Takes over the entries of this backend's key groups from canonical snapshots of any
+    /// parallelism (rescaling); each state becomes readable when first asked for by name.
+    pub fn restore_entry(&mut self, entry: canonical::Entry<'_>) {
+        if !self.range.contains(entry.key_group) {
+            return;
+        }
+        self.pending
+            .entry_ref(entry.state)
+            .or_default()
+            .push(RestoredEntry {
+                key_group: entry.key_group,
+                key: entry.key.to_vec(),
+                namespace: entry.namespace.to_vec(),
+                value: entry.value.to_vec(),
+            });
+    }
+
     /// The table of state `name` holding `S` per (key, namespace), created on first use.
-    pub fn table<N: Hash + Eq + Clone + StateValue, S: StateValue>(
+    pub fn table<N: Hash + Eq + Clone + StateValue, S: Clone + StateValue>(
         &mut self,
         name: &str,
     ) -> Result<&mut StateTable<K, N, S>, StateError> {
         find_or_register(&mut self.states, &mut self.pending, self.range, name)
     }
-
-    /// `key`'s value state in namespace `ns`.
-    pub fn value_state<'a, N: Hash + Eq + Clone + StateValue, V: Clone + StateValue>(
-        &'a mut self,
-        key: &'a K,
-        key_group: usize,
-        descriptor: &'a ValueStateDescriptor<V>,
-        ns: &'a N,
-    ) -> Result<ValueState<'a, K, N, V>, StateError> {
-        let table = self.table::<N, V>(&descriptor.name)?;
-        Ok(ValueState {
-            table,
-            key,
-            key_group,
-            ns,
-            default: descriptor.default.as_ref(),
-        })
-    }
-
-    /// `key`'s list state in namespace `ns`.
-    pub fn list_state<'a, N: Hash + Eq + Clone + StateValue, V: StateValue>(
-        &'a mut self,
-        key: &'a K,
-        key_group: usize,
-        descriptor: &ListStateDescriptor<V>,
-        ns: &'a N,
-    ) -> Result<ListState<'a, K, N, V>, StateError> {
-        let table = self.table::<N, Vec<V>>(&descriptor.name)?;
-        Ok(ListState {
-            table,
-            key,
-            key_group,
-            ns,
-        })
-    }
-
-    /// `key`'s map state in namespace `ns`.
-    pub fn map_state<
-        'a,
-        N: Hash + Eq + Clone + StateValue,
-        UK: Hash + Eq + StateValue,
-        UV: StateValue,
-    >(
-        &'a mut self,
-        key: &'a K,
-        key_group: usize,
-        descriptor: &MapStateDescriptor<UK, UV>,
-        ns: &'a N,
-    ) -> Result<MapState<'a, K, N, UK, UV>, StateError> {
-        let table = self.table::<N, StableHashMap<UK, UV>>(&descriptor.name)?;
-        Ok(MapState {
-            table,
-            key,
-            key_group,
-            ns,
-        })
-    }
 }
 
-/// One value for the current key (Flink's `ValueState`).
-pub struct ValueState<'a, K, N, V> {
-    table: &'a mut StateTable<K, N, V>,
-    key: &'a K,
-    key_group: usize,
-    ns: &'a N,
-    default: Option<&'a V>,
+/// A heap snapshot after its synchronous part: copies of the state tables.
+pub struct HeapSnapshot {
+    range: KeyGroupRange,
+    tables: Vec<(String, Box<dyn Any + Send>, SnapshotFn)>,
+    /// Restored state not registered since.
+    pending: Vec<(String, Vec<RestoredEntry>)>,
 }
 
-impl<K: StateKey, N: Hash + Eq + Clone, V: Clone> ValueState<'_, K, N, V> {
-    /// The value, or the descriptor's default, or `None`.
-    pub fn value(&self) -> Option<V> {
-        self.table
-            .get(self.key_group, self.key, self.ns)
-            .or(self.default)
-            .cloned()
-    }
-    pub fn update(&mut self, value: V) {
-        match self.table.get_mut(self.key_group, self.key, self.ns) {
-            Some(slot) => *slot = value,
-            None => self.table.insert(self.key_group, self.key, self.ns, value),
-        }
-    }
-    pub fn clear(&mut self) {
-        self.table.remove(self.key_group, self.key, self.ns);
-    }
-}
-
-/// A list of values for the current key (Flink's `ListState`).
-pub struct ListState<'a, K, N, V> {
-    table: &'a mut StateTable<K, N, Vec<V>>,
-    key: &'a K,
-    key_group: usize,
-    ns: &'a N,
-}
-
-impl<K: StateKey, N: Hash + Eq + Clone, V> ListState<'_, K, N, V> {
-    /// The values, in the order they were added (empty if none).
-    pub fn get(&self) -> &[V] {
-        self.table
-            .get(self.key_group, self.key, self.ns)
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
-    }
-    pub fn add(&mut self, value: V) {
-        self.table
-            .get_or_insert_with(self.key_group, self.key, self.ns, Vec::new)
-            .push(value);
-    }
-    pub fn update(&mut self, values: Vec<V>) {
-        if values.is_empty() {
-            self.clear();
-        } else {
-            self.table.insert(self.key_group, self.key, self.ns, values);
-        }
-    }
-    /// Removes and returns the values.
-    pub fn take(&mut self) -> Vec<V> {
-        self.table
-            .remove(self.key_group, self.key, self.ns)
-            .unwrap_or_default()
-    }
-    pub fn clear(&mut self) {
-        self.table.remove(self.key_group, self.key, self.ns);
-    }
-}
-
-/// A map for the current key (Flink's `MapState`).
-pub struct MapState<'a, K, N, UK, UV> {
-    table: &'a mut StateTable<K, N, StableHashMap<UK, UV>>,
-    key: &'a K,
-    key_group: usize,
-    ns: &'a N,
-}
-
-impl<K: StateKey, N: Hash + Eq + Clone, UK: Hash + Eq, UV> MapState<'_, K, N, UK, UV> {
-    pub fn get(&self, user_key: &UK) -> Option<&UV> {
-        self.table
-            .get(self.key_group, self.key, self.ns)
-            .and_then(|m| m.get(user_key))
-    }
-    pub fn put(&mut self, user_key: UK, value: UV) {
-        self.table
-            .get_or_insert_with(self.key_group, self.key, self.ns, StableHashMap::default)
-            .insert(user_key, value);
-    }
-    pub fn remove(&mut self, user_key: &UK) -> Option<UV> {
-        let map = self.table.get_mut(self.key_group, self.key, self.ns)?;
-        let removed = map.remove(user_key);
-        if map.is_empty() {
-            self.table.remove(self.key_group, self.key, self.ns);
-        }
-        removed
-    }
-    pub fn contains(&self, user_key: &UK) -> bool {
-        self.get(user_key).is_some()
-    }
-    pub fn entries(&self) -> impl Iterator<Item = (&UK, &UV)> {
-        self.table
-            .get(self.key_group, self.key, self.ns)
-            .into_iter()
-            .flat_map(|m| m.iter())
-    }
-    pub fn clear(&mut self) {
-        self.table.remove(self.key_group, self.key, self.ns);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn backend() -> HeapKeyedStateBackend<String> {
-        HeapKeyedStateBackend::new(KeyGroupRange::for_operator_index(128, 1, 0), 128)
-    }
-
-    #[test]
-    fn value_state_is_scoped_to_the_key_and_namespace() {
-        let mut b = backend();
-        let count = ValueStateDescriptor::<i64>::new("count").with_default(0);
-        let (a, k) = ("a".to_string(), "b".to_string());
-        let (ga, gk) = (b.key_group_of(&a), b.key_group_of(&k));
-        assert_eq!(b.value_state(&a, ga, &count, &()).unwrap().value(), Some(0));
-        b.value_state(&a, ga, &count, &()).unwrap().update(5);
-        assert_eq!(b.value_state(&k, gk, &count, &()).unwrap().value(), Some(0));
-        b.value_state(&k, gk, &count, &()).unwrap().update(7);
-        assert_eq!(b.value_state(&a, ga, &count, &()).unwrap().value(), Some(5));
-        b.value_state(&a, ga, &count, &()).unwrap().clear();
-        assert_eq!(b.value_state(&a, ga, &count, &()).unwrap().value(), Some(0));
-        assert_eq!(b.value_state(&k, gk, &count, &()).unwrap().value(), Some(7));
-    }
-
-    #[test]
-    fn list_and_map_state_keep_values_per_key_and_namespace() {
-        let mut b = backend();
-        let list = ListStateDescriptor::<i32>::new("list");
-        let map = MapStateDescriptor::<String, i32>::new("map");
-        let key = "k".to_string();
-        let g = b.key_group_of(&key);
-        b.list_state(&key, g, &list, &1u8).unwrap().add(1);
-        b.list_state(&key, g, &list, &1u8).unwrap().add(2);
-        b.list_state(&key, g, &list, &2u8).unwrap().add(9);
-        assert_eq!(b.list_state(&key, g, &list, &1u8).unwrap().get(), &[1, 2]);
-        assert_eq!(b.list_state(&key, g, &list, &2u8).unwrap().take(), vec![9]);
-        assert!(b.list_state(&key, g, &list, &2u8).unwrap().get().is_empty());
-        b.map_state(&key, g, &map, &()).unwrap().put("x".into(), 1);
-        assert_eq!(
-            b.map_state(&key, g, &map, &()).unwrap().get(&"x".into()),
-            Some(&1)
-        );
-        assert_eq!(
-            b.map_state(&key, g, &map, &()).unwrap().remove(&"x".into()),
-            Some(1)
-        );
-        assert_eq!(
-            b.map_state(&key, g, &map, &()).unwrap().entries().count(),
-            0
-        );
-    }
-
-    #[test]
-    fn a_state_name_used_with_two_types_is_an_error() {
-        let mut b = backend();
-        let key = "k".to_string();
-        let g = b.key_group_of(&key);
-        b.value_state(&key, g, &ValueStateDescriptor::<i64>::new("s"), &())
-            .unwrap()
-            .update(1);
-        let err = b
-            .value_state(&key, g, &ValueStateDescriptor::<String>::new("s"), &())
-            .err()
-            .unwrap();
-        assert!(
-            matches!(err, StateError::TypeMismatch { ref name, .. } if name == "s"),
-            "{err}"
-        );
-    }
-
-    /// One subtask's backend of a job with `parallelism` subtasks.
-    fn subtask(index: usize, parallelism: usize) -> HeapKeyedStateBackend<String> {
-        HeapKeyedStateBackend::new(
-            KeyGroupRange::for_operator_index(128, parallelism, index),
-            128,
-        )
-    }
-
-    fn owner(key: &String, parallelism: usize) -> usize {
-        crate::runtime::keygroup::assign_key_to_operator(key, 128, parallelism)
-    }
-
-    #[test]
-    fn snapshots_restore_every_key_at_another_parallelism() {
-        let counts = ValueStateDescriptor::<i64>::new("count");
-        let seen = ListStateDescriptor::<String>::new("seen");
-        let keys: Vec<String> = (0..500).map(|i| format!("key-{i}")).collect();
-        // Parallelism 2: each key's state lives in the subtask owning its key group.
-        let mut two: Vec<_> = (0..2).map(|i| subtask(i, 2)).collect();
-        for (i, key) in keys.iter().enumerate() {
-            let b = &mut two[owner(key, 2)];
-            let g = b.key_group_of(key);
-            b.value_state(key, g, &counts, &())
-                .unwrap()
-                .update(i as i64);
-            b.list_state(key, g, &seen, &())
-                .unwrap()
-                .add(format!("v{i}"));
-        }
-        let snapshots: Vec<_> = two.iter().map(|b| b.snapshot().unwrap()).collect();
-        // Rescale 2 -> 3 -> 1; every key keeps its state.
-        for parallelism in [3, 1] {
-            let mut restored: Vec<_> = (0..parallelism).map(|i| subtask(i, parallelism)).collect();
-            for b in &mut restored {
-                b.restore(&snapshots);
+impl HeapSnapshot {
+    /// Encodes the copies in the canonical format, key group by key group.
+    pub fn encode(&self) -> Result<KeyGroupsSnapshot, StateError> {
+        let mut snapshot = KeyGroupsSnapshot::new(self.range);
+        for key_group in self.range.start..=self.range.end {
+            let out = snapshot.group(key_group);
+            for (name, table, write) in &self.tables {
+                write(table.as_ref(), name, key_group, out).map_err(|reason| {
+                    StateError::Snapshot {
+                        name: name.clone(),
+                        reason,
+                    }
+                })?;
             }
-            for (i, key) in keys.iter().enumerate() {
-                let b = &mut restored[owner(key, parallelism)];
-                let g = b.key_group_of(key);
-                assert_eq!(
-                    b.value_state(key, g, &counts, &()).unwrap().value(),
-                    Some(i as i64),
-                    "{key} at parallelism {parallelism}"
-                );
-                assert_eq!(
-                    b.list_state(key, g, &seen, &()).unwrap().get(),
-                    &[format!("v{i}")]
-                );
+            // State restored but never touched since is still part of this subtask's state.
+            for (name, entries) in &self.pending {
+                for e in entries.iter().filter(|e| e.key_group == key_group) {
+                    canonical::write_entry(out, name, &e.key, &e.namespace, &e.value).map_err(
+                        |reason| StateError::Snapshot {
+                            name: name.clone(),
+                            reason,
+                        },
+                    )?;
+                }
             }
-            // A snapshot of restored-but-unread state still contains it.
-            let mut untouched = subtask(0, 1);
-            untouched.restore(&snapshots);
-            let again = untouched.snapshot().unwrap();
-            let mut fresh = subtask(0, 1);
-            fresh.restore(&[again]);
-            let g = fresh.key_group_of(&keys[7]);
-            assert_eq!(
-                fresh
-                    .value_state(&keys[7], g, &counts, &())
-                    .unwrap()
-                    .value(),
-                Some(7)
-            );
         }
+        Ok(snapshot)
+    }
+}
+
+impl crate::state::KeyedSnapshotWriter for HeapSnapshot {
+    fn write(
+        self: Box<Self>,
+        location: &crate::checkpoint::SnapshotLocation,
+        name: &str,
+    ) -> Result<Vec<crate::checkpoint::KeyedStateHandle>, crate::checkpoint::CheckpointError> {
+        let encoded = self
+            .encode()
+            .map_err(|e| crate::checkpoint::CheckpointError::Encode {
+                path: name.to_string(),
+                reason: e.to_string(),
+            })?;
+        Box::new(encoded).write(location, name)
     }
 }

@@ -4,7 +4,14 @@
 use std::collections::BTreeMap;
 use std::hash::Hash;
 
+use super::canonical::{self, Entry, KeyGroupsSnapshot};
+use super::{Namespace, StateKey};
+use crate::runtime::keygroup::KeyGroupRange;
 use crate::util::hash::BuildStableHasher;
+
+/// Names of the timer queues in canonical (raw keyed) snapshots.
+const EVENT_TIME_TIMERS: &str = "_timers/event-time";
+const PROCESSING_TIME_TIMERS: &str = "_timers/processing-time";
 
 type TimerSet<K, N> = hashbrown::HashSet<(i64, K, N), BuildStableHasher>;
 
@@ -154,6 +161,51 @@ impl<K: Hash + Eq + Clone, N: Hash + Eq + Clone> TimerService<K, N> {
     /// Live timers (event time, processing time).
     pub fn len(&self) -> (usize, usize) {
         (self.event_time.len(), self.processing_time.len())
+    }
+}
+
+impl<K: StateKey, N: Namespace> TimerService<K, N> {
+    /// The live timers in the canonical format (raw keyed state): entries named by time
+    /// domain, with the timer's key, namespace and time.
+    pub fn snapshot_canonical(
+        &self,
+        range: KeyGroupRange,
+        key_group_of: impl Fn(&K) -> usize,
+    ) -> Result<KeyGroupsSnapshot, String> {
+        let mut snapshot = KeyGroupsSnapshot::new(range);
+        let queues = [
+            (EVENT_TIME_TIMERS, &self.event_time),
+            (PROCESSING_TIME_TIMERS, &self.processing_time),
+        ];
+        for (name, queue) in queues {
+            for (time, key, ns) in &queue.live {
+                let kg = key_group_of(key);
+                if !range.contains(kg) {
+                    return Err(format!("a timer's key is in key group {kg}, outside {range:?}"));
+                }
+                canonical::write_entry(
+                    snapshot.group(kg),
+                    name,
+                    &canonical::encode(key, "a timer key")?,
+                    &canonical::encode(ns, "a timer namespace")?,
+                    &canonical::encode(time, "a timer time")?,
+                )?;
+            }
+        }
+        Ok(snapshot)
+    }
+
+    /// Registers one restored timer entry (the caller reads only its own key groups).
+    pub fn restore_entry(&mut self, entry: Entry<'_>) -> Result<(), String> {
+        let (key, _) = canonical::decode::<K>(entry.key, "a timer key")?;
+        let (ns, _) = canonical::decode::<N>(entry.namespace, "a timer namespace")?;
+        let (time, _) = canonical::decode::<i64>(entry.value, "a timer time")?;
+        match entry.state {
+            EVENT_TIME_TIMERS => self.register_event_time_timer(key, ns, time),
+            PROCESSING_TIME_TIMERS => self.register_processing_time_timer(key, ns, time),
+            other => return Err(format!("unknown timer queue '{other}'")),
+        }
+        Ok(())
     }
 }
 

@@ -1,9 +1,9 @@
 //! Keyed rolling aggregation: `reduce`, `sum`, `min`, `max`, `min_by`, `max_by` on a
 //! KeyedStream. In STREAMING mode every input record emits the key's updated value (Flink's
 //! `StreamGroupedReduceOperator`); in BATCH mode each key's final value is emitted once at the
-//! end of input.
+//! end of input. The accumulated value per key is keyed state (`_op_state`, as Flink's), so
+//! it is snapshotted, restored and rescaled like any other.
 
-use std::hash::Hash;
 use std::sync::Arc;
 
 use super::BATCH_SIZE;
@@ -12,7 +12,12 @@ use crate::config::RuntimeExecutionMode;
 use crate::graph::stream_graph::OperatorInfo;
 use crate::runtime::batch::Batch;
 use crate::runtime::chain::{guarded, BoxOutput, ChainEvent, Output, TaskError};
-use crate::util::hash::StableHashMap;
+use crate::state::operator::KeyedCheckpoints;
+use crate::runtime::keygroup::assign_to_key_group;
+use crate::state::{KeyedStateBackend, StateKey};
+
+/// Flink's name for the reduce operator's state.
+const STATE: &str = "_op_state";
 
 pub struct KeyedReduceOperator<T, K, R> {
     pub name: String,
@@ -22,8 +27,9 @@ pub struct KeyedReduceOperator<T, K, R> {
     pub f: R,
     pub next: BoxOutput<T>,
     pub out: Batch<T>,
-    /// Per key: the accumulated value (taken out while the reduce function runs).
-    pub state: StableHashMap<K, Option<T>>,
+    /// Per key: the accumulated value.
+    pub state: Option<KeyedStateBackend<K>>,
+    pub checkpoints: Option<KeyedCheckpoints>,
     pub emit_every_update: bool,
 }
 
@@ -41,42 +47,62 @@ impl<T, K, R> KeyedReduceOperator<T, K, R> {
             f,
             next,
             out: Batch::new(),
-            state: Default::default(),
+            state: None,
+            checkpoints: None,
             emit_every_update: true,
         }
     }
 }
 
+impl<T, K, R> KeyedReduceOperator<T, K, R> {
+    fn state_error(&self, e: crate::state::StateError) -> TaskError {
+        TaskError::operator(&self.name, e.to_string())
+    }
+}
+
 impl<T, K, R> Output<T> for KeyedReduceOperator<T, K, R>
 where
-    T: Clone + Send + 'static,
-    K: Hash + Eq + Send + 'static,
+    T: Clone + crate::state::StateValue,
+    K: StateKey,
     R: ReduceFunction<T>,
 {
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), TaskError> {
         self.emit_every_update = ctx.runtime_mode() != RuntimeExecutionMode::Batch;
+        let (checkpoints, backend) =
+            KeyedCheckpoints::open::<K, ()>(ctx, &self.operator_id, None)
+                .map_err(|e| self.state_error(e))?;
+        self.state = Some(backend);
+        self.checkpoints = Some(checkpoints);
         self.next.open(ctx)
     }
 
     fn push(&mut self, batch: &mut Batch<T>) -> Result<(), TaskError> {
-        let (f, out, state, selector) = (
-            &mut self.f,
-            &mut self.out,
-            &mut self.state,
-            &self.key_selector,
-        );
+        let (f, out, selector) = (&mut self.f, &mut self.out, &self.key_selector);
+        let Some(state) = self.state.as_mut() else {
+            return Err(TaskError::operator(
+                &self.name,
+                "keyed state used before the operator was opened",
+            ));
+        };
         let emit = self.emit_every_update;
+        let max_parallelism = state.max_parallelism();
         guarded(&self.name, || {
+            let mut values = state.state::<(), T>(STATE)?;
             for (record, timestamp) in batch.drain() {
-                let slot = state.entry(selector(&record)).or_insert(None);
-                let value = match slot.take() {
-                    Some(acc) => f.reduce(acc, record)?,
-                    None => record,
-                };
-                if emit {
-                    out.push(value.clone(), timestamp);
+                let key = selector(&record);
+                let key_group = assign_to_key_group(&key, max_parallelism);
+                let updated = values.update(&key, key_group, &(), |slot: &mut Option<T>| {
+                    let value = match slot.take() {
+                        Some(acc) => f.reduce(acc, record)?,
+                        None => record,
+                    };
+                    let emitted = emit.then(|| value.clone());
+                    *slot = Some(value);
+                    anyhow::Ok(emitted)
+                })??;
+                if let Some(value) = updated {
+                    out.push(value, timestamp);
                 }
-                *slot = Some(value);
             }
             Ok(())
         })?;
@@ -87,8 +113,19 @@ where
     }
 
     fn event(&mut self, event: ChainEvent) -> Result<(), TaskError> {
+        if let (Some(checkpoints), Some(state)) = (&self.checkpoints, &mut self.state) {
+            checkpoints
+                .on_event::<K, ()>(&event, state, None)
+                .map_err(|e| TaskError::operator(&self.name, e.to_string()))?;
+        }
         if event == ChainEvent::EndOfInput && !self.emit_every_update {
-            for value in self.state.drain().filter_map(|(_, v)| v) {
+            let values = match self.state.as_mut() {
+                Some(state) => state
+                    .drain::<(), T>(STATE)
+                    .map_err(|e| TaskError::operator(&self.name, e.to_string()))?,
+                None => Vec::new(),
+            };
+            for (_, (), value) in values {
                 self.out.push(value, None);
                 if self.out.len() >= BATCH_SIZE {
                     self.next.push(&mut self.out)?;
@@ -104,6 +141,9 @@ where
     }
 
     fn close(&mut self) -> Result<(), TaskError> {
+        if let Some(state) = &mut self.state {
+            state.dispose();
+        }
         self.next.close()
     }
 }

@@ -21,7 +21,8 @@ use crate::runtime::chain::{
     guarded, processing_time_now, BoxOutput, ChainEvent, Output, TaskError,
 };
 use crate::runtime::keygroup::assign_to_key_group;
-use crate::state::{HeapKeyedStateBackend, StateKey, TimerService};
+use crate::state::operator::KeyedCheckpoints;
+use crate::state::{KeyedStateBackend, StateKey, TimerService};
 
 const PANES: &str = "window-panes";
 
@@ -46,7 +47,8 @@ pub struct PaneWindowOperator<K, T, O, C: WindowContents<K, T, O>> {
     pub next: BoxOutput<O>,
     pub side: SideOutputs,
     pub out: Batch<O>,
-    pub state: Option<HeapKeyedStateBackend<K>>,
+    pub state: Option<KeyedStateBackend<K>>,
+    pub checkpoints: Option<KeyedCheckpoints>,
     /// One timer per (key, window end - 1).
     pub timers: TimerService<K, ()>,
     pub late_dropped: Option<LongCounter>,
@@ -84,6 +86,7 @@ where
             side,
             out: Batch::new(),
             state: None,
+            checkpoints: None,
             timers: TimerService::default(),
             late_dropped: None,
         }
@@ -102,16 +105,19 @@ where
             return Ok(());
         };
         let key_group = state.key_group_of(key);
-        let table = state
-            .table::<i64, Option<C::Acc>>(PANES)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let state_error = |e: crate::state::StateError| anyhow::anyhow!("{e}");
         let mut merged: Option<C::Acc> = None;
         let mut p = start;
         while p < end {
-            if let Some(acc) = table.get(key_group, key, &p).and_then(|slot| slot.as_ref()) {
+            let pane_acc = state
+                .get(PANES, key, key_group, &p, |slot: Option<&Option<C::Acc>>| {
+                    slot.cloned().flatten()
+                })
+                .map_err(state_error)?;
+            if let Some(acc) = pane_acc {
                 merged = Some(match merged {
-                    Some(m) => self.contents.merge(m, acc.clone())?,
-                    None => acc.clone(),
+                    Some(m) => self.contents.merge(m, acc)?,
+                    None => acc,
                 });
             }
             p += pane;
@@ -119,7 +125,9 @@ where
         // Panes before the next window's start are no longer needed.
         let mut p = start;
         while p < start + self.slide {
-            table.remove(key_group, key, &p);
+            state
+                .put::<_, Option<C::Acc>>(PANES, key, key_group, &p, None)
+                .map_err(state_error)?;
             p += pane;
         }
         if let Some(mut acc) = merged {
@@ -139,9 +147,8 @@ where
                 .emit(key, &mut ctx, &mut acc, &mut collector)?;
             // A pane window fires once: its per-window state ends with it.
             state
-                .table::<TimeWindow, UserStateTable>(WINDOW_USER_STATE_NAME)
-                .map_err(|e| anyhow::anyhow!("{e}"))?
-                .remove(key_group, key, &window);
+                .put::<_, UserStateTable>(WINDOW_USER_STATE_NAME, key, key_group, &window, None)
+                .map_err(state_error)?;
         }
         Ok(())
     }
@@ -157,7 +164,11 @@ where
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), TaskError> {
         self.next.open(ctx)?;
         self.side.open(ctx)?;
-        self.state = Some(HeapKeyedStateBackend::for_subtask(ctx));
+        let (checkpoints, backend) =
+            KeyedCheckpoints::open(ctx, &self.operator_id, Some(&mut self.timers))
+                .map_err(|e| TaskError::operator(&self.name, e.to_string()))?;
+        self.state = Some(backend);
+        self.checkpoints = Some(checkpoints);
         self.late_dropped = Some(ctx.long_counter("numLateRecordsDropped"));
         guarded(&self.name, || self.contents.open(ctx))
     }
@@ -183,9 +194,7 @@ where
         };
         let max_parallelism = state.max_parallelism();
         guarded(name, || {
-            let panes = state
-                .table::<i64, Option<C::Acc>>(PANES)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut panes = state.state::<i64, Option<C::Acc>>(PANES)?;
             for (record, timestamp) in batch.drain() {
                 let ts = timestamp.ok_or_else(|| anyhow::anyhow!("a record has no timestamp, but '{name}' uses event-time windows: did you forget assign_timestamps_and_watermarks?"))?;
                 let watermark = timers.current_watermark();
@@ -198,10 +207,14 @@ where
                 let key = key_selector(&record);
                 let key_group = assign_to_key_group(&key, max_parallelism);
                 let pane_start = TimeWindow::start_with_offset(ts, offset, pane);
-                let slot = panes.get_or_insert_with(key_group, &key, &pane_start, || None);
-                let new_pane = slot.is_none();
-                let acc = slot.take();
-                *slot = Some(contents.add(acc, record, ts)?);
+                let new_pane = panes
+                    .update(&key, key_group, &pane_start, |slot: &mut Option<Option<C::Acc>>| {
+                        let acc = slot.take().flatten();
+                        let new_pane = acc.is_none();
+                        *slot = Some(Some(contents.add(acc, record, ts)?));
+                        anyhow::Ok(new_pane)
+                    })
+                    .map_err(|e| anyhow::anyhow!("{e}"))??;
                 if new_pane {
                     // Every window covering this pane gets a timer at its end: windows start at
                     // slide-aligned times s with s <= pane < s + size.
@@ -234,6 +247,11 @@ where
                 self.next.push(&mut self.out)?;
             }
         }
+        if let (Some(checkpoints), Some(state)) = (&self.checkpoints, &mut self.state) {
+            checkpoints
+                .on_event(&event, state, Some(&self.timers))
+                .map_err(|e| TaskError::operator(&self.name, e.to_string()))?;
+        }
         self.side.event(&event)?;
         self.next.event(event)
     }
@@ -243,6 +261,9 @@ where
     }
 
     fn close(&mut self) -> Result<(), TaskError> {
+        if let Some(state) = &mut self.state {
+            state.dispose();
+        }
         self.side.close().and(self.next.close())
     }
 }

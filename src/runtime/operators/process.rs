@@ -12,7 +12,8 @@ use crate::api::process::{
 use crate::graph::stream_graph::OperatorInfo;
 use crate::runtime::batch::Batch;
 use crate::runtime::chain::{guarded, BoxOutput, ChainEvent, Output, TaskError};
-use crate::state::{HeapKeyedStateBackend, StateKey, TimerService};
+use crate::state::operator::KeyedCheckpoints;
+use crate::state::{KeyedStateBackend, StateKey, TimerService};
 
 pub struct ProcessOperator<I, O, F> {
     pub name: String,
@@ -74,8 +75,9 @@ pub struct KeyedProcessOperator<K, I, O, F> {
     pub next: BoxOutput<O>,
     pub side: SideOutputs,
     pub out: Batch<O>,
-    pub state: Option<HeapKeyedStateBackend<K>>,
+    pub state: Option<KeyedStateBackend<K>>,
     pub timers: TimerService<K, ()>,
+    pub checkpoints: Option<KeyedCheckpoints>,
 }
 
 impl<K: StateKey, I, O, F> KeyedProcessOperator<K, I, O, F> {
@@ -96,6 +98,7 @@ impl<K: StateKey, I, O, F> KeyedProcessOperator<K, I, O, F> {
             out: Batch::new(),
             state: None,
             timers: TimerService::default(),
+            checkpoints: None,
         }
     }
 }
@@ -106,7 +109,7 @@ where
     O: Send + 'static,
     F: KeyedProcessFunction<K, I, O>,
 {
-    fn state(&mut self) -> Result<&mut HeapKeyedStateBackend<K>, TaskError> {
+    fn state(&mut self) -> Result<&mut KeyedStateBackend<K>, TaskError> {
         self.state.as_mut().ok_or_else(|| {
             TaskError::operator(
                 &self.name,
@@ -155,6 +158,7 @@ where
                 time_domain: Some(domain),
             };
             f.on_timer(time, &mut ctx)?;
+            fail_on_state_error(state)?;
         })?;
         if !self.out.is_empty() {
             self.next.push(&mut self.out)?;
@@ -173,7 +177,11 @@ where
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), TaskError> {
         self.next.open(ctx)?;
         self.side.open(ctx)?;
-        self.state = Some(HeapKeyedStateBackend::for_subtask(ctx));
+        let (checkpoints, backend) =
+            KeyedCheckpoints::open(ctx, &self.operator_id, Some(&mut self.timers))
+                .map_err(|e| TaskError::operator(&self.name, e.to_string()))?;
+        self.state = Some(backend);
+        self.checkpoints = Some(checkpoints);
         guarded(&self.name, || self.f.open(ctx))
     }
 
@@ -211,6 +219,7 @@ where
                     time_domain: None,
                 };
                 f.process_element(record, &mut ctx)?;
+                fail_on_state_error(state)?;
             }
             Ok(())
         })?;
@@ -224,6 +233,13 @@ where
                 self.fire_timers(TimeDomain::EventTime, wm)?;
             }
             ChainEvent::ProcessingTime(now) => self.fire_timers(TimeDomain::ProcessingTime, now)?,
+            ChainEvent::Barrier(_) | ChainEvent::CheckpointComplete(_) => {
+                if let (Some(checkpoints), Some(state)) = (&self.checkpoints, &mut self.state) {
+                    checkpoints
+                        .on_event(&event, state, Some(&self.timers))
+                        .map_err(|e| TaskError::operator(&self.name, e.to_string()))?;
+                }
+            }
             _ => {}
         }
         self.side.event(&event)?;
@@ -242,6 +258,19 @@ where
 
     fn close(&mut self) -> Result<(), TaskError> {
         let own = guarded(&self.name, || self.f.close());
+        if let Some(state) = &mut self.state {
+            state.dispose();
+        }
         own.and(self.side.close()).and(self.next.close())
+    }
+}
+
+/// Fails the operator with a state write a user state handle could not report itself.
+pub(crate) fn fail_on_state_error<K: StateKey>(
+    state: &mut KeyedStateBackend<K>,
+) -> anyhow::Result<()> {
+    match state.take_failure() {
+        Some(e) => Err(anyhow::anyhow!(e)),
+        None => Ok(()),
     }
 }

@@ -18,8 +18,8 @@ use crate::runtime::batch::Batch;
 use crate::runtime::chain::{
     guarded, processing_time_now, BoxOutput, ChainEvent, Output, TaskError,
 };
-use crate::state::heap::StateTable;
-use crate::state::{HeapKeyedStateBackend, StateKey, TimerService};
+use crate::state::operator::KeyedCheckpoints;
+use crate::state::{KeyedStateBackend, StateKey, TimerService};
 use crate::util::hash::StableHashMap;
 
 /// How a window keeps its elements and turns them into results (Flink's internal window
@@ -210,26 +210,40 @@ type UserState = StableHashMap<String, Option<Vec<u8>>>;
 
 /// A process window function's view of the key's state: per window and per key.
 pub(crate) struct WindowStateRef<'a, K> {
-    pub state: &'a mut HeapKeyedStateBackend<K>,
+    pub state: &'a mut KeyedStateBackend<K>,
     pub key: &'a K,
     pub key_group: usize,
     pub window: TimeWindow,
 }
 
 impl<K: StateKey> WindowStateAccess for WindowStateRef<'_, K> {
-    fn slot(&mut self, name: &str, global: bool) -> anyhow::Result<&mut Option<Vec<u8>>> {
-        let values = if global {
-            self.state
-                .table::<(), UserState>(GLOBAL_USER_STATE)
-                .map_err(state_error)?
-                .get_or_insert_with(self.key_group, self.key, &(), UserState::default)
-        } else {
-            self.state
-                .table::<TimeWindow, UserState>(WINDOW_USER_STATE)
-                .map_err(state_error)?
-                .get_or_insert_with(self.key_group, self.key, &self.window, UserState::default)
+    fn with_slot(
+        &mut self,
+        name: &str,
+        global: bool,
+        f: &mut dyn FnMut(&mut Option<Vec<u8>>),
+    ) -> anyhow::Result<()> {
+        // The value's slot in the key's (or window's) named values; empty ones are removed.
+        let update = |values: &mut Option<UserState>| {
+            let map = values.get_or_insert_with(UserState::default);
+            let slot = map.entry(name.to_string()).or_insert(None);
+            f(slot);
+            if slot.is_none() {
+                map.remove(name);
+            }
+            if map.is_empty() {
+                *values = None;
+            }
         };
-        Ok(values.entry(name.to_string()).or_insert(None))
+        if global {
+            self.state
+                .update(GLOBAL_USER_STATE, self.key, self.key_group, &(), update)
+        } else {
+            let window = self.window;
+            self.state
+                .update(WINDOW_USER_STATE, self.key, self.key_group, &window, update)
+        }
+        .map_err(state_error)
     }
 }
 
@@ -262,8 +276,9 @@ pub struct WindowOperator<K, T, O, C: WindowContents<K, T, O>> {
     pub next: BoxOutput<O>,
     pub side: SideOutputs,
     pub out: Batch<O>,
-    pub state: Option<HeapKeyedStateBackend<K>>,
+    pub state: Option<KeyedStateBackend<K>>,
     pub timers: TimerService<K, TimeWindow>,
+    pub checkpoints: Option<KeyedCheckpoints>,
     pub windows: Vec<TimeWindow>,
     /// Elements dropped as late with no late-data output (Flink's `numLateRecordsDropped`).
     pub late_dropped: Option<LongCounter>,
@@ -274,7 +289,7 @@ struct Ctx<'a, K> {
     key: &'a K,
     key_group: usize,
     window: TimeWindow,
-    state: &'a mut HeapKeyedStateBackend<K>,
+    state: &'a mut KeyedStateBackend<K>,
     timers: &'a mut TimerService<K, TimeWindow>,
 }
 
@@ -302,41 +317,50 @@ impl<K: StateKey> TriggerContext for Ctx<'_, K> {
             .delete_processing_time_timer(self.key.clone(), self.window, time);
     }
     fn get_value(&mut self, name: &str) -> Option<i64> {
-        let table = self
-            .state
-            .table::<TimeWindow, StableHashMap<String, i64>>(TRIGGER_VALUES)
-            .ok()?;
-        table
-            .get(self.key_group, self.key, &self.window)?
-            .get(name)
-            .copied()
+        self.state
+            .get(
+                TRIGGER_VALUES,
+                self.key,
+                self.key_group,
+                &self.window,
+                |values: Option<&TriggerValues>| values?.get(name).copied(),
+            )
+            .unwrap_or_else(|e| {
+                self.state.record_failure(e);
+                None
+            })
     }
     fn set_value(&mut self, name: &str, value: i64) {
-        if let Ok(table) = self
-            .state
-            .table::<TimeWindow, StableHashMap<String, i64>>(TRIGGER_VALUES)
-        {
-            table
-                .get_or_insert_with(
-                    self.key_group,
-                    self.key,
-                    &self.window,
-                    StableHashMap::default,
-                )
+        self.update_values(|values| {
+            values
+                .get_or_insert_with(TriggerValues::default)
                 .insert(name.to_string(), value);
-        }
+        });
     }
     fn clear_value(&mut self, name: &str) {
-        if let Ok(table) = self
-            .state
-            .table::<TimeWindow, StableHashMap<String, i64>>(TRIGGER_VALUES)
-        {
-            if let Some(values) = table.get_mut(self.key_group, self.key, &self.window) {
+        self.update_values(|slot| {
+            if let Some(values) = slot {
                 values.remove(name);
                 if values.is_empty() {
-                    table.remove(self.key_group, self.key, &self.window);
+                    *slot = None;
                 }
             }
+        });
+    }
+}
+
+/// A trigger's named counters of one (key, window).
+type TriggerValues = StableHashMap<String, i64>;
+
+impl<K: StateKey> Ctx<'_, K> {
+    /// Trigger callbacks cannot fail: a state error fails the operator after the callback.
+    fn update_values(&mut self, f: impl FnOnce(&mut Option<TriggerValues>)) {
+        let window = self.window;
+        if let Err(e) = self
+            .state
+            .update(TRIGGER_VALUES, self.key, self.key_group, &window, f)
+        {
+            self.state.record_failure(e);
         }
     }
 }
@@ -371,6 +395,7 @@ where
             out: Batch::new(),
             state: None,
             timers: TimerService::default(),
+            checkpoints: None,
             windows: Vec::new(),
             late_dropped: None,
         }
@@ -419,7 +444,7 @@ struct Processing<'a, K, T, O, C: WindowContents<K, T, O>> {
     spec: &'a WindowSpec<T>,
     contents: &'a mut C,
     out: &'a mut Batch<O>,
-    state: &'a mut HeapKeyedStateBackend<K>,
+    state: &'a mut KeyedStateBackend<K>,
     timers: &'a mut TimerService<K, TimeWindow>,
 }
 
@@ -431,7 +456,7 @@ where
     C: WindowContents<K, T, O>,
 {
     fn ctx<'b>(
-        state: &'b mut HeapKeyedStateBackend<K>,
+        state: &'b mut KeyedStateBackend<K>,
         timers: &'b mut TimerService<K, TimeWindow>,
         key: &'b K,
         key_group: usize,
@@ -446,23 +471,16 @@ where
         }
     }
 
-    /// Each window's contents; `None` only while an element is being added.
-    fn contents_table(&mut self) -> anyhow::Result<&mut StateTable<K, TimeWindow, Option<C::Acc>>> {
-        self.state
-            .table::<TimeWindow, Option<C::Acc>>(CONTENTS)
-            .map_err(state_error)
-    }
-
     /// Emits a window's results (if it has contents) with the window's max timestamp.
     fn fire(&mut self, key: &K, key_group: usize, window: &TimeWindow) -> anyhow::Result<()> {
-        let table = self
+        // Taken out while the function runs, so it can use the key's other state; the
+        // contents slot stays (as `None`) so the window is not taken for a new one.
+        let Some(mut acc) = self
             .state
-            .table::<TimeWindow, Option<C::Acc>>(CONTENTS)
-            .map_err(state_error)?;
-        // Taken out while the function runs, so it can use the key's other state.
-        let Some(mut acc) = table
-            .get_mut(key_group, key, window)
-            .and_then(|slot| slot.take())
+            .update(CONTENTS, key, key_group, window, |slot: &mut Option<Option<C::Acc>>| {
+                slot.as_mut().and_then(Option::take)
+            })
+            .map_err(state_error)?
         else {
             return Ok(());
         };
@@ -478,20 +496,20 @@ where
         let mut collector = Collector::new(&mut *self.out);
         collector.timestamp = Some(window.max_timestamp());
         let result = self.contents.emit(key, &mut ctx, &mut acc, &mut collector);
-        if let Some(slot) = self
-            .state
-            .table::<TimeWindow, Option<C::Acc>>(CONTENTS)
-            .map_err(state_error)?
-            .get_mut(key_group, key, window)
-        {
-            *slot = Some(acc);
-        }
+        self.state
+            .update(CONTENTS, key, key_group, window, |slot: &mut Option<Option<C::Acc>>| {
+                if let Some(inner) = slot {
+                    *inner = Some(acc);
+                }
+            })
+            .map_err(state_error)?;
         result
     }
 
     fn purge(&mut self, key: &K, key_group: usize, window: &TimeWindow) -> anyhow::Result<()> {
-        self.contents_table()?.remove(key_group, key, window);
-        Ok(())
+        self.state
+            .put::<_, Option<C::Acc>>(CONTENTS, key, key_group, window, None)
+            .map_err(state_error)
     }
 
     /// Removes everything of a window: contents, trigger and function state, timers.
@@ -504,17 +522,15 @@ where
     ) -> anyhow::Result<()> {
         self.purge(key, key_group, window)?;
         self.state
-            .table::<TimeWindow, UserState>(WINDOW_USER_STATE)
-            .map_err(state_error)?
-            .remove(key_group, key, window);
+            .put::<_, UserState>(WINDOW_USER_STATE, key, key_group, window, None)
+            .map_err(state_error)?;
         self.spec.trigger.clear(
             window,
             &mut Self::ctx(self.state, self.timers, key, key_group, *window),
         );
         self.state
-            .table::<TimeWindow, StableHashMap<String, i64>>(TRIGGER_VALUES)
-            .map_err(state_error)?
-            .remove(key_group, key, window);
+            .put::<_, TriggerValues>(TRIGGER_VALUES, key, key_group, window, None)
+            .map_err(state_error)?;
         if let Some(t) = cleanup {
             if self.spec.assigner.is_event_time() {
                 self.timers.delete_event_time_timer(key.clone(), *window, t);
@@ -534,11 +550,11 @@ where
         new: TimeWindow,
         cleanup: &dyn Fn(&TimeWindow) -> Option<i64>,
     ) -> anyhow::Result<TimeWindow> {
-        let sessions = self
+        let mut active: Vec<TimeWindow> = self
             .state
-            .table::<(), Vec<TimeWindow>>(SESSIONS)
-            .map_err(state_error)?;
-        let mut active = sessions.remove(key_group, key, &()).unwrap_or_default();
+            .take(SESSIONS, key, key_group, &())
+            .map_err(state_error)?
+            .unwrap_or_default();
         let (overlapping, mut rest): (Vec<_>, Vec<_>) =
             active.drain(..).partition(|w| w.intersects(&new));
         let merged = overlapping.iter().fold(new, |acc, w| acc.cover(w));
@@ -546,36 +562,37 @@ where
         let already_covered = overlapping.len() == 1 && overlapping[0] == merged;
         if !overlapping.is_empty() && !already_covered {
             let mut acc: Option<C::Acc> = None;
-            let mut trigger_values: StableHashMap<String, i64> = StableHashMap::default();
+            let mut trigger_values = TriggerValues::default();
             for old in &overlapping {
-                if let Some(old_acc) = self.contents_table()?.remove(key_group, key, old).flatten()
-                {
+                let old_acc = self
+                    .state
+                    .take::<_, Option<C::Acc>>(CONTENTS, key, key_group, old)
+                    .map_err(state_error)?
+                    .flatten();
+                if let Some(old_acc) = old_acc {
                     acc = Some(match acc {
                         Some(a) => self.contents.merge(a, old_acc)?,
                         None => old_acc,
                     });
                 }
-                if let Some(values) = self
-                    .state
-                    .table::<TimeWindow, StableHashMap<String, i64>>(TRIGGER_VALUES)
-                    .map_err(state_error)?
-                    .get(key_group, key, old)
-                {
-                    for (name, v) in values {
-                        *trigger_values.entry(name.clone()).or_insert(0) += v;
-                    }
-                }
+                self.state
+                    .get(TRIGGER_VALUES, key, key_group, old, |values: Option<&TriggerValues>| {
+                        for (name, v) in values.into_iter().flatten() {
+                            *trigger_values.entry(name.clone()).or_insert(0) += v;
+                        }
+                    })
+                    .map_err(state_error)?;
                 self.clear_window(key, key_group, old, cleanup(old))?;
             }
             if let Some(acc) = acc {
-                self.contents_table()?
-                    .insert(key_group, key, &merged, Some(acc));
+                self.state
+                    .put(CONTENTS, key, key_group, &merged, Some(Some(acc)))
+                    .map_err(state_error)?;
             }
             if !trigger_values.is_empty() {
                 self.state
-                    .table::<TimeWindow, StableHashMap<String, i64>>(TRIGGER_VALUES)
-                    .map_err(state_error)?
-                    .insert(key_group, key, &merged, trigger_values);
+                    .put(TRIGGER_VALUES, key, key_group, &merged, Some(trigger_values))
+                    .map_err(state_error)?;
             }
             self.spec.trigger.on_merge(
                 &merged,
@@ -584,9 +601,8 @@ where
         }
         rest.push(merged);
         self.state
-            .table::<(), Vec<TimeWindow>>(SESSIONS)
-            .map_err(state_error)?
-            .insert(key_group, key, &(), rest);
+            .put(SESSIONS, key, key_group, &(), Some(rest))
+            .map_err(state_error)?;
         Ok(merged)
     }
 
@@ -596,17 +612,16 @@ where
         key_group: usize,
         window: &TimeWindow,
     ) -> anyhow::Result<()> {
-        let sessions = self
-            .state
-            .table::<(), Vec<TimeWindow>>(SESSIONS)
-            .map_err(state_error)?;
-        if let Some(active) = sessions.get_mut(key_group, key, &()) {
-            active.retain(|w| w != window);
-            if active.is_empty() {
-                sessions.remove(key_group, key, &());
-            }
-        }
-        Ok(())
+        self.state
+            .update(SESSIONS, key, key_group, &(), |slot: &mut Option<Vec<TimeWindow>>| {
+                if let Some(active) = slot {
+                    active.retain(|w| w != window);
+                    if active.is_empty() {
+                        *slot = None;
+                    }
+                }
+            })
+            .map_err(state_error)
     }
 }
 
@@ -620,7 +635,11 @@ where
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), TaskError> {
         self.next.open(ctx)?;
         self.side.open(ctx)?;
-        self.state = Some(HeapKeyedStateBackend::for_subtask(ctx));
+        let (checkpoints, backend) =
+            KeyedCheckpoints::open(ctx, &self.operator_id, Some(&mut self.timers))
+                .map_err(|e| TaskError::operator(&self.name, e.to_string()))?;
+        self.state = Some(backend);
+        self.checkpoints = Some(checkpoints);
         self.late_dropped = Some(ctx.long_counter("numLateRecordsDropped"));
         guarded(&self.name, || self.contents.open(ctx))
     }
@@ -701,14 +720,16 @@ where
                             p.state, p.timers, &key, key_group, window,
                         ),
                     );
-                    let slot = p
+                    let contents = &mut *p.contents;
+                    let new_window = p
                         .state
-                        .table::<TimeWindow, Option<C::Acc>>(CONTENTS)
-                        .map_err(state_error)?
-                        .get_or_insert_with(key_group, &key, &window, || None);
-                    let new_window = slot.is_none();
-                    let acc = slot.take();
-                    *slot = Some(p.contents.add(acc, value, time)?);
+                        .update(CONTENTS, &key, key_group, &window, |slot: &mut Option<Option<C::Acc>>| {
+                            let acc = slot.take().flatten();
+                            let new_window = acc.is_none();
+                            *slot = Some(Some(contents.add(acc, value, time)?));
+                            anyhow::Ok(new_window)
+                        })
+                        .map_err(state_error)??;
                     if trigger_result.is_fire() {
                         p.fire(&key, key_group, &window)?;
                     }
@@ -724,6 +745,7 @@ where
                         }
                     }
                 }
+                crate::runtime::operators::process::fail_on_state_error(p.state)?;
                 if skipped && event_time {
                     if let Some(value) = record.take() {
                         handle_late(
@@ -752,6 +774,11 @@ where
             }
             ChainEvent::ProcessingTime(now) => (false, now),
             _ => {
+                if let (Some(checkpoints), Some(state)) = (&self.checkpoints, &mut self.state) {
+                    checkpoints
+                        .on_event(&event, state, Some(&self.timers))
+                        .map_err(|e| TaskError::operator(&self.name, e.to_string()))?;
+                }
                 self.side.event(&event)?;
                 return self.next.event(event);
             }
@@ -804,6 +831,7 @@ where
                     if result.is_purge() {
                         p.purge(&key, key_group, &window)?;
                     }
+                    crate::runtime::operators::process::fail_on_state_error(p.state)?;
                     if event_time == event_time_domain
                         && cleanup_time(&window, event_time, lateness) == Some(time)
                     {
@@ -834,6 +862,9 @@ where
     }
 
     fn close(&mut self) -> Result<(), TaskError> {
+        if let Some(state) = &mut self.state {
+            state.dispose();
+        }
         self.side.close().and(self.next.close())
     }
 }

@@ -1,0 +1,177 @@
+//! State backend benchmark: keyed rolling sum over the data generator with 1 M distinct keys
+//! at parallelism 2, once per backend (`hashmap`, `rocksdb`), printing records/s and peak RSS.
+//!
+//! ```text
+//! cargo bench --bench state_backends                 # both backends
+//! cargo bench --bench state_backends -- rocksdb      # one
+//! STRATO_BENCH_EVENTS=5000000 cargo bench --bench state_backends
+//! ```
+//! Each backend runs in a child process of this binary so its peak RSS is its own. Then, per
+//! backend, a snapshot of 1 M keys' value state: the synchronous part (heap: copy of the
+//! tables; RocksDB: flush + local checkpoint) and the asynchronous part (canonical format, or
+//! incremental upload) are timed separately.
+
+use std::process::Command;
+use std::time::Instant;
+
+use strato::checkpoint::SnapshotLocation;
+use strato::config::options::StateBackendType;
+use strato::config::Configuration;
+use strato::runtime::keygroup::KeyGroupRange;
+use strato::state::rocksdb::RocksDbInstance;
+use strato::state::{KeyedStateBackend, StateAccess, StateBackendSettings, ValueStateDescriptor};
+use strato::connectors::datagen::DataGeneratorSource;
+use strato::{LongCounter, RuntimeContext, SinkFunction, StreamExecutionEnvironment};
+
+const BACKENDS: &[&str] = &["hashmap", "rocksdb"];
+const PARALLELISM: usize = 2;
+const KEYS: u64 = 1_000_000;
+
+/// Counts what reaches it, so the benchmark measures the pipeline, not an output format.
+#[derive(Clone, Default)]
+struct CountingSink {
+    counter: Option<LongCounter>,
+    seen: i64,
+}
+
+impl<T> SinkFunction<T> for CountingSink {
+    fn open(&mut self, ctx: &RuntimeContext) -> anyhow::Result<()> {
+        self.counter = Some(ctx.long_counter("records"));
+        Ok(())
+    }
+    fn invoke(&mut self, _value: T) -> anyhow::Result<()> {
+        self.seen += 1;
+        Ok(())
+    }
+    fn invoke_batch(&mut self, batch: &mut Vec<T>) -> anyhow::Result<()> {
+        self.seen += batch.len() as i64;
+        batch.clear();
+        Ok(())
+    }
+    fn finish(&mut self) -> anyhow::Result<()> {
+        if let Some(c) = &self.counter {
+            c.add(self.seen);
+        }
+        Ok(())
+    }
+}
+
+/// Runs the rolling sum on `backend`; returns (records, seconds).
+fn run(backend: &str) -> anyhow::Result<(u64, f64)> {
+    let n: u64 = std::env::var("STRATO_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000_000);
+    let local = tempfile::tempdir()?;
+    let mut config = Configuration::new();
+    config.set("state.backend", backend);
+    config.set(
+        "state.backend.rocksdb.localdir",
+        local.path().to_string_lossy().into_owned(),
+    );
+    let env = StreamExecutionEnvironment::with_configuration(config);
+    env.set_parallelism(PARALLELISM);
+    // A 64-bit mix of i mod 1 M: every key recurs every 1 M records, in scattered order.
+    env.from_source(DataGeneratorSource::new(
+        |i| {
+            let k = (i % KEYS).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            ((k ^ (k >> 31)) as i64, i as i64 % 1000)
+        },
+        Some(n),
+    ))
+    .key_by(|(k, _): &(i64, i64)| *k)
+    .sum(|t: &mut (i64, i64)| &mut t.1)
+    .add_sink_rich(CountingSink::default());
+    let result = env.execute(&format!("bench rolling sum on {backend}"))?;
+    anyhow::ensure!(
+        result.get_accumulator_result("records") == Some(n as i64),
+        "lost records"
+    );
+    Ok((n, result.net_runtime.as_secs_f64()))
+}
+
+/// Times the two parts of a snapshot of `KEYS` keys' value state on one backend.
+fn snapshot_times(backend: &str, incremental: bool) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let kind = match backend {
+        "rocksdb" => StateBackendType::RocksDb,
+        _ => StateBackendType::HashMap,
+    };
+    let settings = StateBackendSettings {
+        kind,
+        incremental,
+        local_dirs: vec![dir.path().to_path_buf()],
+    };
+    let mut state = KeyedStateBackend::<i64>::create(
+        &settings,
+        |d| RocksDbInstance::new(d, "bench", "op", 0),
+        KeyGroupRange::for_operator_index(128, 1, 0),
+        128,
+        None,
+    )?;
+    let count = ValueStateDescriptor::<i64>::new("count");
+    for key in 0..KEYS as i64 {
+        StateAccess::new(&mut state, &key, &())
+            .value_state(&count)?
+            .update(key);
+    }
+    let location = SnapshotLocation::in_directory(dir.path().join("chk").to_str().unwrap_or("chk"))?;
+    let started = Instant::now();
+    let writer = state.snapshot(1, false)?;
+    let sync = started.elapsed();
+    let started = Instant::now();
+    let handles = writer.write(&location, "op-0")?;
+    let written = started.elapsed();
+    let size: u64 = handles.iter().map(|h| h.state_size()).sum();
+    println!(
+        "{backend}{}: snapshot of {KEYS} keys: synchronous part {:.1} ms, asynchronous part {:.1} ms, {} MB",
+        if incremental { " (incremental)" } else { "" },
+        sync.as_secs_f64() * 1e3,
+        written.as_secs_f64() * 1e3,
+        size >> 20
+    );
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    if let Some(pos) = std::env::args().position(|a| a == "--snapshot") {
+        let backend = std::env::args().nth(pos + 1).unwrap_or_default();
+        return snapshot_times(&backend, false)
+            .and_then(|_| match backend.as_str() {
+                "rocksdb" => snapshot_times(&backend, true),
+                _ => Ok(()),
+            });
+    }
+    if let Some(pos) = std::env::args().position(|a| a == "--child") {
+        let backend = std::env::args().nth(pos + 1).unwrap_or_default();
+        let (records, secs) = run(&backend)?;
+        let rss = strato::util::resources::peak_rss_bytes().unwrap_or(0);
+        println!(
+            "{backend}: {records} records over {KEYS} keys in {secs:.2} s = {:.2} M records/s, peak RSS {} MB",
+            records as f64 / secs / 1e6,
+            rss >> 20
+        );
+        return Ok(());
+    }
+    // `cargo bench` passes --bench; `cargo test --benches` only checks that this builds.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("state_backends: run with `cargo bench --bench state_backends`");
+        return Ok(());
+    }
+    let selected: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let exe = std::env::current_exe()?;
+    println!("Keyed rolling sum, {KEYS} keys, parallelism {PARALLELISM}");
+    for backend in BACKENDS
+        .iter()
+        .filter(|b| selected.is_empty() || selected.iter().any(|s| s == *b))
+    {
+        let status = Command::new(&exe).args(["--child", backend]).status()?;
+        anyhow::ensure!(status.success(), "the {backend} run failed");
+        let status = Command::new(&exe).args(["--snapshot", backend]).status()?;
+        anyhow::ensure!(status.success(), "the {backend} snapshot failed");
+    }
+    Ok(())
+}
