@@ -268,7 +268,8 @@ fn a_savepoint_restores_into_the_other_backend_and_back(kind: StateBackendType) 
                 .unwrap()
                 .value();
             assert_eq!(v, Some(i as i64), "{key} after restoring into {target:?}");
-            let mut s = StateAccess::new(&mut current, key, &(i as i64 % 3));
+            let window = i as i64 % 3;
+            let mut s = StateAccess::new(&mut current, key, &window);
             assert_eq!(s.map_state(&per_window).unwrap().get(&"n".into()), Some(&(i as i64)));
         }
     }
@@ -376,13 +377,13 @@ fn incremental_checkpoints_reuse_sst_files_and_retention_deletes_only_unreferenc
     let storage = CheckpointStorage::for_job(dir.path().join("checkpoints").to_str().unwrap(), JobId(1)).unwrap();
     let mut backend = subtask(&settings, 1, 0, None);
     let count = ValueStateDescriptor::<i64>::new("count");
-    let mut write = |backend: &mut KeyedStateBackend<String>, range: std::ops::Range<usize>, v: i64| {
+    let write = |backend: &mut KeyedStateBackend<String>, range: std::ops::Range<usize>, v: i64| {
         for i in range {
             let key = format!("key-{i}");
             StateAccess::new(backend, &key, &()).value_state(&count).unwrap().update(v);
         }
     };
-    let mut checkpoint = |backend: &mut KeyedStateBackend<String>, id: u64| {
+    let checkpoint = |backend: &mut KeyedStateBackend<String>, id: u64| {
         let handles = snapshot(backend, id, false, &storage.checkpoint_location(id), "op-0");
         storage.commit_metadata(&metadata(id, handles.clone())).unwrap();
         backend.notify_checkpoint_complete(id);

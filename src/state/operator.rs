@@ -99,10 +99,9 @@ mod tests {
     use crate::runtime::operators::keyed::KeyedReduceOperator;
     use crate::runtime::operators::process::KeyedProcessOperator;
     use crate::runtime::operators::side::SideOutputs;
-    use crate::state::{
-        handles_for_range, RestoredOperatorState, StateBackendSettings, TaskRestore,
-        ValueStateDescriptor,
-    };
+    use crate::checkpoint::KeyedStateHandle;
+    use crate::state::manager::handles_for_range;
+    use crate::state::{RestoredOperatorState, StateBackendSettings, TaskRestore, ValueStateDescriptor};
 
     /// Collects what an operator emits.
     struct Collect<T>(Arc<Mutex<Vec<T>>>);
@@ -318,7 +317,7 @@ mod tests {
             restored.event(ChainEvent::Watermark(200)).unwrap();
             let mut fired = out.lock().unwrap().clone();
             fired.sort();
-            assert_eq!(fired, vec![(1, 3), (2, 1)], "{kind:?}");
+            assert_eq!(fired, vec![(1u32, 3i64), (2, 1)], "{kind:?}");
             restored.close().unwrap();
         }
     }
