@@ -23,8 +23,7 @@ use super::windowed::WindowedStream;
 use crate::connectors::file_sink::{FileFormat, FileSink, WriteMode};
 use crate::connectors::print::PrintSink;
 use crate::graph::stream_graph::{
-    OperatorInfo,
-    ChainingStrategy, Invokable, NodeKind, StreamNode, WriterFactory,
+    ChainingStrategy, Invokable, NodeKind, OperatorInfo, StreamNode, WriterFactory,
 };
 use crate::runtime::batch::Batch;
 use crate::runtime::chain::BoxOutput;
@@ -104,10 +103,7 @@ impl<T: Record> DataStream<T> {
         name: &str,
         kind: NodeKind,
         non_parallel: bool,
-        make: impl Fn(OperatorInfo, BoxOutput<O>, SideOutputs) -> BoxOutput<T>
-            + Send
-            + Sync
-            + 'static,
+        make: impl Fn(OperatorInfo, BoxOutput<O>, SideOutputs) -> BoxOutput<T> + Send + Sync + 'static,
     ) -> usize {
         let factory = OneInputOperatorFactory::new(make);
         let signature = format!(
@@ -139,10 +135,7 @@ impl<T: Record> DataStream<T> {
     pub(crate) fn transform_with_side<O: Record>(
         &self,
         name: &str,
-        make: impl Fn(OperatorInfo, BoxOutput<O>, SideOutputs) -> BoxOutput<T>
-            + Send
-            + Sync
-            + 'static,
+        make: impl Fn(OperatorInfo, BoxOutput<O>, SideOutputs) -> BoxOutput<T> + Send + Sync + 'static,
     ) -> DataStream<O> {
         let node = self.add_one_input(name, NodeKind::Operator, false, make);
         DataStream::from_node(self.env.clone(), node)
@@ -258,10 +251,7 @@ impl<T: Record> DataStream<T> {
         &self,
         name: &str,
         non_parallel: bool,
-        make: impl Fn(OperatorInfo, BoxOutput<O>, SideOutputs) -> BoxOutput<T>
-            + Send
-            + Sync
-            + 'static,
+        make: impl Fn(OperatorInfo, BoxOutput<O>, SideOutputs) -> BoxOutput<T> + Send + Sync + 'static,
     ) -> DataStream<O> {
         let node = self.add_one_input(name, NodeKind::Operator, non_parallel, make);
         DataStream::from_node(self.env.clone(), node)

@@ -68,7 +68,8 @@ pub enum KeyedStateHandle {
 impl KeyedStateHandle {
     pub fn key_group_range(&self) -> KeyGroupRange {
         match self {
-            KeyedStateHandle::KeyGroups { range, .. } | KeyedStateHandle::Incremental { range, .. } => *range,
+            KeyedStateHandle::KeyGroups { range, .. }
+            | KeyedStateHandle::Incremental { range, .. } => *range,
         }
     }
 
@@ -76,8 +77,18 @@ impl KeyedStateHandle {
     pub fn state_size(&self) -> u64 {
         match self {
             KeyedStateHandle::KeyGroups { data, .. } => data.size(),
-            KeyedStateHandle::Incremental { shared, private, meta, .. } => {
-                shared.iter().chain(private).map(|(_, h)| h.size()).sum::<u64>() + meta.len() as u64
+            KeyedStateHandle::Incremental {
+                shared,
+                private,
+                meta,
+                ..
+            } => {
+                shared
+                    .iter()
+                    .chain(private)
+                    .map(|(_, h)| h.size())
+                    .sum::<u64>()
+                    + meta.len() as u64
             }
         }
     }
@@ -85,7 +96,9 @@ impl KeyedStateHandle {
     fn files(&self) -> Vec<&str> {
         match self {
             KeyedStateHandle::KeyGroups { data, .. } => data.file_path().into_iter().collect(),
-            KeyedStateHandle::Incremental { shared, private, .. } => shared
+            KeyedStateHandle::Incremental {
+                shared, private, ..
+            } => shared
                 .iter()
                 .chain(private)
                 .filter_map(|(_, h)| h.file_path())

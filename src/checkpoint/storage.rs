@@ -104,7 +104,11 @@ impl CheckpointStorage {
         name: &str,
         bytes: &[u8],
     ) -> Result<StateHandle, CheckpointError> {
-        write_file(&*self.fs, &self.checkpoint_dir(checkpoint_id).child(name), bytes)
+        write_file(
+            &*self.fs,
+            &self.checkpoint_dir(checkpoint_id).child(name),
+            bytes,
+        )
     }
 
     /// Writes a file later checkpoints may share (`shared/<name>`).
@@ -118,7 +122,11 @@ impl CheckpointStorage {
         &self,
         metadata: &CheckpointMetadata,
     ) -> Result<FsPath, CheckpointError> {
-        commit_metadata(&*self.fs, &self.checkpoint_dir(metadata.checkpoint_id), metadata)
+        commit_metadata(
+            &*self.fs,
+            &self.checkpoint_dir(metadata.checkpoint_id),
+            metadata,
+        )
     }
 
     /// Deletes a checkpoint's own directory (not the shared files it used).
@@ -152,7 +160,11 @@ fn resolve(uri: &str) -> Result<(Arc<dyn FileSystem>, FsPath), CheckpointError> 
     })
 }
 
-fn write_file(fs: &dyn FileSystem, path: &FsPath, bytes: &[u8]) -> Result<StateHandle, CheckpointError> {
+fn write_file(
+    fs: &dyn FileSystem,
+    path: &FsPath,
+    bytes: &[u8],
+) -> Result<StateHandle, CheckpointError> {
     let mut writer = fs
         .create(path, &CreateOptions::overwrite())
         .map_err(storage_error("create", path))?;
@@ -240,7 +252,10 @@ impl SavepointStorage {
         }
     }
 
-    pub fn commit_metadata(&self, metadata: &CheckpointMetadata) -> Result<FsPath, CheckpointError> {
+    pub fn commit_metadata(
+        &self,
+        metadata: &CheckpointMetadata,
+    ) -> Result<FsPath, CheckpointError> {
         commit_metadata(&*self.fs, &self.dir, metadata)
     }
 
@@ -262,7 +277,8 @@ pub fn dispose_savepoint(location: &str) -> Result<(), CheckpointError> {
     } else {
         path
     };
-    fs.delete(&dir, true).map_err(storage_error("delete", &dir))?;
+    fs.delete(&dir, true)
+        .map_err(storage_error("delete", &dir))?;
     Ok(())
 }
 
@@ -327,7 +343,11 @@ impl SnapshotLocation {
 
     /// Uploads a local file other checkpoints may share (an SST file) as `shared/<name>`;
     /// in a savepoint, as a file of its own.
-    pub fn upload(&self, name: &str, local: &std::path::Path) -> Result<StateHandle, CheckpointError> {
+    pub fn upload(
+        &self,
+        name: &str,
+        local: &std::path::Path,
+    ) -> Result<StateHandle, CheckpointError> {
         let target = match &self.shared {
             Some(shared) => shared.child(name),
             None => self.dir.child(name),
@@ -340,7 +360,11 @@ impl SnapshotLocation {
             path: target.to_string(),
             size,
         };
-        Ok(if self.shared.is_none() { self.reference(handle, name) } else { handle })
+        Ok(if self.shared.is_none() {
+            self.reference(handle, name)
+        } else {
+            handle
+        })
     }
 
     fn reference(&self, handle: StateHandle, name: &str) -> StateHandle {
@@ -374,7 +398,11 @@ impl SnapshotOutput {
         let path = self.path;
         self.writer.close().map_err(storage_error("close", &path))?;
         Ok(StateHandle::File {
-            path: if self.relative { self.name } else { path.to_string() },
+            path: if self.relative {
+                self.name
+            } else {
+                path.to_string()
+            },
             size: self.written,
         })
     }
@@ -418,15 +446,22 @@ impl StateReader {
     pub fn read(&self, handle: &StateHandle) -> Result<Vec<u8>, CheckpointError> {
         match handle {
             StateHandle::Inline(bytes) => Ok(bytes.clone()),
-            StateHandle::File { path, size } => self.read_range(handle, 0, *size as usize).map_err(|e| {
-                tracing::debug!("reading state file {path}: {e}");
-                e
-            }),
+            StateHandle::File { path, size } => {
+                self.read_range(handle, 0, *size as usize).map_err(|e| {
+                    tracing::debug!("reading state file {path}: {e}");
+                    e
+                })
+            }
         }
     }
 
     /// `len` bytes from `offset` of a state handle.
-    pub fn read_range(&self, handle: &StateHandle, offset: u64, len: usize) -> Result<Vec<u8>, CheckpointError> {
+    pub fn read_range(
+        &self,
+        handle: &StateHandle,
+        offset: u64,
+        len: usize,
+    ) -> Result<Vec<u8>, CheckpointError> {
         match handle {
             StateHandle::Inline(bytes) => {
                 let start = (offset as usize).min(bytes.len());
@@ -442,7 +477,11 @@ impl StateReader {
     }
 
     /// Copies a state file to a local path (RocksDB restores its SST files this way).
-    pub fn download(&self, handle: &StateHandle, local: &std::path::Path) -> Result<(), CheckpointError> {
+    pub fn download(
+        &self,
+        handle: &StateHandle,
+        local: &std::path::Path,
+    ) -> Result<(), CheckpointError> {
         let bytes = self.read(handle)?;
         std::fs::write(local, bytes).map_err(|e| CheckpointError::Storage {
             operation: "write",

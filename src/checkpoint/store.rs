@@ -85,7 +85,9 @@ impl CompletedCheckpointStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkpoint::metadata::{KeyedStateHandle, OperatorSnapshot, SnapshotKind, SubtaskSnapshot};
+    use crate::checkpoint::metadata::{
+        KeyedStateHandle, OperatorSnapshot, SnapshotKind, SubtaskSnapshot,
+    };
     use crate::util::ids::JobId;
 
     fn checkpoint(storage: &CheckpointStorage, id: u64, shared: &[&str]) -> CheckpointMetadata {

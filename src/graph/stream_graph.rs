@@ -94,16 +94,19 @@ pub trait SourceFactory: NodeOutputs {
 pub trait OneInputFactory: NodeOutputs {
     /// The operator (named `name`) as a chained `BoxOutput<IN>` emitting into `output` and
     /// its side outputs.
-    fn create(&self, op: &OperatorInfo, output: AnyBox, side: SideOutputs)
-        -> Result<AnyBox, String>;
+    fn create(
+        &self,
+        op: &OperatorInfo,
+        output: AnyBox,
+        side: SideOutputs,
+    ) -> Result<AnyBox, String>;
     /// Wraps a chained operator (from `create`) as a chain head reading serialised input.
     fn head(&self, operator: AnyBox) -> Result<Box<dyn HeadInput>, String>;
 }
 
 /// A two-input operator (connect + co-map); always a chain head.
 pub trait TwoInputFactory: NodeOutputs {
-    fn create_head(&self, op: &OperatorInfo, output: AnyBox)
-        -> Result<Box<dyn HeadInput>, String>;
+    fn create_head(&self, op: &OperatorInfo, output: AnyBox) -> Result<Box<dyn HeadInput>, String>;
 }
 
 /// Where a record writer writes: its channels and what the partitioner needs to know.

@@ -13,13 +13,12 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::api::functions::{Accumulators, RuntimeContext};
 use crate::api::source::InputStatus;
+use crate::config::options::CheckpointingMode;
 use crate::config::RuntimeExecutionMode;
 use crate::error::TaskFailure;
-use crate::config::options::CheckpointingMode;
 use crate::graph::stream_graph::{
     AnyBox, HeadInput, Invokable, OperatorInfo, SourceDriver, StreamGraph, WriterContext,
 };
-use crate::state::{StateBackendSettings, TaskRestore, TaskStateManager};
 use crate::graph::{JobGraph, JobVertex};
 use crate::runtime::chain::{processing_time_now, ChainEvent, TaskError};
 use crate::runtime::network::gate::{GateEvent, InputChannel, InputGate};
@@ -27,6 +26,7 @@ use crate::runtime::network::local::LocalChannels;
 use crate::runtime::network::writer::ChannelSender;
 use crate::runtime::network::ChannelId;
 use crate::runtime::operators::side::SideOutputs;
+use crate::state::{StateBackendSettings, TaskRestore, TaskStateManager};
 use crate::util::ids::JobId;
 
 /// Messages a running task accepts between batches.
@@ -218,21 +218,15 @@ fn build_head(
     let (output, side) = build_outputs(d, vertex, head_node, cancelled).map_err(setup_error)?;
     match &graph.nodes[head_node].invokable {
         Invokable::Source(factory) => Ok(Head::Source(
-            factory
-                .create(&head, output, ctx)
-                .map_err(setup_error)?,
+            factory.create(&head, output, ctx).map_err(setup_error)?,
         )),
         Invokable::OneInput(factory) => {
-            let operator = factory
-                .create(&head, output, side)
-                .map_err(setup_error)?;
+            let operator = factory.create(&head, output, side).map_err(setup_error)?;
             let head = factory.head(operator).map_err(setup_error)?;
             Ok(Head::Input(head, Box::new(build_gate(d, vertex, control)?)))
         }
         Invokable::TwoInput(factory) => {
-            let head = factory
-                .create_head(&head, output)
-                .map_err(setup_error)?;
+            let head = factory.create_head(&head, output).map_err(setup_error)?;
             Ok(Head::Input(head, Box::new(build_gate(d, vertex, control)?)))
         }
     }

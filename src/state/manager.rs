@@ -36,12 +36,16 @@ impl StateBackendSettings {
         config: &crate::config::Configuration,
     ) -> Result<Self, crate::config::ConfigError> {
         use crate::config::options as o;
-        let mut local_dirs = config.get_optional(&o::ROCKSDB_LOCAL_DIR)?.unwrap_or_default();
+        let mut local_dirs = config
+            .get_optional(&o::ROCKSDB_LOCAL_DIR)?
+            .unwrap_or_default();
         if local_dirs.is_empty() {
             local_dirs = config.get_optional(&o::IO_TMP_DIRS)?.unwrap_or_default();
         }
-        let mut local_dirs: Vec<std::path::PathBuf> =
-            local_dirs.into_iter().map(std::path::PathBuf::from).collect();
+        let mut local_dirs: Vec<std::path::PathBuf> = local_dirs
+            .into_iter()
+            .map(std::path::PathBuf::from)
+            .collect();
         if local_dirs.is_empty() {
             local_dirs.push(std::env::temp_dir());
         }

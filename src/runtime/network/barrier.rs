@@ -144,7 +144,10 @@ mod tests {
             h.barrier(1, barrier(1)),
             vec![BarrierOutcome::Aligned(barrier(1))]
         );
-        assert!((0..3).all(|c| !h.is_blocked(c)), "alignment releases every channel");
+        assert!(
+            (0..3).all(|c| !h.is_blocked(c)),
+            "alignment releases every channel"
+        );
     }
 
     #[test]
@@ -182,7 +185,10 @@ mod tests {
             h.barrier(0, barrier(2)),
             vec![BarrierOutcome::Aligned(barrier(2))]
         );
-        assert!(h.barrier(0, barrier(1)).is_empty(), "late barrier of checkpoint 1");
+        assert!(
+            h.barrier(0, barrier(1)).is_empty(),
+            "late barrier of checkpoint 1"
+        );
     }
 
     #[test]

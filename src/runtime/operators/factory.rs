@@ -93,10 +93,7 @@ pub struct OneInputOperatorFactory<I, O> {
 
 impl<I, O> OneInputOperatorFactory<I, O> {
     pub fn new(
-        make: impl Fn(OperatorInfo, BoxOutput<O>, SideOutputs) -> BoxOutput<I>
-            + Send
-            + Sync
-            + 'static,
+        make: impl Fn(OperatorInfo, BoxOutput<O>, SideOutputs) -> BoxOutput<I> + Send + Sync + 'static,
     ) -> Self {
         OneInputOperatorFactory {
             make: Box::new(make),
@@ -196,11 +193,7 @@ delegate_outputs!(CoFlatMapFactory<A, B, O, F>, O);
 impl<A: Record, B: Record, O: Clone + Send + 'static, F: CoFlatMapFunction<A, B, O> + Sync>
     TwoInputFactory for CoFlatMapFactory<A, B, O, F>
 {
-    fn create_head(
-        &self,
-        op: &OperatorInfo,
-        output: AnyBox,
-    ) -> Result<Box<dyn HeadInput>, String> {
+    fn create_head(&self, op: &OperatorInfo, output: AnyBox) -> Result<Box<dyn HeadInput>, String> {
         let next = downcast::<BoxOutput<O>>(output, "the co-operator's output")?;
         Ok(Box::new(CoFlatMapOperator {
             name: op.name.clone(),

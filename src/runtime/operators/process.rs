@@ -9,8 +9,8 @@ use crate::api::functions::RuntimeContext;
 use crate::api::process::{
     Emitter, KeyedContext, KeyedProcessFunction, ProcessFunction, TimeDomain,
 };
-use crate::runtime::batch::Batch;
 use crate::graph::stream_graph::OperatorInfo;
+use crate::runtime::batch::Batch;
 use crate::runtime::chain::{guarded, BoxOutput, ChainEvent, Output, TaskError};
 use crate::state::operator::KeyedCheckpoints;
 use crate::state::{KeyedStateBackend, StateKey, TimerService};

@@ -89,7 +89,9 @@ impl SideOutputs {
     }
 
     pub fn event(&mut self, event: &ChainEvent) -> Result<(), TaskError> {
-        self.outputs.iter_mut().try_for_each(|o| o.event(event.clone()))
+        self.outputs
+            .iter_mut()
+            .try_for_each(|o| o.event(event.clone()))
     }
 
     pub fn close(&mut self) -> Result<(), TaskError> {
