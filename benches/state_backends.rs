@@ -17,10 +17,10 @@ use std::time::Instant;
 use strato::checkpoint::SnapshotLocation;
 use strato::config::options::StateBackendType;
 use strato::config::Configuration;
+use strato::connectors::datagen::DataGeneratorSource;
 use strato::runtime::keygroup::KeyGroupRange;
 use strato::state::rocksdb::RocksDbInstance;
 use strato::state::{KeyedStateBackend, StateAccess, StateBackendSettings, ValueStateDescriptor};
-use strato::connectors::datagen::DataGeneratorSource;
 use strato::{LongCounter, RuntimeContext, SinkFunction, StreamExecutionEnvironment};
 
 const BACKENDS: &[&str] = &["hashmap", "rocksdb"];
@@ -115,7 +115,8 @@ fn snapshot_times(backend: &str, incremental: bool) -> anyhow::Result<()> {
             .value_state(&count)?
             .update(key);
     }
-    let location = SnapshotLocation::in_directory(dir.path().join("chk").to_str().unwrap_or("chk"))?;
+    let location =
+        SnapshotLocation::in_directory(dir.path().join("chk").to_str().unwrap_or("chk"))?;
     let started = Instant::now();
     let writer = state.snapshot(1, false)?;
     let sync = started.elapsed();
@@ -136,11 +137,10 @@ fn snapshot_times(backend: &str, incremental: bool) -> anyhow::Result<()> {
 fn main() -> anyhow::Result<()> {
     if let Some(pos) = std::env::args().position(|a| a == "--snapshot") {
         let backend = std::env::args().nth(pos + 1).unwrap_or_default();
-        return snapshot_times(&backend, false)
-            .and_then(|_| match backend.as_str() {
-                "rocksdb" => snapshot_times(&backend, true),
-                _ => Ok(()),
-            });
+        return snapshot_times(&backend, false).and_then(|_| match backend.as_str() {
+            "rocksdb" => snapshot_times(&backend, true),
+            _ => Ok(()),
+        });
     }
     if let Some(pos) = std::env::args().position(|a| a == "--child") {
         let backend = std::env::args().nth(pos + 1).unwrap_or_default();

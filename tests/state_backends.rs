@@ -106,7 +106,9 @@ fn every_state_type_keeps_its_values_per_key_and_namespace(kind: StateBackendTyp
             let c = s.value_state(&count).unwrap().value().unwrap();
             s.value_state(&count).unwrap().update(c + 1);
             s.list_state(&seen).unwrap().add(format!("{key}{i}"));
-            s.map_state(&tags).unwrap().put(format!("t{}", i % 2), i as u32);
+            s.map_state(&tags)
+                .unwrap()
+                .put(format!("t{}", i % 2), i as u32);
             s.reducing_state(&total).unwrap().add(i);
             s.aggregating_state(&average).unwrap().add(i);
         }
@@ -123,7 +125,11 @@ fn every_state_type_keeps_its_values_per_key_and_namespace(kind: StateBackendTyp
     assert_eq!(s.list_state(&seen).unwrap().take().len(), 3);
     assert!(s.list_state(&seen).unwrap().get().is_empty());
     s.value_state(&count).unwrap().clear();
-    assert_eq!(s.value_state(&count).unwrap().value(), Some(0), "the default");
+    assert_eq!(
+        s.value_state(&count).unwrap().value(),
+        Some(0),
+        "the default"
+    );
     s.reducing_state(&total).unwrap().clear();
     assert_eq!(s.reducing_state(&total).unwrap().get(), None);
 
@@ -163,27 +169,47 @@ fn ttl_expires_values_by_update_type_and_visibility(kind: StateBackendType) {
     s.value_state(&stale).unwrap().update(1);
     at(80);
     assert_eq!(s.value_state(&on_write).unwrap().value(), Some(1));
-    assert_eq!(s.list_state(&on_read).unwrap().get(), &[1], "refreshed at 80");
+    assert_eq!(
+        s.list_state(&on_read).unwrap().get(),
+        &[1],
+        "refreshed at 80"
+    );
     at(150);
-    assert_eq!(s.value_state(&on_write).unwrap().value(), None, "written at 0");
+    assert_eq!(
+        s.value_state(&on_write).unwrap().value(),
+        None,
+        "written at 0"
+    );
     assert_eq!(s.list_state(&on_read).unwrap().get(), &[1], "read at 80");
     assert_eq!(
         s.value_state(&stale).unwrap().value(),
         Some(1),
         "expired but not cleaned up yet"
     );
-    assert_eq!(s.value_state(&stale).unwrap().value(), None, "cleaned up by the read");
+    assert_eq!(
+        s.value_state(&stale).unwrap().value(),
+        None,
+        "cleaned up by the read"
+    );
     at(151);
     s.value_state(&on_write).unwrap().update(2);
     at(250);
-    assert_eq!(s.value_state(&on_write).unwrap().value(), Some(2), "rewritten at 151");
-    assert!(s.list_state(&on_read).unwrap().get().is_empty(), "read at 150");
+    assert_eq!(
+        s.value_state(&on_write).unwrap().value(),
+        Some(2),
+        "rewritten at 151"
+    );
+    assert!(
+        s.list_state(&on_read).unwrap().get().is_empty(),
+        "read at 150"
+    );
 }
 
 fn snapshots_restore_every_key_once_when_rescaling_2_to_3_to_1(kind: StateBackendType) {
     let dir = tempfile::tempdir().unwrap();
     let settings = settings(kind, dir.path(), false);
-    let location = SnapshotLocation::in_directory(dir.path().join("chk").to_str().unwrap()).unwrap();
+    let location =
+        SnapshotLocation::in_directory(dir.path().join("chk").to_str().unwrap()).unwrap();
     let reader = StateReader::new(dir.path().join("chk").to_str().unwrap());
     let count = ValueStateDescriptor::<i64>::new("count");
     let seen = ListStateDescriptor::<String>::new("seen");
@@ -200,7 +226,9 @@ fn snapshots_restore_every_key_once_when_rescaling_2_to_3_to_1(kind: StateBacken
         .flat_map(|(i, b)| snapshot(b, 1, false, &location, &format!("two-{i}")))
         .collect();
     assert!(
-        handles.iter().all(|h| matches!(h, KeyedStateHandle::KeyGroups { .. })),
+        handles
+            .iter()
+            .all(|h| matches!(h, KeyedStateHandle::KeyGroups { .. })),
         "full checkpoints use the canonical format"
     );
     for (round, parallelism) in [3usize, 1].into_iter().enumerate() {
@@ -208,23 +236,42 @@ fn snapshots_restore_every_key_once_when_rescaling_2_to_3_to_1(kind: StateBacken
             .map(|i| subtask(&settings, parallelism, i, Some((&reader, &handles))))
             .collect();
         for (i, key) in keys.iter().enumerate() {
-            for (index, b) in restored.iter_mut().enumerate() {
-                let mut s = StateAccess::new(b, key, &());
-                let expected = (index == owner(key, parallelism)).then_some(i as i64);
-                assert_eq!(
-                    s.value_state(&count).unwrap().value(),
-                    expected,
-                    "{key} in subtask {index} of {parallelism}"
-                );
-                if expected.is_some() {
-                    assert_eq!(s.list_state(&seen).unwrap().get(), &[format!("v{i}")]);
-                }
-            }
+            let mut s = StateAccess::new(&mut restored[owner(key, parallelism)], key, &());
+            assert_eq!(
+                s.value_state(&count).unwrap().value(),
+                Some(i as i64),
+                "{key}"
+            );
+            assert_eq!(s.list_state(&seen).unwrap().get(), &[format!("v{i}")]);
         }
+        // Each key is restored in exactly one subtask: its owner.
+        let mut restored_keys = 0;
+        for (index, b) in restored.iter_mut().enumerate() {
+            let entries = b.drain::<(), i64>("count").unwrap();
+            for (key, (), value) in &entries {
+                assert_eq!(
+                    owner(key, parallelism),
+                    index,
+                    "{key} restored in subtask {index}"
+                );
+                let key_group = b.key_group_of(key);
+                b.put("count", key, key_group, &(), Some(*value)).unwrap();
+            }
+            restored_keys += entries.len();
+        }
+        assert_eq!(restored_keys, keys.len());
         handles = restored
             .iter_mut()
             .enumerate()
-            .flat_map(|(i, b)| snapshot(b, 2 + round as u64, false, &location, &format!("r{round}-{i}")))
+            .flat_map(|(i, b)| {
+                snapshot(
+                    b,
+                    2 + round as u64,
+                    false,
+                    &location,
+                    &format!("r{round}-{i}"),
+                )
+            })
             .collect();
     }
 }
@@ -268,8 +315,12 @@ fn a_savepoint_restores_into_the_other_backend_and_back(kind: StateBackendType) 
                 .unwrap()
                 .value();
             assert_eq!(v, Some(i as i64), "{key} after restoring into {target:?}");
-            let mut s = StateAccess::new(&mut current, key, &(i as i64 % 3));
-            assert_eq!(s.map_state(&per_window).unwrap().get(&"n".into()), Some(&(i as i64)));
+            let window = i as i64 % 3;
+            let mut s = StateAccess::new(&mut current, key, &window);
+            assert_eq!(
+                s.map_state(&per_window).unwrap().get(&"n".into()),
+                Some(&(i as i64))
+            );
         }
     }
 }
@@ -373,18 +424,25 @@ fn exists(handle: &StateHandle) -> bool {
 fn incremental_checkpoints_reuse_sst_files_and_retention_deletes_only_unreferenced_ones() {
     let dir = tempfile::tempdir().unwrap();
     let settings = settings(StateBackendType::RocksDb, dir.path(), true);
-    let storage = CheckpointStorage::for_job(dir.path().join("checkpoints").to_str().unwrap(), JobId(1)).unwrap();
+    let storage =
+        CheckpointStorage::for_job(dir.path().join("checkpoints").to_str().unwrap(), JobId(1))
+            .unwrap();
     let mut backend = subtask(&settings, 1, 0, None);
     let count = ValueStateDescriptor::<i64>::new("count");
-    let mut write = |backend: &mut KeyedStateBackend<String>, range: std::ops::Range<usize>, v: i64| {
+    let write = |backend: &mut KeyedStateBackend<String>, range: std::ops::Range<usize>, v: i64| {
         for i in range {
             let key = format!("key-{i}");
-            StateAccess::new(backend, &key, &()).value_state(&count).unwrap().update(v);
+            StateAccess::new(backend, &key, &())
+                .value_state(&count)
+                .unwrap()
+                .update(v);
         }
     };
-    let mut checkpoint = |backend: &mut KeyedStateBackend<String>, id: u64| {
+    let checkpoint = |backend: &mut KeyedStateBackend<String>, id: u64| {
         let handles = snapshot(backend, id, false, &storage.checkpoint_location(id), "op-0");
-        storage.commit_metadata(&metadata(id, handles.clone())).unwrap();
+        storage
+            .commit_metadata(&metadata(id, handles.clone()))
+            .unwrap();
         backend.notify_checkpoint_complete(id);
         handles
     };
@@ -395,17 +453,24 @@ fn incremental_checkpoints_reuse_sst_files_and_retention_deletes_only_unreferenc
     let (s1, s2) = (shared_of(&first), shared_of(&second));
     assert!(!s1.is_empty());
     for file in &s1 {
-        assert!(s2.contains(file), "checkpoint 2 reuses {file:?} with the same handle");
+        assert!(
+            s2.contains(file),
+            "checkpoint 2 reuses {file:?} with the same handle"
+        );
     }
     assert!(s2.len() > s1.len(), "and uploads only its new SST file");
 
     let mut store = CompletedCheckpointStore::new(
-        CheckpointStorage::for_job(dir.path().join("checkpoints").to_str().unwrap(), JobId(1)).unwrap(),
+        CheckpointStorage::for_job(dir.path().join("checkpoints").to_str().unwrap(), JobId(1))
+            .unwrap(),
         1,
     );
     store.add(metadata(1, first)).unwrap();
     store.add(metadata(2, second.clone())).unwrap();
-    assert!(s2.iter().all(|(_, h)| exists(h)), "checkpoint 1's files live on in checkpoint 2");
+    assert!(
+        s2.iter().all(|(_, h)| exists(h)),
+        "checkpoint 1's files live on in checkpoint 2"
+    );
 
     // Compaction replaces every SST file: the next checkpoint shares nothing with checkpoint 2.
     if let KeyedStateBackend::RocksDb(r) = &backend {
@@ -426,13 +491,28 @@ fn incremental_checkpoints_reuse_sst_files_and_retention_deletes_only_unreferenc
     // Restoring: directly (same range) and by copying key groups (another parallelism).
     let reader = StateReader::new(storage.checkpoint_dir(3).to_string().as_str());
     let mut same = subtask(&settings, 1, 0, Some((&reader, &third)));
-    let mut halves: Vec<_> = (0..2).map(|i| subtask(&settings, 2, i, Some((&reader, &third)))).collect();
+    let mut halves: Vec<_> = (0..2)
+        .map(|i| subtask(&settings, 2, i, Some((&reader, &third))))
+        .collect();
     for (i, key) in keys(2000).iter().enumerate() {
         let expected = Some(if i < 1000 { 1 } else { 2 });
-        assert_eq!(StateAccess::new(&mut same, key, &()).value_state(&count).unwrap().value(), expected);
+        assert_eq!(
+            StateAccess::new(&mut same, key, &())
+                .value_state(&count)
+                .unwrap()
+                .value(),
+            expected
+        );
         for (index, half) in halves.iter_mut().enumerate() {
-            let v = StateAccess::new(half, key, &()).value_state(&count).unwrap().value();
-            assert_eq!(v, expected.filter(|_| index == owner(key, 2)), "{key} in subtask {index}");
+            let v = StateAccess::new(half, key, &())
+                .value_state(&count)
+                .unwrap()
+                .value();
+            assert_eq!(
+                v,
+                expected.filter(|_| index == owner(key, 2)),
+                "{key} in subtask {index}"
+            );
         }
     }
 }
@@ -440,13 +520,21 @@ fn incremental_checkpoints_reuse_sst_files_and_retention_deletes_only_unreferenc
 #[test]
 fn a_rocksdb_instance_lives_in_its_own_directory_and_is_removed_on_dispose() {
     let dir = tempfile::tempdir().unwrap();
-    let mut backend = subtask(&settings(StateBackendType::RocksDb, dir.path(), false), 1, 0, None);
+    let mut backend = subtask(
+        &settings(StateBackendType::RocksDb, dir.path(), false),
+        1,
+        0,
+        None,
+    );
     let KeyedStateBackend::RocksDb(r) = &backend else {
         panic!("expected RocksDB");
     };
     let instance = r.instance_dir().to_path_buf();
     let name = instance.file_name().unwrap().to_string_lossy().into_owned();
-    assert!(instance.starts_with(dir.path().join("strato-rocksdb")), "{instance:?}");
+    assert!(
+        instance.starts_with(dir.path().join("strato-rocksdb")),
+        "{instance:?}"
+    );
     assert!(name.starts_with("job_test_op_op_0_uuid_"), "{name}");
     assert!(instance.is_dir());
     backend.dispose();

@@ -55,8 +55,7 @@ impl<K: StateKey> KeyedStateBackend<K> {
                     canonical::read_key_groups(reader, handles, range, &mut |e| {
                         heap.restore_entry(e);
                         Ok(())
-                    })
-        ?;
+                    })?;
                 }
                 Ok(KeyedStateBackend::Heap(heap))
             }
@@ -184,7 +183,9 @@ impl<K: StateKey> KeyedStateBackend<K> {
         key_group: usize,
         namespace: &N,
     ) -> Result<Option<S>, StateError> {
-        self.update(name, key, key_group, namespace, |slot: &mut Option<S>| slot.take())
+        self.update(name, key, key_group, namespace, |slot: &mut Option<S>| {
+            slot.take()
+        })
     }
 
     /// Sets (`Some`) or removes (`None`) the value of (key, namespace) of state `name`.
@@ -196,7 +197,9 @@ impl<K: StateKey> KeyedStateBackend<K> {
         namespace: &N,
         value: Option<S>,
     ) -> Result<(), StateError> {
-        self.update(name, key, key_group, namespace, |slot: &mut Option<S>| *slot = value)
+        self.update(name, key, key_group, namespace, |slot: &mut Option<S>| {
+            *slot = value
+        })
     }
 
     /// Removes every entry of state `name` and returns them (BATCH mode's final emission).

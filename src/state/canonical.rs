@@ -12,8 +12,8 @@
 use serde_bytes::Bytes;
 
 use crate::checkpoint::{CheckpointError, KeyedStateHandle, SnapshotLocation, StateReader};
-use crate::state::heap::StateError;
 use crate::runtime::keygroup::KeyGroupRange;
+use crate::state::heap::StateError;
 use crate::state::KeyedSnapshotWriter;
 
 /// The bincode configuration of every serialized key, namespace, value and entry.
@@ -59,7 +59,12 @@ pub fn write_entry(
     namespace: &[u8],
     value: &[u8],
 ) -> Result<(), String> {
-    let entry = (state, Bytes::new(key), Bytes::new(namespace), Bytes::new(value));
+    let entry = (
+        state,
+        Bytes::new(key),
+        Bytes::new(namespace),
+        Bytes::new(value),
+    );
     encode_into(&entry, out, "a state entry")
 }
 
@@ -81,9 +86,8 @@ pub fn for_each_entry<'a>(
 ) -> Result<(), String> {
     while !bytes.is_empty() {
         let ((state, key, namespace, value), used): ((&str, &Bytes, &Bytes, &Bytes), usize) =
-            bincode::serde::borrow_decode_from_slice(bytes, codec()).map_err(|e| {
-                format!("damaged state entry in key group {key_group}: {e}")
-            })?;
+            bincode::serde::borrow_decode_from_slice(bytes, codec())
+                .map_err(|e| format!("damaged state entry in key group {key_group}: {e}"))?;
         f(Entry {
             key_group,
             state,
@@ -248,9 +252,9 @@ pub fn read_key_groups(
             let to = offsets
                 .get(key_group + 1 - range.start)
                 .map_or(bytes.len(), |o| (o - start) as usize);
-            let group = bytes.get(from..to).ok_or_else(|| {
-                damaged(format!("key group {key_group} lies outside the data"))
-            })?;
+            let group = bytes
+                .get(from..to)
+                .ok_or_else(|| damaged(format!("key group {key_group} lies outside the data")))?;
             for_each_entry(key_group, group, f).map_err(damaged)?;
         }
     }

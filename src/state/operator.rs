@@ -34,8 +34,7 @@ impl KeyedCheckpoints {
             let range = backend.key_group_range();
             canonical::read_key_groups(reader, &restored.raw_keyed, range, &mut |e| {
                 timers.restore_entry(e)
-            })
-?;
+            })?;
         }
         let checkpoints = KeyedCheckpoints {
             manager,
@@ -90,6 +89,7 @@ mod tests {
     use super::*;
     use crate::api::functions::Closure;
     use crate::api::process::{KeyedContext, KeyedProcessFunction};
+    use crate::checkpoint::KeyedStateHandle;
     use crate::checkpoint::{CheckpointBarrier, SnapshotLocation, SnapshotType, SubtaskSnapshot};
     use crate::config::options::StateBackendType;
     use crate::graph::stream_graph::OperatorInfo;
@@ -99,9 +99,9 @@ mod tests {
     use crate::runtime::operators::keyed::KeyedReduceOperator;
     use crate::runtime::operators::process::KeyedProcessOperator;
     use crate::runtime::operators::side::SideOutputs;
+    use crate::state::manager::handles_for_range;
     use crate::state::{
-        handles_for_range, RestoredOperatorState, StateBackendSettings, TaskRestore,
-        ValueStateDescriptor,
+        RestoredOperatorState, StateBackendSettings, TaskRestore, ValueStateDescriptor,
     };
 
     /// Collects what an operator emits.
@@ -170,7 +170,8 @@ mod tests {
         index: usize,
         parallelism: usize,
     ) -> TaskRestore {
-        let range = crate::runtime::keygroup::KeyGroupRange::for_operator_index(128, parallelism, index);
+        let range =
+            crate::runtime::keygroup::KeyGroupRange::for_operator_index(128, parallelism, index);
         let all = |f: fn(&SubtaskSnapshot) -> &Vec<KeyedStateHandle>| {
             handles_for_range(snapshots.iter().flat_map(|s| f(s).clone()), range)
         };
@@ -216,7 +217,12 @@ mod tests {
         let out = Arc::new(Mutex::new(Vec::new()));
         let mut snapshots = Vec::new();
         for index in 0..2 {
-            let ctx = context(index, 2, settings(StateBackendType::HashMap, dir.path()), None);
+            let ctx = context(
+                index,
+                2,
+                settings(StateBackendType::HashMap, dir.path()),
+                None,
+            );
             let mut operator = reduce_operator(&out);
             operator.open(&ctx).unwrap();
             let mut batch = Batch::new();
@@ -232,7 +238,12 @@ mod tests {
         out.lock().unwrap().clear();
         for index in 0..3 {
             let restore = restore_for(base.to_str().unwrap(), &snapshots, index, 3);
-            let ctx = context(index, 3, settings(StateBackendType::RocksDb, dir.path()), Some(restore));
+            let ctx = context(
+                index,
+                3,
+                settings(StateBackendType::RocksDb, dir.path()),
+                Some(restore),
+            );
             let mut operator = reduce_operator(&out);
             operator.open(&ctx).unwrap();
             let mut batch = Batch::new();
@@ -318,7 +329,7 @@ mod tests {
             restored.event(ChainEvent::Watermark(200)).unwrap();
             let mut fired = out.lock().unwrap().clone();
             fired.sort();
-            assert_eq!(fired, vec![(1, 3), (2, 1)], "{kind:?}");
+            assert_eq!(fired, vec![(1u32, 3i64), (2, 1)], "{kind:?}");
             restored.close().unwrap();
         }
     }

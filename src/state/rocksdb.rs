@@ -222,10 +222,10 @@ impl<K: StateKey> RocksDbKeyedStateBackend<K> {
             if !matches!(handle, KeyedStateHandle::Incremental { .. }) {
                 continue;
             }
-            let scratch = self.instance.dir.with_extension(format!(
-                "restore-{:016x}",
-                rand::random::<u64>()
-            ));
+            let scratch = self
+                .instance
+                .dir
+                .with_extension(format!("restore-{:016x}", rand::random::<u64>()));
             std::fs::create_dir_all(&scratch).map_err(io_error(&scratch))?;
             let copied = (|| {
                 download_incremental(reader, handle, &scratch)?;
@@ -234,9 +234,13 @@ impl<K: StateKey> RocksDbKeyedStateBackend<K> {
                     start: self.range.start.max(handle.key_group_range().start),
                     end: self.range.end.min(handle.key_group_range().end),
                 };
-                for_each_in_range(&db, &names, overlap, &scratch, &mut |name, _, key, value| {
-                    self.put_raw(name, key, value)
-                })
+                for_each_in_range(
+                    &db,
+                    &names,
+                    overlap,
+                    &scratch,
+                    &mut |name, _, key, value| self.put_raw(name, key, value),
+                )
             })();
             let _ = std::fs::remove_dir_all(&scratch);
             copied?;
@@ -255,7 +259,9 @@ impl<K: StateKey> RocksDbKeyedStateBackend<K> {
         self.ensure_state(state)?;
         let db = self.db()?;
         let dir = &self.instance.dir;
-        let cf = db.cf_handle(state).ok_or_else(|| missing_state(dir, state))?;
+        let cf = db
+            .cf_handle(state)
+            .ok_or_else(|| missing_state(dir, state))?;
         db.put_cf_opt(cf, key, value, &self.write_options)
             .map_err(rocks_error(dir))
     }
@@ -328,7 +334,10 @@ impl<K: StateKey> RocksDbKeyedStateBackend<K> {
             return Ok(None);
         };
         let dir = &self.instance.dir;
-        match db.get_pinned_cf(cf, &self.key_buffer).map_err(rocks_error(dir))? {
+        match db
+            .get_pinned_cf(cf, &self.key_buffer)
+            .map_err(rocks_error(dir))?
+        {
             Some(bytes) => canonical::decode::<S>(&bytes, "a value")
                 .map(|(v, _)| Some(v))
                 .map_err(|reason| StateError::Restore {
@@ -392,7 +401,8 @@ impl<K: StateKey> RocksDbKeyedStateBackend<K> {
             let (key, value) = item.map_err(rocks_error(dir))?;
             let rest = key.get(2..).unwrap_or_default();
             let (k, used) = canonical::decode::<K>(rest, "a key").map_err(decode_error)?;
-            let (n, _) = canonical::decode::<N>(&rest[used..], "a namespace").map_err(decode_error)?;
+            let (n, _) =
+                canonical::decode::<N>(&rest[used..], "a namespace").map_err(decode_error)?;
             let (s, _) = canonical::decode::<S>(&value, "a value").map_err(decode_error)?;
             out.push((k, n, s));
         }
@@ -522,15 +532,21 @@ impl RocksDbSnapshot {
         for kg in self.range.start..=self.range.end {
             writer.start_group();
             let group = KeyGroupRange { start: kg, end: kg };
-            for_each_in_range(&db, &names, group, &self.local, &mut |state, _, key, value| {
-                let rest = &key[2..];
-                let written = (self.key_len)(rest)
-                    .and_then(|len| writer.entry(state, &rest[..len], &rest[len..], value));
-                written.map_err(|reason| StateError::Snapshot {
-                    name: state.to_string(),
-                    reason,
-                })
-            })
+            for_each_in_range(
+                &db,
+                &names,
+                group,
+                &self.local,
+                &mut |state, _, key, value| {
+                    let rest = &key[2..];
+                    let written = (self.key_len)(rest)
+                        .and_then(|len| writer.entry(state, &rest[..len], &rest[len..], value));
+                    written.map_err(|reason| StateError::Snapshot {
+                        name: state.to_string(),
+                        reason,
+                    })
+                },
+            )
             .map_err(failed)?;
         }
         drop(db);
@@ -569,7 +585,10 @@ impl RocksDbSnapshot {
                 shared.push((file, handle));
             } else {
                 let bytes = std::fs::read(&path).map_err(read_dir_error)?;
-                private.push((file.clone(), location.write(&format!("{name}-{file}"), &bytes)?));
+                private.push((
+                    file.clone(),
+                    location.write(&format!("{name}-{file}"), &bytes)?,
+                ));
             }
         }
         self.uploaded

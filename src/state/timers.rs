@@ -181,7 +181,9 @@ impl<K: StateKey, N: Namespace> TimerService<K, N> {
             for (time, key, ns) in &queue.live {
                 let kg = key_group_of(key);
                 if !range.contains(kg) {
-                    return Err(format!("a timer's key is in key group {kg}, outside {range:?}"));
+                    return Err(format!(
+                        "a timer's key is in key group {kg}, outside {range:?}"
+                    ));
                 }
                 canonical::write_entry(
                     snapshot.group(kg),

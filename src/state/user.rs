@@ -10,8 +10,8 @@ use std::hash::Hash;
 
 use super::backend::{KeyedStateBackend, Namespace};
 use super::descriptor::{
-    AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor,
-    ReducingStateDescriptor, ValueStateDescriptor,
+    AggregatingStateDescriptor, ListStateDescriptor, MapStateDescriptor, ReducingStateDescriptor,
+    ValueStateDescriptor,
 };
 use super::heap::{StateError, StateTable};
 use super::ttl::{StateTtlConfig, StateVisibility, TtlValue, UpdateType};
@@ -129,11 +129,7 @@ impl<'a, K: StateKey, N: Namespace, S: StateValue + Clone> Slot<'a, K, N, S> {
 
 /// Reads a TTL value: removes it when expired (returning it once if the visibility allows),
 /// refreshes its time on `OnReadAndWrite`.
-fn ttl_read<S: Clone>(
-    ttl: &StateTtlConfig,
-    now: i64,
-    slot: &mut Option<TtlValue<S>>,
-) -> Option<S> {
+fn ttl_read<S: Clone>(ttl: &StateTtlConfig, now: i64, slot: &mut Option<TtlValue<S>>) -> Option<S> {
     let stored = slot.as_mut()?;
     if ttl.is_expired(stored.last_access, now) {
         let expired = slot.take().map(|v| v.value);
@@ -373,11 +369,7 @@ pub struct StateAccess<'a, K, N> {
 
 impl<'a, K: StateKey, N: Namespace> StateAccess<'a, K, N> {
     /// Binds `backend` to `key` (in its key group) and `namespace`.
-    pub fn new(
-        backend: &'a mut KeyedStateBackend<K>,
-        key: &'a K,
-        namespace: &'a N,
-    ) -> Self {
+    pub fn new(backend: &'a mut KeyedStateBackend<K>, key: &'a K, namespace: &'a N) -> Self {
         let key_group = backend.key_group_of(key);
         StateAccess {
             backend,
@@ -391,30 +383,60 @@ impl<'a, K: StateKey, N: Namespace> StateAccess<'a, K, N> {
         &'s mut self,
         descriptor: &'s ValueStateDescriptor<V>,
     ) -> Result<ValueState<'s, K, N, V>, StateError> {
-        ValueState::open(self.backend, self.key, self.key_group, descriptor, self.namespace)
+        ValueState::open(
+            self.backend,
+            self.key,
+            self.key_group,
+            descriptor,
+            self.namespace,
+        )
     }
     pub fn list_state<'s, V: Clone + StateValue>(
         &'s mut self,
         descriptor: &'s ListStateDescriptor<V>,
     ) -> Result<ListState<'s, K, N, V>, StateError> {
-        ListState::open(self.backend, self.key, self.key_group, descriptor, self.namespace)
+        ListState::open(
+            self.backend,
+            self.key,
+            self.key_group,
+            descriptor,
+            self.namespace,
+        )
     }
     pub fn map_state<'s, UK: Hash + Eq + Clone + StateValue, UV: Clone + StateValue>(
         &'s mut self,
         descriptor: &'s MapStateDescriptor<UK, UV>,
     ) -> Result<MapState<'s, K, N, UK, UV>, StateError> {
-        MapState::open(self.backend, self.key, self.key_group, descriptor, self.namespace)
+        MapState::open(
+            self.backend,
+            self.key,
+            self.key_group,
+            descriptor,
+            self.namespace,
+        )
     }
     pub fn reducing_state<'s, V: Clone + StateValue>(
         &'s mut self,
         descriptor: &'s ReducingStateDescriptor<V>,
     ) -> Result<ReducingState<'s, K, N, V>, StateError> {
-        ReducingState::open(self.backend, self.key, self.key_group, descriptor, self.namespace)
+        ReducingState::open(
+            self.backend,
+            self.key,
+            self.key_group,
+            descriptor,
+            self.namespace,
+        )
     }
     pub fn aggregating_state<'s, IN, ACC: Clone + StateValue, OUT>(
         &'s mut self,
         descriptor: &'s AggregatingStateDescriptor<IN, ACC, OUT>,
     ) -> Result<AggregatingState<'s, K, N, IN, ACC, OUT>, StateError> {
-        AggregatingState::open(self.backend, self.key, self.key_group, descriptor, self.namespace)
+        AggregatingState::open(
+            self.backend,
+            self.key,
+            self.key_group,
+            descriptor,
+            self.namespace,
+        )
     }
 }

@@ -12,8 +12,8 @@ use crate::config::RuntimeExecutionMode;
 use crate::graph::stream_graph::OperatorInfo;
 use crate::runtime::batch::Batch;
 use crate::runtime::chain::{guarded, BoxOutput, ChainEvent, Output, TaskError};
-use crate::state::operator::KeyedCheckpoints;
 use crate::runtime::keygroup::assign_to_key_group;
+use crate::state::operator::KeyedCheckpoints;
 use crate::state::{KeyedStateBackend, StateKey};
 
 /// Flink's name for the reduce operator's state.
@@ -68,9 +68,8 @@ where
 {
     fn open(&mut self, ctx: &RuntimeContext) -> Result<(), TaskError> {
         self.emit_every_update = ctx.runtime_mode() != RuntimeExecutionMode::Batch;
-        let (checkpoints, backend) =
-            KeyedCheckpoints::open::<K, ()>(ctx, &self.operator_id, None)
-                .map_err(|e| self.state_error(e))?;
+        let (checkpoints, backend) = KeyedCheckpoints::open::<K, ()>(ctx, &self.operator_id, None)
+            .map_err(|e| self.state_error(e))?;
         self.state = Some(backend);
         self.checkpoints = Some(checkpoints);
         self.next.open(ctx)

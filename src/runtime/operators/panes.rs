@@ -110,9 +110,13 @@ where
         let mut p = start;
         while p < end {
             let pane_acc = state
-                .get(PANES, key, key_group, &p, |slot: Option<&Option<C::Acc>>| {
-                    slot.cloned().flatten()
-                })
+                .get(
+                    PANES,
+                    key,
+                    key_group,
+                    &p,
+                    |slot: Option<&Option<C::Acc>>| slot.cloned().flatten(),
+                )
                 .map_err(state_error)?;
             if let Some(acc) = pane_acc {
                 merged = Some(match merged {
@@ -208,12 +212,17 @@ where
                 let key_group = assign_to_key_group(&key, max_parallelism);
                 let pane_start = TimeWindow::start_with_offset(ts, offset, pane);
                 let new_pane = panes
-                    .update(&key, key_group, &pane_start, |slot: &mut Option<Option<C::Acc>>| {
-                        let acc = slot.take().flatten();
-                        let new_pane = acc.is_none();
-                        *slot = Some(Some(contents.add(acc, record, ts)?));
-                        anyhow::Ok(new_pane)
-                    })
+                    .update(
+                        &key,
+                        key_group,
+                        &pane_start,
+                        |slot: &mut Option<Option<C::Acc>>| {
+                            let acc = slot.take().flatten();
+                            let new_pane = acc.is_none();
+                            *slot = Some(Some(contents.add(acc, record, ts)?));
+                            anyhow::Ok(new_pane)
+                        },
+                    )
                     .map_err(|e| anyhow::anyhow!("{e}"))??;
                 if new_pane {
                     // Every window covering this pane gets a timer at its end: windows start at

@@ -477,9 +477,13 @@ where
         // contents slot stays (as `None`) so the window is not taken for a new one.
         let Some(mut acc) = self
             .state
-            .update(CONTENTS, key, key_group, window, |slot: &mut Option<Option<C::Acc>>| {
-                slot.as_mut().and_then(Option::take)
-            })
+            .update(
+                CONTENTS,
+                key,
+                key_group,
+                window,
+                |slot: &mut Option<Option<C::Acc>>| slot.as_mut().and_then(Option::take),
+            )
             .map_err(state_error)?
         else {
             return Ok(());
@@ -497,11 +501,17 @@ where
         collector.timestamp = Some(window.max_timestamp());
         let result = self.contents.emit(key, &mut ctx, &mut acc, &mut collector);
         self.state
-            .update(CONTENTS, key, key_group, window, |slot: &mut Option<Option<C::Acc>>| {
-                if let Some(inner) = slot {
-                    *inner = Some(acc);
-                }
-            })
+            .update(
+                CONTENTS,
+                key,
+                key_group,
+                window,
+                |slot: &mut Option<Option<C::Acc>>| {
+                    if let Some(inner) = slot {
+                        *inner = Some(acc);
+                    }
+                },
+            )
             .map_err(state_error)?;
         result
     }
@@ -576,11 +586,17 @@ where
                     });
                 }
                 self.state
-                    .get(TRIGGER_VALUES, key, key_group, old, |values: Option<&TriggerValues>| {
-                        for (name, v) in values.into_iter().flatten() {
-                            *trigger_values.entry(name.clone()).or_insert(0) += v;
-                        }
-                    })
+                    .get(
+                        TRIGGER_VALUES,
+                        key,
+                        key_group,
+                        old,
+                        |values: Option<&TriggerValues>| {
+                            for (name, v) in values.into_iter().flatten() {
+                                *trigger_values.entry(name.clone()).or_insert(0) += v;
+                            }
+                        },
+                    )
                     .map_err(state_error)?;
                 self.clear_window(key, key_group, old, cleanup(old))?;
             }
@@ -591,7 +607,13 @@ where
             }
             if !trigger_values.is_empty() {
                 self.state
-                    .put(TRIGGER_VALUES, key, key_group, &merged, Some(trigger_values))
+                    .put(
+                        TRIGGER_VALUES,
+                        key,
+                        key_group,
+                        &merged,
+                        Some(trigger_values),
+                    )
                     .map_err(state_error)?;
             }
             self.spec.trigger.on_merge(
@@ -613,14 +635,20 @@ where
         window: &TimeWindow,
     ) -> anyhow::Result<()> {
         self.state
-            .update(SESSIONS, key, key_group, &(), |slot: &mut Option<Vec<TimeWindow>>| {
-                if let Some(active) = slot {
-                    active.retain(|w| w != window);
-                    if active.is_empty() {
-                        *slot = None;
+            .update(
+                SESSIONS,
+                key,
+                key_group,
+                &(),
+                |slot: &mut Option<Vec<TimeWindow>>| {
+                    if let Some(active) = slot {
+                        active.retain(|w| w != window);
+                        if active.is_empty() {
+                            *slot = None;
+                        }
                     }
-                }
-            })
+                },
+            )
             .map_err(state_error)
     }
 }
@@ -723,12 +751,18 @@ where
                     let contents = &mut *p.contents;
                     let new_window = p
                         .state
-                        .update(CONTENTS, &key, key_group, &window, |slot: &mut Option<Option<C::Acc>>| {
-                            let acc = slot.take().flatten();
-                            let new_window = acc.is_none();
-                            *slot = Some(Some(contents.add(acc, value, time)?));
-                            anyhow::Ok(new_window)
-                        })
+                        .update(
+                            CONTENTS,
+                            &key,
+                            key_group,
+                            &window,
+                            |slot: &mut Option<Option<C::Acc>>| {
+                                let acc = slot.take().flatten();
+                                let new_window = acc.is_none();
+                                *slot = Some(Some(contents.add(acc, value, time)?));
+                                anyhow::Ok(new_window)
+                            },
+                        )
                         .map_err(state_error)??;
                     if trigger_result.is_fire() {
                         p.fire(&key, key_group, &window)?;
