@@ -382,52 +382,55 @@ fn bad_deployments_are_refused_before_anything_is_left_behind() {
             "{args:?} left a running application"
         );
     };
-    refused(
-        &["yarn-session", "-d", "-qu", "no-such-queue"],
-        "The specified queue 'no-such-queue' does not exist",
-    );
-    refused(
-        &["yarn-session", "-d", "-jm", "100000"],
-        "Maximum Memory: 4096 MB Requested: 100000 MB",
-    );
-    refused(
-        &["yarn-session", "-d", "-tm", "8g"],
-        "for the TaskManagers available",
-    );
-    refused(
-        &["run", "-t", "yarn-per-job", "/no/such/program"],
-        "/no/such/program",
-    );
-    refused(
-        &[
-            "run-application",
-            "-t",
-            "yarn-application",
-            "-Dyarn.provided.lib.dirs=file:///no/such/dir",
-            &program,
-        ],
-        "yarn.provided.lib.dirs: the directory 'file:///no/such/dir'",
-    );
-    refused(
-        &[
-            "run-application",
-            "-t",
-            "yarn-application",
-            "file:///no/such/program",
-        ],
-        "'file:///no/such/program' does not exist",
-    );
     // A staging directory that cannot be created (its parent is a file).
     let blocker = yarn.dir.path().join("blocker");
     std::fs::write(&blocker, b"").unwrap();
-    refused(
-        &[
-            "yarn-session",
-            "-d",
-            &format!("-Dyarn.staging-directory={}", blocker.join("sub").display()),
-        ],
-        "Could not upload to the staging directory",
-    );
+    let blocked_staging = format!("-Dyarn.staging-directory={}", blocker.join("sub").display());
+    let missing_lib_dir = "-Dyarn.provided.lib.dirs=file:///no/such/dir";
+    let cases: [(&[&str], &str); 7] = [
+        (
+            &["yarn-session", "-d", "-qu", "no-such-queue"],
+            "The specified queue 'no-such-queue' does not exist",
+        ),
+        (
+            &["yarn-session", "-d", "-jm", "100000"],
+            "Maximum Memory: 4096 MB Requested: 100000 MB",
+        ),
+        (
+            &["yarn-session", "-d", "-tm", "8g"],
+            "for the TaskManagers available",
+        ),
+        (
+            &["run", "-t", "yarn-per-job", "/no/such/program"],
+            "/no/such/program",
+        ),
+        (
+            &[
+                "run-application",
+                "-t",
+                "yarn-application",
+                missing_lib_dir,
+                &program,
+            ],
+            "yarn.provided.lib.dirs: the directory 'file:///no/such/dir'",
+        ),
+        (
+            &[
+                "run-application",
+                "-t",
+                "yarn-application",
+                "file:///no/such/program",
+            ],
+            "'file:///no/such/program' does not exist",
+        ),
+        (
+            &["yarn-session", "-d", &blocked_staging],
+            "Could not upload to the staging directory",
+        ),
+    ];
+    for (args, expected) in cases {
+        refused(args, expected);
+    }
 
     // An unreachable ResourceManager: a clear error, quickly.
     let dead = yarn.dir.path().join("dead-conf");
