@@ -566,3 +566,38 @@ fn a_dead_task_manager_container_is_replaced_and_cancelling_the_job_ends_the_app
         y.list(&y.staging_root()).is_empty()
     });
 }
+
+#[test]
+fn an_attached_session_stops_when_stop_is_typed_and_query_shows_the_cluster() {
+    use std::io::{BufRead, Write};
+    let yarn = Yarn::start(false);
+    let query = run_ok(&yarn, &["yarn-session", "-q"].map(String::from));
+    assert!(
+        stdout(&query).contains("NodeManagers in the ClusterClient 2"),
+        "{}",
+        stdout(&query)
+    );
+
+    let mut session = yarn
+        .strato()
+        .arg("yarn-session")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(session.stdout.take().unwrap()).lines();
+    let app = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("Application ID: ").map(str::to_string))
+        .expect("the session prints its application id");
+    assert_eq!(yarn.app(&app).state, YarnApplicationState::RUNNING);
+    let mut stdin = session.stdin.take().unwrap();
+    writeln!(stdin, "status").unwrap();
+    writeln!(stdin, "stop").unwrap();
+    assert!(session.wait().unwrap().success());
+    let report = yarn.final_report(&app);
+    assert_eq!(report.state, YarnApplicationState::FINISHED);
+    assert_eq!(report.final_status, FinalApplicationStatus::SUCCEEDED);
+    assert!(yarn.list(&yarn.staging_root()).is_empty());
+}
