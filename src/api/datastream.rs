@@ -38,6 +38,7 @@ use crate::runtime::operators::side::SideOutputs;
 use crate::runtime::operators::simple::{FilterOperator, FlatMapOperator, MapOperator};
 use crate::runtime::operators::sink::SinkOperator;
 use crate::runtime::operators::timestamps::TimestampsAndWatermarksOperator;
+use crate::runtime::operators::two_phase::{TwoPhaseCommitSink, TwoPhaseCommitSinkOperator};
 
 /// One producer feeding a stream, with the partitioning its consumers will use.
 #[derive(Clone)]
@@ -426,6 +427,23 @@ impl<T: Record> DataStream<T> {
                 name: op.name,
                 f: sink.clone(),
             })
+        });
+        DataStreamSink {
+            env: self.env.clone(),
+            node,
+        }
+    }
+
+    /// Adds a two-phase-commit sink (Flink's `sinkTo`), e.g. the exactly-once
+    /// [`FileSink`](crate::connectors::file::FileSink): with checkpointing on, what it writes
+    /// becomes visible exactly once, when the checkpoint that covers it completes.
+    pub fn sink_to<S>(&self, sink: S) -> DataStreamSink
+    where
+        S: TwoPhaseCommitSink<T> + Clone + Sync,
+    {
+        let name = format!("Sink: {}", sink.name());
+        let node = self.add_one_input::<()>(&name, NodeKind::Sink, false, move |op, _, _| {
+            Box::new(TwoPhaseCommitSinkOperator::new(op, sink.clone()))
         });
         DataStreamSink {
             env: self.env.clone(),

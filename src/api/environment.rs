@@ -11,6 +11,7 @@ use crossbeam_channel::{Receiver, Sender};
 use super::datastream::DataStream;
 use super::launch::{self, Launch};
 use super::source::{Boundedness, Source};
+use crate::checkpoint::{CheckpointingSettings, SavepointRestoreSettings};
 use crate::config::{options, Configuration, RuntimeExecutionMode};
 use crate::connectors::collection::CollectionSource;
 use crate::connectors::socket::SocketTextSource;
@@ -147,6 +148,26 @@ impl StreamExecutionEnvironment {
     /// buffers (Flink's `-1`).
     pub fn set_buffer_timeout(&self, timeout: Option<Duration>) -> &Self {
         self.state().buffer_timeout = Some(timeout);
+        self
+    }
+
+    /// Takes a checkpoint every `interval` (`execution.checkpointing.interval`); the other
+    /// checkpoint settings are in [`Self::get_checkpoint_config`].
+    pub fn enable_checkpointing(&self, interval: Duration) -> &Self {
+        self.get_checkpoint_config()
+            .set_checkpoint_interval(interval);
+        self
+    }
+
+    /// Checkpoint settings of this job (Flink's `CheckpointConfig`), backed by the
+    /// `execution.checkpointing.*` and `state.*` keys.
+    pub fn get_checkpoint_config(&self) -> CheckpointConfig {
+        CheckpointConfig { env: self.clone() }
+    }
+
+    /// Sets a configuration key for this job, as `-D key=value` would.
+    pub fn set_config(&self, key: &str, value: &str) -> &Self {
+        self.state().config.set(key, value);
         self
     }
 
@@ -308,7 +329,11 @@ impl StreamExecutionEnvironment {
             }
             Launch::Local => {
                 let settings = self.task_settings(&job)?;
-                let client = crate::runtime::local::submit(job, graph, settings)?;
+                let restart = crate::runtime::job_master::RestartStrategy::from_config(
+                    &self.state().config,
+                    job.checkpointing.is_some(),
+                )?;
+                let client = crate::runtime::local::submit(job, graph, settings, restart)?;
                 launch::report_job_submitted(job_id);
                 Ok(client)
             }
@@ -386,14 +411,87 @@ impl StreamExecutionEnvironment {
             chaining_enabled: s.chaining,
             runtime_mode,
         };
-        let job = JobGraph::from_stream_graph(&s.graph, job_id, job_name, &settings)
+        let mut job = JobGraph::from_stream_graph(&s.graph, job_id, job_name, &settings)
             .map_err(Error::InvalidGraph)?;
+        // BATCH jobs recover by re-running, as in Flink: checkpoints apply to streaming only.
+        if runtime_mode != RuntimeExecutionMode::Batch {
+            job.checkpointing = CheckpointingSettings::from_config(&s.config)?;
+        }
+        job.savepoint_restore = SavepointRestoreSettings::from_config(&s.config)?;
         let graph = if take {
             std::mem::take(&mut s.graph)
         } else {
             s.graph.clone()
         };
         Ok((graph, job))
+    }
+}
+
+/// A job's checkpoint settings; every setter writes the Flink configuration key it stands for.
+pub struct CheckpointConfig {
+    env: StreamExecutionEnvironment,
+}
+
+impl CheckpointConfig {
+    fn set(&self, key: &str, value: String) -> &Self {
+        self.env.state().config.set(key, &value);
+        self
+    }
+    pub fn set_checkpoint_interval(&self, interval: Duration) -> &Self {
+        self.set(
+            options::CHECKPOINTING_INTERVAL.key,
+            format!("{} ms", interval.as_millis()),
+        )
+    }
+    /// EXACTLY_ONCE (aligned barriers, the default) or AT_LEAST_ONCE.
+    pub fn set_checkpointing_mode(&self, mode: options::CheckpointingMode) -> &Self {
+        let name = match mode {
+            options::CheckpointingMode::ExactlyOnce => "EXACTLY_ONCE",
+            options::CheckpointingMode::AtLeastOnce => "AT_LEAST_ONCE",
+        };
+        self.set(options::CHECKPOINTING_MODE.key, name.to_string())
+    }
+    pub fn set_checkpoint_timeout(&self, timeout: Duration) -> &Self {
+        self.set(
+            options::CHECKPOINTING_TIMEOUT.key,
+            format!("{} ms", timeout.as_millis()),
+        )
+    }
+    pub fn set_min_pause_between_checkpoints(&self, pause: Duration) -> &Self {
+        self.set(
+            options::CHECKPOINTING_MIN_PAUSE.key,
+            format!("{} ms", pause.as_millis()),
+        )
+    }
+    pub fn set_max_concurrent_checkpoints(&self, n: u32) -> &Self {
+        self.set(options::MAX_CONCURRENT_CHECKPOINTS.key, n.to_string())
+    }
+    pub fn set_tolerable_checkpoint_failure_number(&self, n: u32) -> &Self {
+        self.set(options::TOLERABLE_FAILED_CHECKPOINTS.key, n.to_string())
+    }
+    /// `state.checkpoints.dir` (any file system URI).
+    pub fn set_checkpoint_storage(&self, dir: &str) -> &Self {
+        self.set(options::CHECKPOINTS_DIRECTORY.key, dir.to_string())
+    }
+    pub fn set_externalized_checkpoint_retention(
+        &self,
+        retention: options::ExternalizedCheckpointRetention,
+    ) -> &Self {
+        let name = match retention {
+            options::ExternalizedCheckpointRetention::DeleteOnCancellation => {
+                "DELETE_ON_CANCELLATION"
+            }
+            options::ExternalizedCheckpointRetention::RetainOnCancellation => {
+                "RETAIN_ON_CANCELLATION"
+            }
+            options::ExternalizedCheckpointRetention::NoExternalizedCheckpoints => {
+                "NO_EXTERNALIZED_CHECKPOINTS"
+            }
+        };
+        self.set(
+            options::EXTERNALIZED_CHECKPOINT_RETENTION.key,
+            name.to_string(),
+        )
     }
 }
 
@@ -418,6 +516,8 @@ pub struct JobExecutionResult {
     pub job_id: JobId,
     pub net_runtime: Duration,
     pub accumulators: BTreeMap<String, i64>,
+    /// The job's checkpoint counts and recent history (empty without checkpointing).
+    pub checkpoints: crate::checkpoint::coordinator::CheckpointStats,
 }
 
 impl JobExecutionResult {
@@ -465,6 +565,41 @@ impl JobClient {
     }
 
     /// Asks the job to cancel; `get_job_execution_result` then reports the cancellation.
+    /// Takes a savepoint into `target_dir` (or `state.savepoints.dir`) and returns its path.
+    pub fn trigger_savepoint(&self, target_dir: Option<&str>) -> Result<String> {
+        self.savepoint(target_dir, None)
+    }
+
+    /// Stop-with-savepoint: takes a savepoint, then ends the sources so the job finishes;
+    /// `drain` first emits the maximum watermark so all event-time windows and timers fire.
+    pub fn stop_with_savepoint(&self, drain: bool, target_dir: Option<&str>) -> Result<String> {
+        self.savepoint(target_dir, Some(drain))
+    }
+
+    fn savepoint(&self, target_dir: Option<&str>, terminate: Option<bool>) -> Result<String> {
+        let (reply, result) = crossbeam_channel::bounded(1);
+        self.control
+            .send(JobControl::TriggerSavepoint {
+                target: target_dir.map(str::to_string),
+                terminate,
+                reply,
+            })
+            .map_err(|_| {
+                Error::Other(anyhow::anyhow!("job {} is no longer running", self.job_id))
+            })?;
+        match result.recv() {
+            Ok(Ok(path)) => Ok(path),
+            Ok(Err(reason)) => Err(Error::Other(anyhow::anyhow!(
+                "could not take a savepoint of job {}: {reason}",
+                self.job_id
+            ))),
+            Err(_) => Err(Error::Other(anyhow::anyhow!(
+                "job {} ended before the savepoint completed",
+                self.job_id
+            ))),
+        }
+    }
+
     pub fn cancel(&self) {
         let _ = self.control.send(JobControl::Cancel);
     }

@@ -5,7 +5,10 @@
 //! checkpoint references it; [`barrier`] is what travels through the dataflow to take one.
 
 pub mod barrier;
+pub mod coordinator;
 pub mod metadata;
+pub mod restore;
+pub mod settings;
 pub mod storage;
 pub mod store;
 
@@ -14,6 +17,7 @@ pub use metadata::{
     CheckpointMetadata, KeyedStateHandle, OperatorSnapshot, OperatorStateMode,
     OperatorStateSnapshot, SnapshotKind, StateHandle, SubtaskSnapshot,
 };
+pub use settings::{CheckpointRetention, CheckpointingSettings, SavepointRestoreSettings};
 pub use storage::{
     CheckpointError, CheckpointStorage, SavepointStorage, SnapshotLocation, SnapshotOutput,
     StateReader,

@@ -138,6 +138,14 @@ impl CheckpointStorage {
         Ok(())
     }
 
+    /// Deletes the whole job directory (temporary checkpoint storage).
+    pub fn delete_job_dir(&self) -> Result<(), CheckpointError> {
+        self.fs
+            .delete(&self.job_dir, true)
+            .map_err(storage_error("delete", &self.job_dir))?;
+        Ok(())
+    }
+
     /// Deletes one shared file.
     pub fn discard_shared(&self, path: &str) -> Result<(), CheckpointError> {
         let path = FsPath::parse(path).map_err(|source| CheckpointError::Storage {
@@ -266,6 +274,18 @@ impl SavepointStorage {
             .map_err(storage_error("delete", &self.dir))?;
         Ok(())
     }
+}
+
+/// The location the tasks write a savepoint's state to: the directory the coordinator created.
+pub fn savepoint_location(dir: &str) -> Result<SnapshotLocation, CheckpointError> {
+    let (fs, dir) = resolve(dir)?;
+    Ok(SnapshotLocation {
+        fs,
+        dir,
+        shared: None,
+        relative: true,
+        inline_threshold: INLINE_THRESHOLD,
+    })
 }
 
 /// Deletes a savepoint (`strato savepoint -d <path>`), refusing a directory that is not one.

@@ -32,6 +32,10 @@ pub enum Action {
     List(ListArgs),
     /// Cancels a running job.
     Cancel(CancelArgs),
+    /// Stops a running job with a savepoint (stop-with-savepoint).
+    Stop(StopArgs),
+    /// Triggers a savepoint of a running job, or disposes one (-d).
+    Savepoint(SavepointArgs),
     /// Runs a session cluster's JobManager in the foreground.
     Jobmanager(DaemonArgs),
     /// Runs a TaskManager in the foreground.
@@ -324,6 +328,36 @@ pub struct CancelArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct StopArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Path of the savepoint directory (default: state.savepoints.dir)
+    #[arg(short = 'p', long = "savepointPath", value_name = "savepointPath")]
+    pub savepoint_path: Option<String>,
+    /// Send MAX_WATERMARK before taking the savepoint and stopping the pipeline
+    #[arg(short = 'd', long = "drain")]
+    pub drain: bool,
+    /// The id of the job to stop
+    #[arg(value_name = "jobId")]
+    pub job_id: String,
+}
+
+#[derive(Args, Debug)]
+pub struct SavepointArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Path of the savepoint to dispose
+    #[arg(short = 'd', long = "dispose", value_name = "savepointPath")]
+    pub dispose: Option<String>,
+    /// The id of the job to take a savepoint of
+    #[arg(value_name = "jobId", required_unless_present = "dispose")]
+    pub job_id: Option<String>,
+    /// Directory to write the savepoint to (default: state.savepoints.dir)
+    #[arg(value_name = "targetDirectory")]
+    pub target_directory: Option<String>,
+}
+
+#[derive(Args, Debug)]
 pub struct DaemonArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -354,6 +388,12 @@ pub struct RunArgs {
     /// `yarn-cluster` deploys a per-job YARN cluster
     #[arg(short = 'm', long = "jobmanager", value_name = "host:port")]
     pub jobmanager: Option<String>,
+    /// Path to a savepoint to restore the job from (e.g. hdfs:///flink/savepoint-1537)
+    #[arg(short = 's', long = "fromSavepoint", value_name = "savepointPath")]
+    pub from_savepoint: Option<String>,
+    /// Allow to skip savepoint state that cannot be restored (an operator was removed)
+    #[arg(short = 'n', long = "allowNonRestoredState")]
+    pub allow_non_restored_state: bool,
     /// Shut the per-job cluster down when the attached client exits
     #[arg(long = "shutdownOnAttachedExit")]
     pub shutdown_on_attached_exit: bool,
@@ -456,14 +496,19 @@ pub fn main() -> i32 {
         }
     };
     match &cli.action {
-        Action::Jobmanager(_) | Action::Taskmanager(_) => {
-            crate::cluster::entrypoint::init_logging()
-        }
+        // The daemons log to their (rolling) files once their configuration is known.
+        Action::Jobmanager(_) | Action::Taskmanager(_) => {}
         _ => crate::util::logging::init(),
     }
     let result = match cli.action {
         Action::Run(args) => {
             resolve_configuration(&args.config, args.parallelism).and_then(|mut config| {
+                if let Some(path) = &args.from_savepoint {
+                    config.set(options::SAVEPOINT_PATH.key, path.clone());
+                }
+                if args.allow_non_restored_state {
+                    config.set(options::SAVEPOINT_IGNORE_UNCLAIMED_STATE.key, "true");
+                }
                 args.yarn.apply(&mut config)?;
                 run(&args, &mut config)
             })
@@ -516,7 +561,35 @@ pub fn main() -> i32 {
                 remote::cancel(&config, jobmanager.as_deref(), &args.job_id)
             })
         }
+        Action::Stop(args) => {
+            resolve_configuration(&args.cluster.config, None).and_then(|config| {
+                remote::stop(
+                    &config,
+                    args.cluster.jobmanager.as_deref(),
+                    &args.job_id,
+                    args.savepoint_path.as_deref(),
+                    args.drain,
+                )
+            })
+        }
+        Action::Savepoint(args) => {
+            resolve_configuration(&args.cluster.config, None).and_then(|config| {
+                match (&args.dispose, &args.job_id) {
+                    (Some(path), _) => remote::dispose_savepoint(path),
+                    (None, Some(job_id)) => remote::savepoint(
+                        &config,
+                        args.cluster.jobmanager.as_deref(),
+                        job_id,
+                        args.target_directory.as_deref(),
+                    ),
+                    (None, None) => Err(ProgramError::Usage(
+                        "savepoint needs a job id, or -d <savepointPath> to dispose one".into(),
+                    )),
+                }
+            })
+        }
         Action::Jobmanager(args) => resolve_configuration(&args.config, None).and_then(|config| {
+            crate::cluster::entrypoint::init_logging(&config);
             // Started by YARN as an application master?
             match crate::yarn::appmaster::DeploymentMode::from_env() {
                 Some(Ok(mode)) => crate::yarn::appmaster::run(config, mode),
@@ -526,6 +599,7 @@ pub fn main() -> i32 {
             .map_err(|e| ProgramError::Program(format!("{e:#}")))
         }),
         Action::Taskmanager(args) => resolve_configuration(&args.config, None).and_then(|config| {
+            crate::cluster::entrypoint::init_logging(&config);
             crate::cluster::entrypoint::run_taskmanager(config)
                 .map_err(|e| ProgramError::Program(format!("{e:#}")))
         }),

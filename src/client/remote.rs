@@ -310,3 +310,103 @@ pub fn cancel(
         ))),
     }
 }
+
+/// Polls a savepoint operation until it completes; returns the savepoint's path.
+fn await_savepoint(
+    client: &RestClient,
+    job_id: &str,
+    trigger: &str,
+) -> Result<String, ProgramError> {
+    loop {
+        let status = client.get(
+            &format!("/jobs/{job_id}/savepoints/{trigger}"),
+            "get the savepoint status",
+        )?;
+        if status["status"]["id"] == "COMPLETED" {
+            if let Some(location) = status["operation"]["location"].as_str() {
+                return Ok(location.to_string());
+            }
+            let cause = status["operation"]["failure-cause"]["stack-trace"]
+                .as_str()
+                .unwrap_or("unknown cause");
+            return Err(client_error(format!(
+                "Could not complete the savepoint of job {job_id}: {cause}"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn trigger(
+    client: &RestClient,
+    path: &str,
+    body: Value,
+    what: &str,
+) -> Result<String, ProgramError> {
+    let answer = client.call(
+        client
+            .http
+            .post(format!("{}{path}", client.base))
+            .json(&body),
+        what,
+    )?;
+    answer["request-id"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| client_error(format!("Could not {what}: the answer had no request-id")))
+}
+
+/// `strato savepoint <jobId> [targetDirectory]`.
+pub fn savepoint(
+    config: &Configuration,
+    jobmanager: Option<&str>,
+    job_id: &str,
+    target: Option<&str>,
+) -> Result<(), ProgramError> {
+    crate::util::ids::JobId::parse(job_id).map_err(ProgramError::Usage)?;
+    let client = RestClient::new(config, jobmanager)?;
+    println!("Triggering savepoint for job {job_id}.");
+    println!("Waiting for response...");
+    let request = trigger(
+        &client,
+        &format!("/jobs/{job_id}/savepoints"),
+        serde_json::json!({"target-directory": target, "cancel-job": false}),
+        &format!("trigger a savepoint for job {job_id}"),
+    )?;
+    let path = await_savepoint(&client, job_id, &request)?;
+    println!("Savepoint completed. Path: {path}");
+    println!("You can resume your program from this savepoint with the run command.");
+    Ok(())
+}
+
+/// `strato stop [-p dir] [-d] <jobId>`.
+pub fn stop(
+    config: &Configuration,
+    jobmanager: Option<&str>,
+    job_id: &str,
+    target: Option<&str>,
+    drain: bool,
+) -> Result<(), ProgramError> {
+    crate::util::ids::JobId::parse(job_id).map_err(ProgramError::Usage)?;
+    let client = RestClient::new(config, jobmanager)?;
+    println!("Suspending job \"{job_id}\" with a CANONICAL savepoint.");
+    let request = trigger(
+        &client,
+        &format!("/jobs/{job_id}/stop"),
+        serde_json::json!({"targetDirectory": target, "drain": drain}),
+        &format!("stop job {job_id}"),
+    )?;
+    let path = await_savepoint(&client, job_id, &request)?;
+    println!("Savepoint completed. Path: {path}");
+    Ok(())
+}
+
+/// `strato savepoint -d <path>`: deletes a savepoint directory (refusing one that is not).
+pub fn dispose_savepoint(path: &str) -> Result<(), ProgramError> {
+    println!("Disposing savepoint '{path}'.");
+    println!("Waiting for response...");
+    crate::checkpoint::storage::dispose_savepoint(path)
+        .map_err(|e| client_error(format!("Could not dispose savepoint '{path}': {e}")))?;
+    println!("Savepoint '{path}' disposed.");
+    Ok(())
+}

@@ -15,14 +15,27 @@ pub const ENV_LOG_FILE: &str = "STRATO_LOG_FILE";
 
 /// Logs to `$STRATO_LOG_FILE` when set (daemons started by the scripts), else to stderr;
 /// levels from `RUST_LOG` (default `info` for the daemons).
-pub fn init_logging() {
+pub fn init_logging(config: &Configuration) {
+    let level = config
+        .get(&options::LOG_LEVEL)
+        .unwrap_or_else(|_| "info".to_string());
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&level))
+        .unwrap_or_else(|e| {
+            eprintln!("invalid log.level '{level}' ({e}); logging at info");
+            tracing_subscriber::EnvFilter::new("info")
+        });
+    let max_size = config
+        .get(&options::LOG_FILE_MAX_SIZE)
+        .map(|s| s.bytes())
+        .unwrap_or(100 << 20);
+    let max_backups = std::env::var("MAX_LOG_FILE_NUMBER")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .or_else(|| config.get(&options::LOG_FILE_MAX_BACKUPS).ok())
+        .unwrap_or(10);
     let file = std::env::var_os(ENV_LOG_FILE).and_then(|path| {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
+        crate::util::rolling::RollingFile::open(&PathBuf::from(&path), max_size, max_backups)
             .map_err(|e| {
                 eprintln!(
                     "could not open the log file '{}': {e}",
@@ -33,10 +46,7 @@ pub fn init_logging() {
     });
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let _ = match file {
-        Some(file) => builder
-            .with_ansi(false)
-            .with_writer(std::sync::Mutex::new(file))
-            .try_init(),
+        Some(file) => builder.with_ansi(false).with_writer(file).try_init(),
         None => builder.with_writer(std::io::stderr).try_init(),
     };
 }

@@ -25,7 +25,7 @@ use crate::runtime::job_master::{
     Deployed, ExecutionStates, JobControl, JobMaster, JobOutcome, JobStatus, RestartStrategy,
     SlotRequestError, TaskDeployer,
 };
-use crate::runtime::task::{ExecutionState, TaskStateUpdate};
+use crate::runtime::task::{ExecutionState, TaskControl, TaskReport, TaskStateUpdate};
 use crate::util::ids::JobId;
 
 /// Milliseconds since the epoch, as Flink's REST API reports times.
@@ -76,6 +76,8 @@ pub struct JobEntry {
     control: Sender<JobControl>,
     /// When the job last changed state, per state (Flink's `timestamps`).
     pub timestamps: BTreeMap<String, i64>,
+    /// Checkpoint counts and history (`/jobs/:id/checkpoints`).
+    pub checkpoints: Arc<Mutex<crate::checkpoint::coordinator::CheckpointStats>>,
 }
 
 impl JobEntry {
@@ -114,7 +116,7 @@ struct Attempt {
     attempt: u32,
     /// TaskManager id per (vertex, subtask).
     placement: Vec<Vec<String>>,
-    reports: Sender<TaskStateUpdate>,
+    reports: Sender<TaskReport>,
     terminal: HashSet<(usize, usize)>,
     workers: BTreeMap<String, WorkerEntry>,
     names: Vec<(String, usize)>,
@@ -130,7 +132,7 @@ impl Attempt {
             for (subtask, placed) in subtasks.iter().enumerate() {
                 if placed == tm && self.terminal.insert((vertex, subtask)) {
                     let (task, parallelism) = self.names[vertex].clone();
-                    let _ = self.reports.send(TaskStateUpdate {
+                    let _ = self.reports.send(TaskReport::State(TaskStateUpdate {
                         vertex,
                         subtask,
                         state: ExecutionState::Failed,
@@ -142,7 +144,7 @@ impl Attempt {
                             message: message.to_string(),
                         }),
                         accumulators: Default::default(),
-                    });
+                    }));
                 }
             }
         }
@@ -169,6 +171,8 @@ pub struct Cluster {
     pub settings: ClusterSettings,
     pub configuration: crate::config::Configuration,
     pub started: i64,
+    /// Savepoint, stop and disposal operations, by trigger id.
+    pub operations: super::savepoints::Operations,
 }
 
 /// Errors the dispatcher reports to REST callers.
@@ -193,6 +197,7 @@ impl Cluster {
             settings,
             configuration,
             started: now_ms(),
+            operations: Default::default(),
         })
     }
 
@@ -248,9 +253,10 @@ impl Cluster {
             "the submitted configuration",
         )
         .map_err(|e| DispatchError::BadRequest(e.to_string()))?;
-        let restart = RestartStrategy::from_config(&configuration)
-            .map_err(|e| DispatchError::BadRequest(e.to_string()))?;
         let job = Arc::new(submission.job_graph.clone());
+        let restart = RestartStrategy::from_config(&configuration, job.checkpointing.is_some())
+            .map_err(|e| DispatchError::BadRequest(e.to_string()))?;
+        let checkpoints = Arc::new(Mutex::new(Default::default()));
         let job_id = job.job_id;
         let status = Arc::new(Mutex::new(JobStatus::Created));
         let states: ExecutionStates = Arc::new(Mutex::new(Vec::new()));
@@ -275,6 +281,7 @@ impl Cluster {
                     failure: None,
                     control,
                     timestamps: BTreeMap::from([("CREATED".to_string(), now)]),
+                    checkpoints: checkpoints.clone(),
                 },
             );
         }
@@ -287,6 +294,7 @@ impl Cluster {
             restart,
             status,
             states,
+            checkpoint_stats: checkpoints,
             on_status: Some(Box::new({
                 let cluster = Arc::downgrade(self);
                 move |status| {
@@ -333,6 +341,71 @@ impl Cluster {
             .ok_or_else(|| DispatchError::NotFound(job_id.to_string()))?;
         let _ = entry.control.send(JobControl::Cancel);
         Ok(())
+    }
+
+    /// Triggers a savepoint of a running job (`terminate`: stop-with-savepoint, `Some(drain)`);
+    /// returns the trigger id under which its outcome is kept.
+    pub fn trigger_savepoint(
+        self: &Arc<Self>,
+        job_id: JobId,
+        target: Option<String>,
+        terminate: Option<bool>,
+        cancel_after: bool,
+    ) -> Result<String, DispatchError> {
+        let control = {
+            let state = self.lock();
+            let entry = state
+                .jobs
+                .get(&job_id)
+                .ok_or_else(|| DispatchError::NotFound(job_id.to_string()))?;
+            if entry.status().is_globally_terminal() {
+                return Err(DispatchError::BadRequest(format!(
+                    "Job {job_id} is not running (it is {:?}).",
+                    entry.status()
+                )));
+            }
+            entry.control.clone()
+        };
+        let target = target.or_else(|| {
+            self.configuration
+                .get_optional(&crate::config::options::SAVEPOINT_DIRECTORY)
+                .ok()
+                .flatten()
+        });
+        let (reply, result) = bounded(1);
+        control
+            .send(JobControl::TriggerSavepoint {
+                target,
+                terminate,
+                reply,
+            })
+            .map_err(|_| DispatchError::BadRequest(format!("Job {job_id} is not running.")))?;
+        let canceller = control.clone();
+        let trigger = self.operations.start();
+        let cluster = self.clone();
+        let id = trigger.clone();
+        std::thread::Builder::new()
+            .name(format!("savepoint-{job_id}"))
+            .spawn(move || {
+                let status = match result.recv() {
+                    Ok(Ok(path)) => {
+                        // Flink's (deprecated) cancel-with-savepoint.
+                        if cancel_after {
+                            let _ = canceller.send(JobControl::Cancel);
+                        }
+                        super::savepoints::OperationStatus::Completed(path)
+                    }
+                    Ok(Err(cause)) => super::savepoints::OperationStatus::Failed(cause),
+                    Err(_) => super::savepoints::OperationStatus::Failed(format!(
+                        "job {job_id} ended before the savepoint completed"
+                    )),
+                };
+                cluster.operations.finish(&id, status);
+            })
+            .map_err(|e| {
+                DispatchError::Internal(format!("could not wait for the savepoint: {e}"))
+            })?;
+        Ok(trigger)
     }
 
     /// Runs `f` over the jobs, first forgetting finished jobs older than the job store allows.
@@ -570,7 +643,7 @@ impl Cluster {
         attempt: u32,
         reader: &mut impl std::io::Read,
     ) -> std::io::Result<()> {
-        while let Some(FromWorker::TaskState(update)) = rpc::receive::<FromWorker>(reader)? {
+        while let Some(message) = rpc::receive::<FromWorker>(reader)? {
             let mut state = self.lock();
             let Some(a) = state
                 .attempts
@@ -579,10 +652,18 @@ impl Cluster {
             else {
                 continue;
             };
-            if update.state.is_terminal() && !a.terminal.insert((update.vertex, update.subtask)) {
-                continue;
-            }
-            let _ = a.reports.send(update);
+            let report = match message {
+                FromWorker::TaskState(update) => {
+                    if update.state.is_terminal()
+                        && !a.terminal.insert((update.vertex, update.subtask))
+                    {
+                        continue;
+                    }
+                    TaskReport::State(update)
+                }
+                FromWorker::Checkpoint(ack) => TaskReport::Checkpoint(ack),
+            };
+            let _ = a.reports.send(report);
         }
         Ok(())
     }
@@ -706,7 +787,8 @@ impl TaskDeployer for ClusterDeployer {
         &self,
         job: &Arc<JobGraph>,
         attempt: u32,
-        reports: Sender<TaskStateUpdate>,
+        restore: &crate::checkpoint::restore::RestorePlan,
+        reports: Sender<TaskReport>,
     ) -> Deployed {
         let job_id = job.job_id;
         let job_json = match serde_json::to_string(job.as_ref()) {
@@ -856,16 +938,40 @@ impl TaskDeployer for ClusterDeployer {
                 })
                 .collect();
             total += tasks.len();
+            let restore: Vec<_> = tasks
+                .iter()
+                .filter_map(|key| restore.get(key).map(|r| (*key, r.clone())))
+                .collect();
             if let Some(outbox) = &worker.outbox {
                 outbox.send(&ToWorker::Deploy {
                     tasks,
                     locations: locations.clone(),
+                    restore,
                 });
             }
         }
         Deployed {
             tasks: total,
             failure: None,
+        }
+    }
+
+    fn task_control(&self, job: JobId, vertex: usize, subtask: usize, control: TaskControl) {
+        let state = self.cluster.lock();
+        let Some(a) = state.attempts.get(&job) else {
+            return;
+        };
+        let worker = a
+            .placement
+            .get(vertex)
+            .and_then(|subtasks| subtasks.get(subtask))
+            .and_then(|tm| a.workers.get(tm));
+        if let Some(outbox) = worker.and_then(|w| w.outbox.as_ref()) {
+            outbox.send(&ToWorker::Control {
+                vertex,
+                subtask,
+                control,
+            });
         }
     }
 

@@ -11,6 +11,7 @@ pub mod entrypoint;
 pub mod jobmanager;
 pub mod outbox;
 pub mod rpc;
+pub mod savepoints;
 pub mod taskmanager;
 pub mod worker;
 pub mod yarn_resource_manager;

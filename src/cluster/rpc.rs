@@ -158,6 +158,14 @@ pub enum ToWorker {
     Deploy {
         tasks: Vec<(usize, usize)>,
         locations: Vec<TaskLocation>,
+        /// The state each of `tasks` starts from (absent: a fresh start).
+        restore: Vec<((usize, usize), crate::state::TaskRestore)>,
+    },
+    /// A checkpoint trigger or notification for one subtask.
+    Control {
+        vertex: usize,
+        subtask: usize,
+        control: crate::runtime::task::TaskControl,
     },
     /// Cancel every task of the job.
     Cancel,
@@ -167,6 +175,7 @@ pub enum ToWorker {
 #[derive(Debug, Serialize, Deserialize)]
 pub enum FromWorker {
     TaskState(TaskStateUpdate),
+    Checkpoint(crate::runtime::snapshots::CheckpointAck),
 }
 
 #[cfg(test)]

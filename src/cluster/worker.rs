@@ -25,7 +25,7 @@ use crate::graph::{JobGraph, StreamGraph};
 use crate::runtime::network::local::LocalChannels;
 use crate::runtime::network::remote::{connect_channel, DataServer};
 use crate::runtime::network::ChannelId;
-use crate::runtime::task::{connected_consumers, TaskDeployment, TaskSettings};
+use crate::runtime::task::{connected_consumers, TaskDeployment, TaskReport, TaskSettings};
 use crate::runtime::task_executor::TaskExecutor;
 
 pub const ENV_JOB_GRAPH: &str = "STRATO_WORKER_JOB_GRAPH";
@@ -128,10 +128,15 @@ fn run(
     if let Some(refused) = refused {
         bail!(refused);
     }
-    let (tasks, locations) = match rpc::receive::<ToWorker>(&mut reader)? {
-        Some(ToWorker::Deploy { tasks, locations }) => (tasks, locations),
-        Some(ToWorker::Cancel) | None => return Ok(()),
+    let (tasks, locations, restore) = match rpc::receive::<ToWorker>(&mut reader)? {
+        Some(ToWorker::Deploy {
+            tasks,
+            locations,
+            restore,
+        }) => (tasks, locations, restore),
+        Some(ToWorker::Cancel) | Some(ToWorker::Control { .. }) | None => return Ok(()),
     };
+    let restore: std::collections::HashMap<_, _> = restore.into_iter().collect();
     let job = Arc::new(job);
     let user_code = Arc::new(graph);
     let location = |vertex: usize, subtask: usize| -> anyhow::Result<&TaskLocation> {
@@ -187,7 +192,7 @@ fn run(
                     subtask,
                     attempt: spec.attempt,
                     channels: channels.clone(),
-                    restore: None,
+                    restore: restore.get(&(vertex, subtask)).cloned(),
                 },
                 reports.clone(),
             )
@@ -201,6 +206,13 @@ fn run(
         .spawn(move || loop {
             match rpc::receive::<ToWorker>(&mut reader) {
                 Ok(Some(ToWorker::Cancel)) => canceller.cancel_job(job_id),
+                Ok(Some(ToWorker::Control {
+                    vertex,
+                    subtask,
+                    control,
+                })) => {
+                    canceller.send_control(job_id, vertex, subtask, control);
+                }
                 Ok(Some(ToWorker::Deploy { .. })) => {
                     tracing::warn!("ignoring a second deployment for job {job_id}")
                 }
@@ -212,11 +224,17 @@ fn run(
             }
         })?;
     let mut terminal = 0;
-    for update in updates.iter() {
-        if update.state.is_terminal() {
-            terminal += 1;
-        }
-        rpc::send(&mut writer, &FromWorker::TaskState(update))
+    for report in updates.iter() {
+        let message = match report {
+            TaskReport::State(update) => {
+                if update.state.is_terminal() {
+                    terminal += 1;
+                }
+                FromWorker::TaskState(update)
+            }
+            TaskReport::Checkpoint(ack) => FromWorker::Checkpoint(ack),
+        };
+        rpc::send(&mut writer, &message)
             .context("could not report a task state to the JobManager")?;
         if terminal == tasks.len() {
             break;

@@ -449,6 +449,16 @@ options! {
         "Scheme (and authority) for paths given without one.");
     ENV_LOG_DIR: String = ConfigOption::new("env.log.dir",
         "Directory for log files.");
+    LOG_LEVEL: String = ConfigOption::new("log.level",
+        "Log filter of the daemons, RUST_LOG syntax (e.g. 'info,strato::runtime=debug'); \
+         the RUST_LOG environment variable wins.")
+        .with_default("info");
+    LOG_FILE_MAX_SIZE: MemorySize = ConfigOption::new("log.file.max-size",
+        "A daemon's log file rolls over when it would grow past this size.")
+        .with_default("100 mb");
+    LOG_FILE_MAX_BACKUPS: u32 = ConfigOption::new("log.file.max-backups",
+        "Rolled-over log files kept per daemon (Flink's MAX_LOG_FILE_NUMBER).")
+        .with_default("10");
     ENV_PID_DIR: String = ConfigOption::new("env.pid.dir",
         "Directory for pid files of the daemons.")
         .with_default("/tmp");

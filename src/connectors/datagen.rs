@@ -2,11 +2,18 @@
 //! their index, optionally rate-limited, bounded (a count) or unbounded.
 //!
 //! Each subtask generates a contiguous range of indices, so a record depends only on its index:
-//! output is reproducible, and a later restore can resume from a position.
+//! output is reproducible. The position at a checkpoint is the range still to generate (next
+//! index, end); after a restore at any parallelism each range is resumed by exactly one
+//! subtask, and the rate limit (shared by the current subtasks) starts counting anew.
+//! `from_sequence` is this source with the identity generator.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
+
+use super::split::{decode_splits, encode_split};
 use crate::api::functions::RuntimeContext;
 use crate::api::source::{Boundedness, InputStatus, Source, SourceOutput, SourceReader};
 use crate::util::textgen::SplitMix64;
@@ -82,21 +89,48 @@ impl<T: Send + 'static> Source<T> for DataGeneratorSource<T> {
         );
         let total = self.count.map(u128::from).unwrap_or(u64::MAX as u128);
         let (start, end) = ((i * total / p) as u64, ((i + 1) * total / p) as u64);
-        Ok(Box::new(GeneratorReader {
+        Ok(self.reader(ctx, vec![SequenceSplit { next: start, end }]))
+    }
+
+    /// Resumes from the remaining index ranges this subtask was dealt (none: nothing left).
+    fn restore_reader(
+        &self,
+        ctx: &RuntimeContext,
+        splits: Vec<Vec<u8>>,
+    ) -> anyhow::Result<Box<dyn SourceReader<T>>> {
+        let splits = decode_splits(&self.name, splits)?;
+        Ok(self.reader(ctx, splits))
+    }
+}
+
+impl<T: Send + 'static> DataGeneratorSource<T> {
+    /// A reader of `splits`; the rate limit is shared evenly by the current subtasks and
+    /// starts counting when the reader first polls (also after a restore).
+    fn reader(&self, ctx: &RuntimeContext, splits: Vec<SequenceSplit>) -> Box<dyn SourceReader<T>> {
+        let p = ctx.number_of_parallel_subtasks().max(1) as f64;
+        Box::new(GeneratorReader {
             generator: self.generator.clone(),
-            next: start,
-            end,
-            rate: self.rows_per_second.map(|r| r / p as f64),
+            splits: splits.into(),
+            rate: self.rows_per_second.map(|r| r / p),
             started: None,
             emitted: 0,
-        }))
+        })
     }
+}
+
+/// A range of record indices still to generate: the data generator's position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct SequenceSplit {
+    /// The next index to generate.
+    next: u64,
+    /// One past the last index.
+    end: u64,
 }
 
 struct GeneratorReader<T> {
     generator: Arc<Generator<T>>,
-    next: u64,
-    end: u64,
+    /// Ranges still to generate, the current one first.
+    splits: VecDeque<SequenceSplit>,
     /// Rows per second for this subtask.
     rate: Option<f64>,
     started: Option<Instant>,
@@ -129,13 +163,23 @@ impl<T: Send> SourceReader<T> for GeneratorReader<T> {
                 return Ok(InputStatus::NothingAvailable);
             }
         }
-        while self.next < self.end && budget > 0 && !output.is_full() {
-            output.collect((self.generator)(self.next));
-            self.next += 1;
+        while budget > 0 && !output.is_full() {
+            let Some(split) = self.splits.front_mut() else {
+                break;
+            };
+            if split.next >= split.end {
+                self.splits.pop_front();
+                continue;
+            }
+            output.collect((self.generator)(split.next));
+            split.next += 1;
             self.emitted += 1;
             budget -= 1;
         }
-        Ok(if self.next >= self.end {
+        while self.splits.front().is_some_and(|s| s.next >= s.end) {
+            self.splits.pop_front();
+        }
+        Ok(if self.splits.is_empty() {
             InputStatus::EndOfInput
         } else if budget == 0 {
             // Rate-limited: let the task flush what was just emitted before waiting.
@@ -143,5 +187,13 @@ impl<T: Send> SourceReader<T> for GeneratorReader<T> {
         } else {
             InputStatus::MoreAvailable
         })
+    }
+
+    fn snapshot_state(&mut self, _checkpoint_id: u64) -> anyhow::Result<Vec<Vec<u8>>> {
+        self.splits
+            .iter()
+            .filter(|s| s.next < s.end)
+            .map(encode_split)
+            .collect()
     }
 }

@@ -1,6 +1,11 @@
 //! The socket text source (`socket_text_stream`, Flink's `SocketTextStreamFunction`):
 //! connects to `host:port`, splits the text at a delimiter, and reconnects when the connection
 //! closes, up to `max_retry` times (`-1`: forever) with 500 ms between attempts.
+//!
+//! A socket has no position: what was received cannot be asked for again. The reader
+//! reports none at checkpoints, so after a restore it simply reconnects and reads what the
+//! server sends from then on (as Flink's socket source, it is not replayable: at most once
+//! for the text received between the last checkpoint and a failure).
 
 use std::io::{ErrorKind, Read};
 use std::net::{TcpStream, ToSocketAddrs};

@@ -4,12 +4,19 @@
 //! A split owns every line that *starts* inside its byte range: a reader whose split does not
 //! begin at offset 0 skips the partial line it lands in, and reads past its end to finish its
 //! last line. Every line is read exactly once whatever the split boundaries.
+//!
+//! The position at a checkpoint is, per split still owned, the byte offset of the next line
+//! to read and the split's end ([`FileSplit`] with `at_line_start`); restored readers resume
+//! each split at that line, whatever parallelism they run at.
 
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use super::split::{decode_splits, encode_split};
 
 use crate::api::functions::RuntimeContext;
 use crate::api::source::{Boundedness, InputStatus, Source, SourceOutput, SourceReader};
@@ -37,6 +44,44 @@ pub struct FileSplit {
     pub path: FsPath,
     pub start: u64,
     pub end: u64,
+    /// `start` is known to begin a line (offset 0, or a resumed split): no partial line to
+    /// skip.
+    pub at_line_start: bool,
+}
+
+/// A split as stored in a checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct SplitPosition {
+    path: String,
+    /// Offset of the next line when `at_line_start`, else the split's start.
+    offset: u64,
+    end: u64,
+    at_line_start: bool,
+}
+
+impl FileSplit {
+    fn position(&self) -> SplitPosition {
+        SplitPosition {
+            path: self.path.to_string(),
+            offset: self.start,
+            end: self.end,
+            at_line_start: self.at_line_start,
+        }
+    }
+
+    fn from_position(position: SplitPosition) -> anyhow::Result<Self> {
+        Ok(FileSplit {
+            path: FsPath::parse(&position.path).with_context(|| {
+                format!(
+                    "the restored file split path '{}' is not valid",
+                    position.path
+                )
+            })?,
+            start: position.offset,
+            end: position.end,
+            at_line_start: position.at_line_start,
+        })
+    }
 }
 
 /// An input file and its length.
@@ -81,6 +126,7 @@ pub fn create_splits(files: &[InputFile], parallelism: usize) -> Vec<FileSplit> 
                 path: path.clone(),
                 start: len * i / pieces,
                 end: len * (i + 1) / pieces,
+                at_line_start: i == 0,
             });
         }
     }
@@ -106,12 +152,22 @@ impl Source<String> for TextFileSource {
             .filter(|(i, _)| i % parallelism == index)
             .map(|(_, s)| s)
             .collect::<Vec<_>>();
-        Ok(Box::new(TextFileReader {
-            fs,
-            splits: mine.into_iter().rev().collect(),
-            current: None,
-            line: Vec::new(),
-        }))
+        Ok(Box::new(TextFileReader::new(fs, mine)))
+    }
+
+    /// Resumes the splits this subtask was dealt, each at its next line.
+    fn restore_reader(
+        &self,
+        _ctx: &RuntimeContext,
+        splits: Vec<Vec<u8>>,
+    ) -> anyhow::Result<Box<dyn SourceReader<String>>> {
+        let (fs, _) = <dyn FileSystem>::for_uri(&self.path)
+            .with_context(|| format!("the input path '{}' cannot be used", self.path))?;
+        let splits = decode_splits::<SplitPosition>(&self.name(), splits)?
+            .into_iter()
+            .map(FileSplit::from_position)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(Box::new(TextFileReader::new(fs, splits)))
     }
 }
 
@@ -130,13 +186,28 @@ struct TextFileReader {
     line: Vec<u8>,
 }
 
+impl TextFileReader {
+    fn new(fs: Arc<dyn FileSystem>, splits: Vec<FileSplit>) -> Self {
+        TextFileReader {
+            fs,
+            splits: splits.into_iter().rev().collect(),
+            current: None,
+            line: Vec::new(),
+        }
+    }
+}
+
 fn open_split(fs: &dyn FileSystem, split: FileSplit) -> anyhow::Result<OpenSplit> {
     let file = fs
         .open(&split.path)
         .with_context(|| format!("could not open '{}'", split.path))?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
     let mut position = split.start;
-    if split.start > 0 {
+    if split.at_line_start || split.start == 0 {
+        reader
+            .seek(SeekFrom::Start(split.start))
+            .with_context(|| format!("could not seek in '{}'", split.path))?;
+    } else {
         // Start one byte early: if that byte ends a line, our first line starts exactly at `start`.
         reader
             .seek(SeekFrom::Start(split.start - 1))
@@ -198,6 +269,23 @@ impl SourceReader<String> for TextFileReader {
             });
         }
         Ok(InputStatus::MoreAvailable)
+    }
+
+    /// The open split from its next line, then the splits not started yet.
+    fn snapshot_state(&mut self, _checkpoint_id: u64) -> anyhow::Result<Vec<Vec<u8>>> {
+        let open = self
+            .current
+            .as_ref()
+            .filter(|open| open.position < open.split.end)
+            .map(|open| FileSplit {
+                start: open.position,
+                at_line_start: true,
+                ..open.split.clone()
+            });
+        open.iter()
+            .chain(self.splits.iter().rev())
+            .map(|split| encode_split(&split.position()))
+            .collect()
     }
 }
 

@@ -88,6 +88,12 @@ pub struct JobGraph {
     pub edge_partitioners: Vec<PartitionerKind>,
     /// Hex fingerprint of the StreamGraph the JobGraph came from.
     pub fingerprint: String,
+    /// Set when the job takes checkpoints.
+    #[serde(default)]
+    pub checkpointing: Option<crate::checkpoint::CheckpointingSettings>,
+    /// The savepoint the job starts from (`-s`).
+    #[serde(default)]
+    pub savepoint_restore: Option<crate::checkpoint::SavepointRestoreSettings>,
 }
 
 impl JobGraph {
@@ -212,6 +218,8 @@ impl JobGraph {
             node_parallelism: parallelism,
             edge_partitioners: partitioners,
             fingerprint: fingerprint(graph),
+            checkpointing: None,
+            savepoint_restore: None,
         })
     }
 

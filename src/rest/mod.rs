@@ -1,10 +1,13 @@
 //! The JobManager's REST API, with Flink's paths and JSON shapes where Flink has them, so
 //! tools written against Flink's REST API keep working. Paths are also served under `/v1`.
 //!
+//! `/jars` (upload, list, run, delete) exists only with `web.submit.enable: true` (the default).
+//!
 //! Strato-specific: `POST /blobs` (raw program bytes, returns `{"key": ...}`) and the JSON body
 //! of `POST /jobs` (the JobGraph from the client's plan run plus the program's blob key); Flink
 //! sends the same things as a multipart upload.
 
+pub mod jars;
 pub mod model;
 
 use std::sync::Arc;
@@ -52,10 +55,28 @@ pub fn router(cluster: Arc<Cluster>) -> Router {
         .route("/jobs/:id/plan", get(job_plan))
         .route("/jobs/:id/exceptions", get(job_exceptions))
         .route("/jobs/:id/checkpoints", get(job_checkpoints))
+        .route("/jobs/:id/savepoints", post(trigger_savepoint))
+        .route("/jobs/:id/savepoints/:trigger", get(savepoint_status))
+        .route("/jobs/:id/stop", post(stop_with_savepoint))
+        .route("/savepoint-disposal", post(dispose_savepoint))
+        .route("/savepoint-disposal/:trigger", get(disposal_status))
         .route("/taskmanagers", get(task_managers))
         .route("/taskmanagers/:id", get(task_manager))
-        .route("/blobs", post(upload_blob))
-        .layer(DefaultBodyLimit::max(1 << 30));
+        .route("/blobs", post(upload_blob));
+    // Flink registers the jar handlers only when web submission is enabled.
+    let submit_enabled = cluster
+        .configuration
+        .get(&crate::config::options::WEB_SUBMIT_ENABLE)
+        .unwrap_or(true);
+    let api = if submit_enabled {
+        api.route("/jars", get(jars::list))
+            .route("/jars/upload", post(jars::upload))
+            .route("/jars/:jarid", axum::routing::delete(jars::delete))
+            .route("/jars/:jarid/run", post(jars::run))
+    } else {
+        api
+    }
+    .layer(DefaultBodyLimit::max(1 << 30));
     Router::new()
         .nest("/v1", api.clone())
         .merge(api)
@@ -123,17 +144,114 @@ async fn job_exceptions(State(cluster): Shared, Path(id): Path<String>) -> Respo
     }
 }
 
-/// `/jobs/:id/checkpoints`: no job checkpoints yet (the checkpoint coordinator comes with the
-/// state/checkpoint issue), so every count is zero and there is no latest checkpoint.
+/// `/jobs/:id/checkpoints`: Flink's `CheckpointingStatistics`.
 async fn job_checkpoints(State(cluster): Shared, Path(id): Path<String>) -> Response {
     let id = match job_id(&id) {
         Ok(id) => id,
         Err(e) => return e.into_response(),
     };
-    if !cluster.with_jobs(|jobs| jobs.contains_key(&id)) {
-        return DispatchError::NotFound(id.to_string()).into_response();
+    match cluster.with_jobs(|jobs| jobs.get(&id).map(|j| j.checkpoints.clone())) {
+        Some(stats) => {
+            let stats = stats.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            Json(model::checkpoints(&stats)).into_response()
+        }
+        None => DispatchError::NotFound(id.to_string()).into_response(),
     }
-    Json(model::no_checkpoints()).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct SavepointRequest {
+    #[serde(rename = "target-directory")]
+    target_directory: Option<String>,
+    #[serde(rename = "cancel-job", default)]
+    cancel_job: bool,
+}
+
+#[derive(serde::Deserialize)]
+struct StopRequest {
+    #[serde(rename = "targetDirectory")]
+    target_directory: Option<String>,
+    #[serde(default)]
+    drain: bool,
+}
+
+#[derive(serde::Deserialize)]
+struct DisposalRequest {
+    #[serde(rename = "savepoint-path")]
+    savepoint_path: String,
+}
+
+fn triggered(result: Result<String, DispatchError>) -> Response {
+    match result {
+        Ok(trigger) => {
+            (StatusCode::ACCEPTED, Json(json!({ "request-id": trigger }))).into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `POST /jobs/:id/savepoints` (`{"target-directory", "cancel-job"}`).
+async fn trigger_savepoint(
+    State(cluster): Shared,
+    Path(id): Path<String>,
+    Json(request): Json<SavepointRequest>,
+) -> Response {
+    triggered(job_id(&id).and_then(|id| {
+        cluster.trigger_savepoint(id, request.target_directory, None, request.cancel_job)
+    }))
+}
+
+/// `POST /jobs/:id/stop` (`{"targetDirectory", "drain"}`): stop-with-savepoint.
+async fn stop_with_savepoint(
+    State(cluster): Shared,
+    Path(id): Path<String>,
+    Json(request): Json<StopRequest>,
+) -> Response {
+    triggered(job_id(&id).and_then(|id| {
+        cluster.trigger_savepoint(id, request.target_directory, Some(request.drain), false)
+    }))
+}
+
+fn operation_status(cluster: &Cluster, trigger: &str) -> Response {
+    match cluster.operations.status(trigger) {
+        Some(status) => Json(status.to_json()).into_response(),
+        None => error(
+            StatusCode::NOT_FOUND,
+            format!("There is no savepoint operation with triggerId={trigger}"),
+        ),
+    }
+}
+
+/// `GET /jobs/:id/savepoints/:trigger`.
+async fn savepoint_status(
+    State(cluster): Shared,
+    Path((_id, trigger)): Path<(String, String)>,
+) -> Response {
+    operation_status(&cluster, &trigger)
+}
+
+/// `POST /savepoint-disposal` (`{"savepoint-path"}`).
+async fn dispose_savepoint(
+    State(cluster): Shared,
+    Json(request): Json<DisposalRequest>,
+) -> Response {
+    let trigger = cluster.operations.start();
+    let status = match tokio::task::spawn_blocking(move || {
+        crate::checkpoint::storage::dispose_savepoint(&request.savepoint_path)
+    })
+    .await
+    {
+        Ok(Ok(())) => crate::cluster::savepoints::OperationStatus::Completed(String::new()),
+        Ok(Err(e)) => crate::cluster::savepoints::OperationStatus::Failed(e.to_string()),
+        Err(e) => crate::cluster::savepoints::OperationStatus::Failed(e.to_string()),
+    };
+    cluster.operations.finish(&trigger, status);
+    (StatusCode::ACCEPTED, Json(json!({ "request-id": trigger }))).into_response()
+}
+
+/// `GET /savepoint-disposal/:trigger`.
+async fn disposal_status(State(cluster): Shared, Path(trigger): Path<String>) -> Response {
+    operation_status(&cluster, &trigger)
 }
 
 #[derive(serde::Deserialize)]

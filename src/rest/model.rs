@@ -332,21 +332,82 @@ pub fn task_manager(cluster: &Cluster, id: &str) -> Option<Value> {
     })
 }
 
-/// Flink's `CheckpointingStatistics` for a job that has taken no checkpoint.
-pub fn no_checkpoints() -> Value {
-    let stats =
+/// Flink's `CheckpointingStatistics`.
+pub fn checkpoints(stats: &crate::checkpoint::coordinator::CheckpointStats) -> Value {
+    let completed: Vec<&crate::checkpoint::coordinator::CheckpointRecord> = stats
+        .history
+        .iter()
+        .filter(|r| r.status == "COMPLETED")
+        .collect();
+    let summary = |value: fn(&crate::checkpoint::coordinator::CheckpointRecord) -> u64| {
+        let mut values: Vec<u64> = completed.iter().map(|r| value(r)).collect();
+        values.sort_unstable();
+        let pick = |q: f64| -> u64 {
+            if values.is_empty() {
+                0
+            } else {
+                values[((values.len() - 1) as f64 * q).round() as usize]
+            }
+        };
+        let avg = if values.is_empty() {
+            0
+        } else {
+            values.iter().sum::<u64>() / values.len() as u64
+        };
+        json!({
+            "min": values.first().copied().unwrap_or(0),
+            "max": values.last().copied().unwrap_or(0),
+            "avg": avg, "p50": pick(0.5), "p90": pick(0.9), "p95": pick(0.95),
+            "p99": pick(0.99), "p999": pick(0.999),
+        })
+    };
+    let zero =
         json!({"min": 0, "max": 0, "avg": 0, "p50": 0, "p90": 0, "p95": 0, "p99": 0, "p999": 0});
+    let record = |r: &crate::checkpoint::coordinator::CheckpointRecord| {
+        json!({
+            "className": if r.status == "COMPLETED" { "completed" } else { "failed" },
+            "id": r.id,
+            "status": r.status,
+            "is_savepoint": r.is_savepoint,
+            "savepointFormat": if r.is_savepoint { json!("CANONICAL") } else { Value::Null },
+            "checkpoint_type": if r.is_savepoint { "SAVEPOINT" } else { "CHECKPOINT" },
+            "trigger_timestamp": r.trigger_timestamp,
+            "latest_ack_timestamp": r.latest_ack_timestamp,
+            "state_size": r.state_size,
+            "checkpointed_size": r.state_size,
+            "end_to_end_duration": r.end_to_end_duration,
+            "num_subtasks": r.num_subtasks,
+            "num_acknowledged_subtasks": r.num_acknowledged_subtasks,
+            "external_path": r.external_path,
+            "discarded": false,
+            "failure_message": r.failure_message,
+        })
+    };
     json!({
-        "counts": {"restored": 0, "total": 0, "in_progress": 0, "completed": 0, "failed": 0},
-        "summary": {
-            "checkpointed_size": stats,
-            "state_size": stats,
-            "end_to_end_duration": stats,
-            "alignment_buffered": stats,
-            "processed_data": stats,
-            "persisted_data": stats,
+        "counts": {
+            "restored": stats.restored,
+            "total": stats.triggered,
+            "in_progress": stats.in_progress,
+            "completed": stats.completed,
+            "failed": stats.failed,
         },
-        "latest": {"completed": null, "savepoint": null, "failed": null, "restored": null},
-        "history": [],
+        "summary": {
+            "checkpointed_size": summary(|r| r.state_size),
+            "state_size": summary(|r| r.state_size),
+            "end_to_end_duration": summary(|r| r.end_to_end_duration),
+            "alignment_buffered": zero,
+            "processed_data": zero,
+            "persisted_data": zero,
+        },
+        "latest": {
+            "completed": stats.latest_completed.as_ref().map(record),
+            "savepoint": stats.latest_savepoint.as_ref().map(record),
+            "failed": stats.latest_failed.as_ref().map(record),
+            "restored": stats.latest_restored.as_ref().map(|(id, path, time)| json!({
+                "id": id, "restore_timestamp": time, "is_savepoint": path.contains("savepoint-"),
+                "external_path": path,
+            })),
+        },
+        "history": stats.history.iter().map(record).collect::<Vec<_>>(),
     })
 }

@@ -12,8 +12,14 @@ use crossbeam_channel::{unbounded, Receiver, Sender};
 use serde::{Deserialize, Serialize};
 
 use super::network::local::LocalChannels;
-use super::task::{ExecutionState, TaskDeployment, TaskSettings, TaskStateUpdate};
+use super::task::{
+    ExecutionState, TaskControl, TaskDeployment, TaskReport, TaskSettings, TaskStateUpdate,
+};
 use super::task_executor::TaskExecutor;
+use crate::checkpoint::coordinator::{
+    Action, CheckpointCoordinator, CheckpointStats, SavepointReply,
+};
+use crate::checkpoint::restore::{assign_state, RestorePlan};
 use crate::config::{ConfigError, Configuration};
 use crate::error::TaskFailure;
 use crate::graph::{JobGraph, StreamGraph};
@@ -48,6 +54,13 @@ impl JobStatus {
 #[derive(Debug, Clone)]
 pub enum JobControl {
     Cancel,
+    /// Take a savepoint into `target` (or `state.savepoints.dir`); with `terminate`
+    /// (`Some(drain)`) the job stops after it (stop-with-savepoint). The path goes to `reply`.
+    TriggerSavepoint {
+        target: Option<String>,
+        terminate: Option<bool>,
+        reply: SavepointReply,
+    },
 }
 
 /// How a job ended.
@@ -80,13 +93,17 @@ pub trait TaskDeployer: Send + Sync {
         job: &Arc<JobGraph>,
         cancelled: &dyn Fn() -> bool,
     ) -> Result<(), SlotRequestError>;
-    /// Starts every subtask of the job as attempt `attempt`; their state updates go to `reports`.
+    /// Starts every subtask of the job as attempt `attempt`, each from its state in `restore`
+    /// (if any); their state updates and checkpoint acknowledgements go to `reports`.
     fn deploy(
         &self,
         job: &Arc<JobGraph>,
         attempt: u32,
-        reports: Sender<TaskStateUpdate>,
+        restore: &RestorePlan,
+        reports: Sender<TaskReport>,
     ) -> Deployed;
+    /// Sends a control message (checkpoint trigger or notification) to one running subtask.
+    fn task_control(&self, job: JobId, vertex: usize, subtask: usize, control: TaskControl);
     /// Asks every task of the job to stop (they report `Canceled`).
     fn cancel_job(&self, job: JobId);
     /// Waits for the job's tasks to be gone and frees its slots.
@@ -129,7 +146,8 @@ impl TaskDeployer for LocalDeployer {
         &self,
         job: &Arc<JobGraph>,
         attempt: u32,
-        reports: Sender<TaskStateUpdate>,
+        restore: &RestorePlan,
+        reports: Sender<TaskReport>,
     ) -> Deployed {
         let channels = Arc::new(LocalChannels::default());
         let mut tasks = 0;
@@ -144,7 +162,7 @@ impl TaskDeployer for LocalDeployer {
                     subtask,
                     attempt,
                     channels: channels.clone(),
-                    restore: None,
+                    restore: restore.get(&(vertex.id, subtask)).cloned(),
                 };
                 if let Err(e) = self.task_executor.submit_task(deployment, reports.clone()) {
                     return Deployed {
@@ -165,6 +183,11 @@ impl TaskDeployer for LocalDeployer {
             tasks,
             failure: None,
         }
+    }
+
+    fn task_control(&self, job: JobId, vertex: usize, subtask: usize, control: TaskControl) {
+        self.task_executor
+            .send_control(job, vertex, subtask, control);
     }
 
     fn cancel_job(&self, job: JobId) {
@@ -198,10 +221,20 @@ pub enum RestartStrategy {
 }
 
 impl RestartStrategy {
-    /// The strategy `restart-strategy.*` configures (unset: none, as Flink without checkpoints).
-    pub fn from_config(config: &Configuration) -> Result<Self, ConfigError> {
+    /// The strategy `restart-strategy.*` configures. Unset, it is Flink's default: none
+    /// without checkpointing, and with checkpointing fixed-delay with unlimited attempts and
+    /// 1 s delay (`restart-strategy.fixed-delay.*` still apply when set).
+    pub fn from_config(config: &Configuration, checkpointing: bool) -> Result<Self, ConfigError> {
         use crate::config::options::{self as o, RestartStrategyType as T};
         Ok(match config.get_optional(&o::RESTART_STRATEGY)? {
+            None if checkpointing => RestartStrategy::FixedDelay {
+                attempts: if config.contains(o::FIXED_DELAY_ATTEMPTS.key) {
+                    config.get(&o::FIXED_DELAY_ATTEMPTS)?
+                } else {
+                    u32::MAX
+                },
+                delay: config.get(&o::FIXED_DELAY_DELAY)?,
+            },
             None | Some(T::None) => RestartStrategy::None,
             Some(T::FixedDelay) => RestartStrategy::FixedDelay {
                 attempts: config.get(&o::FIXED_DELAY_ATTEMPTS)?,
@@ -256,6 +289,8 @@ pub struct JobMaster {
     pub states: ExecutionStates,
     /// Told of every job status change (the cluster records Flink's per-state timestamps).
     pub on_status: Option<StatusListener>,
+    /// Checkpoint counts and history, shared with whoever reports on the job (REST).
+    pub checkpoint_stats: Arc<Mutex<CheckpointStats>>,
 }
 
 /// Callback for job status changes.
@@ -286,11 +321,30 @@ impl JobMaster {
     }
 
     /// Runs attempts until the job finishes, is cancelled, or fails beyond its restart strategy.
+    /// Every attempt after a failure restores from the latest completed checkpoint (the first
+    /// from the savepoint given with `-s`, if any).
     pub fn run(self, control: Receiver<JobControl>) -> JobOutcome {
+        let mut coordinator =
+            match CheckpointCoordinator::new(self.job.clone(), self.checkpoint_stats.clone()) {
+                Ok(c) => c,
+                Err(e) => {
+                    self.set_status(JobStatus::Failed);
+                    return JobOutcome::Failed(
+                        self.scheduler_failure(format!("could not set up checkpoint storage: {e}")),
+                    );
+                }
+            };
+        let mut restore = match self.initial_restore(&mut coordinator) {
+            Ok(plan) => plan,
+            Err(message) => {
+                self.set_status(JobStatus::Failed);
+                return JobOutcome::Failed(self.scheduler_failure(message));
+            }
+        };
         let mut failures = Vec::new();
         let mut attempt = 0;
         let outcome = loop {
-            let failure = match self.run_attempt(attempt, &control) {
+            let failure = match self.run_attempt(attempt, &control, &mut coordinator, &restore) {
                 AttemptOutcome::Done(outcome) => break outcome,
                 AttemptOutcome::Failed(failure) => failure,
             };
@@ -307,18 +361,128 @@ impl JobMaster {
             if let Ok(JobControl::Cancel) = control.recv_timeout(delay) {
                 break JobOutcome::Canceled;
             }
+            if let Some((metadata, dir)) = coordinator.latest_completed() {
+                match assign_state(&self.job, &metadata, &dir, false) {
+                    Ok(plan) => {
+                        tracing::info!(
+                            "Restoring job {} from Checkpoint {} @ {} for {}.",
+                            self.job.job_id,
+                            metadata.checkpoint_id,
+                            metadata.timestamp,
+                            dir
+                        );
+                        coordinator.restored_from(metadata.checkpoint_id, &dir);
+                        restore = plan;
+                    }
+                    Err(message) => break JobOutcome::Failed(self.scheduler_failure(message)),
+                }
+            }
             attempt += 1;
         };
-        self.set_status(match &outcome {
+        let status = match &outcome {
             JobOutcome::Finished { .. } => JobStatus::Finished,
             JobOutcome::Failed(_) => JobStatus::Failed,
             JobOutcome::Canceled => JobStatus::Canceled,
-        });
+        };
+        coordinator.shutdown(status);
+        self.set_status(status);
         outcome
     }
 
+    /// The restore plan of the first attempt: the savepoint of `-s`, or nothing.
+    fn initial_restore(
+        &self,
+        coordinator: &mut CheckpointCoordinator,
+    ) -> Result<RestorePlan, String> {
+        let Some(settings) = &self.job.savepoint_restore else {
+            return Ok(RestorePlan::new());
+        };
+        let metadata = crate::checkpoint::storage::read_metadata(&settings.path).map_err(|e| {
+            format!(
+                "Failed to restore the job from savepoint {}: {e}",
+                settings.path
+            )
+        })?;
+        let dir = settings
+            .path
+            .strip_suffix(crate::checkpoint::storage::METADATA_FILE)
+            .map(|d| d.trim_end_matches('/').to_string())
+            .unwrap_or_else(|| settings.path.trim_end_matches('/').to_string());
+        let plan = assign_state(
+            &self.job,
+            &metadata,
+            &dir,
+            settings.allow_non_restored_state,
+        )?;
+        tracing::info!(
+            "Starting job {} from savepoint {} ({})",
+            self.job.job_id,
+            settings.path,
+            if settings.allow_non_restored_state {
+                "allowing non restored state"
+            } else {
+                "not allowing non restored state"
+            }
+        );
+        coordinator.restored_from(metadata.checkpoint_id, &dir);
+        Ok(plan)
+    }
+
+    fn broadcast(&self, control: TaskControl) {
+        for vertex in &self.job.vertices {
+            for subtask in 0..vertex.parallelism {
+                self.deployer
+                    .task_control(self.job.job_id, vertex.id, subtask, control.clone());
+            }
+        }
+    }
+
+    fn all_running(&self) -> bool {
+        self.states
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .flatten()
+            .all(|s| *s == ExecutionState::Running)
+    }
+
+    /// Carries out the coordinator's decisions; returns a cause when the job must fail.
+    fn perform(&self, actions: Vec<Action>) -> Option<String> {
+        let mut fail = None;
+        for action in actions {
+            match action {
+                Action::Trigger(barrier) => {
+                    for vertex in self.job.vertices.iter().filter(|v| v.is_source()) {
+                        for subtask in 0..vertex.parallelism {
+                            self.deployer.task_control(
+                                self.job.job_id,
+                                vertex.id,
+                                subtask,
+                                TaskControl::TriggerCheckpoint(barrier.clone()),
+                            );
+                        }
+                    }
+                }
+                Action::NotifyComplete(id) => {
+                    self.broadcast(TaskControl::NotifyCheckpointComplete(id))
+                }
+                Action::NotifyAborted(id) => {
+                    self.broadcast(TaskControl::NotifyCheckpointAborted(id))
+                }
+                Action::FailJob(cause) => fail = Some(cause),
+            }
+        }
+        fail
+    }
+
     /// Allocates slots, deploys every task, then follows their state updates until all are done.
-    fn run_attempt(&self, attempt: u32, control: &Receiver<JobControl>) -> AttemptOutcome {
+    fn run_attempt(
+        &self,
+        attempt: u32,
+        control: &Receiver<JobControl>,
+        coordinator: &mut CheckpointCoordinator,
+        restore: &RestorePlan,
+    ) -> AttemptOutcome {
         let job_id = self.job.job_id;
         let cancelled = || matches!(control.try_recv(), Ok(JobControl::Cancel));
         match self.deployer.allocate_slots(&self.job, &cancelled) {
@@ -341,7 +505,7 @@ impl JobMaster {
         let Deployed {
             tasks: deployed,
             mut failure,
-        } = self.deployer.deploy(&self.job, attempt, reports);
+        } = self.deployer.deploy(&self.job, attempt, restore, reports);
 
         let mut accumulators = BTreeMap::new();
         let mut terminal = 0;
@@ -351,41 +515,93 @@ impl JobMaster {
             self.set_status(JobStatus::Failing);
             self.deployer.cancel_job(job_id);
         }
+        let fail_with = |failure: &mut Option<TaskFailure>, cause: TaskFailure| {
+            if failure.is_none() {
+                *failure = Some(cause);
+                self.set_status(JobStatus::Failing);
+                self.deployer.cancel_job(job_id);
+            }
+        };
+        let mut last_tick = Instant::now();
         while terminal < deployed {
             crossbeam_channel::select! {
-                recv(updates) -> update => {
-                    let Ok(update) = update else { break };
+                recv(updates) -> report => {
+                    let Ok(report) = report else { break };
+                    let update = match report {
+                        TaskReport::State(update) => update,
+                        TaskReport::Checkpoint(ack) => {
+                            if failure.is_none() && !cancel_requested {
+                                let actions = coordinator.receive(ack);
+                                if let Some(cause) = self.perform(actions) {
+                                    fail_with(&mut failure, self.scheduler_failure(cause));
+                                }
+                            }
+                            continue;
+                        }
+                    };
                     if self.record(&update) {
                         terminal += 1;
                     }
                     match update.state {
                         ExecutionState::Finished => {
                             finished += 1;
+                            let actions = coordinator.task_finished(update.vertex, update.subtask);
+                            self.perform(actions);
                             for (k, v) in update.accumulators {
                                 *accumulators.entry(k).or_insert(0) += v;
                             }
                         }
                         ExecutionState::Failed if failure.is_none() => {
-                            failure = Some(update.failure.unwrap_or_else(|| self.scheduler_failure(
-                                "a task failed without a cause".into())));
-                            self.set_status(JobStatus::Failing);
-                            self.deployer.cancel_job(job_id);
+                            let cause = update.failure.unwrap_or_else(|| self.scheduler_failure(
+                                "a task failed without a cause".into()));
+                            fail_with(&mut failure, cause);
                         }
                         _ => {}
                     }
                 }
                 recv(control) -> msg => {
-                    if let Ok(JobControl::Cancel) = msg {
-                        if !cancel_requested && failure.is_none() {
-                            cancel_requested = true;
-                            self.set_status(JobStatus::Cancelling);
-                            self.deployer.cancel_job(job_id);
+                    match msg {
+                        Ok(JobControl::Cancel) => {
+                            if !cancel_requested && failure.is_none() {
+                                cancel_requested = true;
+                                self.set_status(JobStatus::Cancelling);
+                                self.deployer.cancel_job(job_id);
+                            }
                         }
+                        Ok(JobControl::TriggerSavepoint { target, terminate, reply }) => {
+                            let running = failure.is_none() && !cancel_requested && self.all_running();
+                            match coordinator.trigger_savepoint(target, terminate, reply.clone(), running) {
+                                Ok(action) => {
+                                    if let Some(cause) = self.perform(vec![action]) {
+                                        fail_with(&mut failure, self.scheduler_failure(cause));
+                                    }
+                                }
+                                Err(message) => {
+                                    let _ = reply.send(Err(message));
+                                }
+                            }
+                        }
+                        Err(_) => {}
                     }
                 }
-                default(Duration::from_secs(1)) => {}
+                default(Duration::from_millis(50)) => {}
+            }
+            if last_tick.elapsed() >= Duration::from_millis(20)
+                && failure.is_none()
+                && !cancel_requested
+            {
+                last_tick = Instant::now();
+                let actions = coordinator.tick(self.all_running());
+                if let Some(cause) = self.perform(actions) {
+                    fail_with(&mut failure, self.scheduler_failure(cause));
+                }
             }
         }
+        let reason = match &failure {
+            Some(f) => format!("the job failed: {f}"),
+            None => "the job's tasks ended".to_string(),
+        };
+        coordinator.abort_pending(&reason);
         self.deployer.release_job(job_id);
         match failure {
             Some(f) => AttemptOutcome::Failed(f),
@@ -467,14 +683,14 @@ mod tests {
     fn restart_strategy_comes_from_flink_keys() {
         let mut config = Configuration::new();
         assert!(matches!(
-            RestartStrategy::from_config(&config).unwrap(),
+            RestartStrategy::from_config(&config, false).unwrap(),
             RestartStrategy::None
         ));
         config.set("restart-strategy", "fixed-delay");
         config.set("restart-strategy.fixed-delay.attempts", "3");
         config.set("restart-strategy.fixed-delay.delay", "100 ms");
         assert!(matches!(
-            RestartStrategy::from_config(&config).unwrap(),
+            RestartStrategy::from_config(&config, false).unwrap(),
             RestartStrategy::FixedDelay { attempts: 3, delay } if delay == Duration::from_millis(100)
         ));
     }

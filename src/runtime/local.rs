@@ -14,7 +14,12 @@ use crate::error::{Error, Result};
 use crate::graph::{JobGraph, StreamGraph};
 
 /// Runs a job in this process and returns a client for it.
-pub fn submit(job: JobGraph, user_code: StreamGraph, settings: TaskSettings) -> Result<JobClient> {
+pub fn submit(
+    job: JobGraph,
+    user_code: StreamGraph,
+    settings: TaskSettings,
+    restart: RestartStrategy,
+) -> Result<JobClient> {
     let job = Arc::new(job);
     let job_id = job.job_id;
     // Like Flink's MiniCluster: exactly as many slots as the job needs.
@@ -30,12 +35,13 @@ pub fn submit(job: JobGraph, user_code: StreamGraph, settings: TaskSettings) -> 
             user_code: Arc::new(user_code),
             settings,
         }),
-        // The embedded executor runs a job once, as before restart strategies existed here.
-        restart: RestartStrategy::None,
+        restart,
         status: status.clone(),
         on_status: None,
         states,
+        checkpoint_stats: Arc::default(),
     };
+    let checkpoint_stats = master.checkpoint_stats.clone();
     let started = Instant::now();
     std::thread::Builder::new()
         .name(format!("jobmaster-{job_id}"))
@@ -46,6 +52,10 @@ pub fn submit(job: JobGraph, user_code: StreamGraph, settings: TaskSettings) -> 
                     job_id,
                     net_runtime: started.elapsed(),
                     accumulators,
+                    checkpoints: checkpoint_stats
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .clone(),
                 }),
                 JobOutcome::Failed(cause) => Err(Error::JobFailed { job_id, cause }),
                 JobOutcome::Canceled => Err(Error::JobCancelled { job_id }),

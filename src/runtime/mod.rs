@@ -1,7 +1,8 @@
 //! The runtime: where records flow. Tasks run operator chains on their own threads
 //! ([`task`], [`chain`], [`operators`]), exchange serialised batches through [`network`], and are
 //! scheduled by a [`job_master`] onto a [`task_executor`]'s slots. [`local`] wires these together
-//! in one process: the embedded executor. Keys map to subtasks through [`keygroup`].
+//! in one process: the embedded executor. Keys map to subtasks through [`keygroup`]. Tasks
+//! take their part of checkpoints through [`snapshots`].
 
 pub mod batch;
 pub mod chain;
@@ -10,5 +11,6 @@ pub mod keygroup;
 pub mod local;
 pub mod network;
 pub mod operators;
+pub mod snapshots;
 pub mod task;
 pub mod task_executor;

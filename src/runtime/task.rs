@@ -13,6 +13,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 use crate::api::functions::{Accumulators, RuntimeContext};
 use crate::api::source::InputStatus;
+use crate::checkpoint::{CheckpointBarrier, SnapshotType};
 use crate::config::options::CheckpointingMode;
 use crate::config::RuntimeExecutionMode;
 use crate::error::TaskFailure;
@@ -26,13 +27,27 @@ use crate::runtime::network::local::LocalChannels;
 use crate::runtime::network::writer::ChannelSender;
 use crate::runtime::network::ChannelId;
 use crate::runtime::operators::side::SideOutputs;
+use crate::runtime::snapshots::{CheckpointAck, SubtaskCheckpointer};
 use crate::state::{StateBackendSettings, TaskRestore, TaskStateManager};
 use crate::util::ids::JobId;
 
 /// Messages a running task accepts between batches.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum TaskControl {
     Cancel,
+    /// Sources only: inject this barrier (take a checkpoint or savepoint).
+    TriggerCheckpoint(CheckpointBarrier),
+    /// The checkpoint completed: operators may commit what it made durable.
+    NotifyCheckpointComplete(u64),
+    /// The checkpoint was abandoned.
+    NotifyCheckpointAborted(u64),
+}
+
+/// What a task tells its job master.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub enum TaskReport {
+    State(TaskStateUpdate),
+    Checkpoint(CheckpointAck),
 }
 
 /// Task states (Flink's `ExecutionState`).
@@ -137,7 +152,7 @@ pub fn connected_producers(
 }
 
 enum Head {
-    Source(Box<dyn SourceDriver>),
+    Source(Box<dyn SourceDriver>, Receiver<TaskControl>),
     Input(Box<dyn HeadInput>, Box<InputGate>),
 }
 
@@ -146,7 +161,7 @@ pub fn run_task(
     deployment: TaskDeployment,
     control: Receiver<TaskControl>,
     cancelled: Arc<AtomicBool>,
-    reports: Sender<TaskStateUpdate>,
+    reports: Sender<TaskReport>,
 ) {
     let vertex = &deployment.job.vertices[deployment.vertex];
     let accumulators = Accumulators::default();
@@ -166,7 +181,7 @@ pub fn run_task(
         )),
     };
     let report = |state: ExecutionState, failure: Option<TaskFailure>| {
-        let _ = reports.send(TaskStateUpdate {
+        let _ = reports.send(TaskReport::State(TaskStateUpdate {
             vertex: deployment.vertex,
             subtask: deployment.subtask,
             state,
@@ -176,11 +191,30 @@ pub fn run_task(
             } else {
                 Default::default()
             },
-        });
+        }));
     };
     report(ExecutionState::Running, None);
-    let result = build_head(&deployment, vertex, &ctx, control, &cancelled)
-        .and_then(|head| run_head(head, &ctx, &deployment.settings, &cancelled));
+    let mut checkpointer = SubtaskCheckpointer::new(
+        deployment.job_id,
+        deployment.vertex,
+        deployment.subtask,
+        deployment
+            .job
+            .checkpointing
+            .as_ref()
+            .map(|c| c.checkpoints_dir.clone()),
+        ctx.state.clone(),
+        reports.clone(),
+    );
+    let result = build_head(&deployment, vertex, &ctx, control, &cancelled).and_then(|head| {
+        run_head(
+            head,
+            &ctx,
+            &deployment.settings,
+            &cancelled,
+            &mut checkpointer,
+        )
+    });
     match result {
         Ok(()) => report(ExecutionState::Finished, None),
         Err(TaskError::Cancelled) => report(ExecutionState::Canceled, None),
@@ -219,6 +253,7 @@ fn build_head(
     match &graph.nodes[head_node].invokable {
         Invokable::Source(factory) => Ok(Head::Source(
             factory.create(&head, output, ctx).map_err(setup_error)?,
+            control,
         )),
         Invokable::OneInput(factory) => {
             let operator = factory.create(&head, output, side).map_err(setup_error)?;
@@ -366,23 +401,30 @@ fn run_head(
     ctx: &RuntimeContext,
     settings: &TaskSettings,
     cancelled: &AtomicBool,
+    checkpointer: &mut SubtaskCheckpointer,
 ) -> Result<(), TaskError> {
     let flush_every = match settings.runtime_mode {
         RuntimeExecutionMode::Batch => None,
         _ => settings.buffer_timeout,
     };
     match head {
-        Head::Source(mut driver) => {
-            let result = driver
-                .open(ctx)
-                .and_then(|_| run_source(driver.as_mut(), flush_every, cancelled));
+        Head::Source(mut driver, control) => {
+            let result = driver.open(ctx).and_then(|_| {
+                run_source(
+                    driver.as_mut(),
+                    &control,
+                    flush_every,
+                    cancelled,
+                    checkpointer,
+                )
+            });
             let closed = driver.close();
             result.and(closed)
         }
         Head::Input(mut head, mut gate) => {
             let result = head
                 .open(ctx)
-                .and_then(|_| run_input(head.as_mut(), &mut gate, flush_every));
+                .and_then(|_| run_input(head.as_mut(), &mut gate, flush_every, checkpointer));
             let closed = head.close();
             result.and(closed)
         }
@@ -439,13 +481,56 @@ impl Timing {
 
 fn run_source(
     driver: &mut dyn SourceDriver,
+    control: &Receiver<TaskControl>,
     flush_every: Option<Duration>,
     cancelled: &AtomicBool,
+    checkpointer: &mut SubtaskCheckpointer,
 ) -> Result<(), TaskError> {
     let mut timing = Timing::new(flush_every);
+    // Stop-with-savepoint in progress: (savepoint id, drain). The reader is not polled until
+    // the savepoint completes (then the source ends) or is abandoned (then it resumes).
+    let mut stopping: Option<(u64, bool)> = None;
     loop {
         if cancelled.load(Ordering::Relaxed) {
             return Err(TaskError::Cancelled);
+        }
+        let message = if stopping.is_some() {
+            // Waiting for the savepoint to complete: flush, read nothing new.
+            driver.event(ChainEvent::Flush)?;
+            control.recv_timeout(Duration::from_millis(10)).ok()
+        } else {
+            control.try_recv().ok()
+        };
+        if let Some(message) = message {
+            match message {
+                TaskControl::Cancel => return Err(TaskError::Cancelled),
+                TaskControl::TriggerCheckpoint(barrier) => {
+                    if let SnapshotType::Terminate { drain } = barrier.kind {
+                        stopping = Some((barrier.id, drain));
+                    }
+                    checkpointer.checkpoint(barrier, |e| driver.event(e))?;
+                }
+                TaskControl::NotifyCheckpointComplete(id) => {
+                    driver.event(ChainEvent::CheckpointComplete(id))?;
+                    if let Some((_, drain)) = stopping.filter(|(s, _)| *s == id) {
+                        return if drain {
+                            driver.end_input()
+                        } else {
+                            driver.event(ChainEvent::EndOfInput)
+                        };
+                    }
+                }
+                TaskControl::NotifyCheckpointAborted(id) => {
+                    driver.event(ChainEvent::CheckpointAborted(id))?;
+                    if stopping.is_some_and(|(s, _)| s == id) {
+                        stopping = None;
+                    }
+                }
+            }
+            continue;
+        }
+        if stopping.is_some() {
+            continue;
         }
         match driver.poll()? {
             InputStatus::EndOfInput => break,
@@ -465,6 +550,7 @@ fn run_input(
     head: &mut dyn HeadInput,
     gate: &mut InputGate,
     flush_every: Option<Duration>,
+    checkpointer: &mut SubtaskCheckpointer,
 ) -> Result<(), TaskError> {
     for input in gate.inputs_without_channels() {
         head.end_input(input)?;
@@ -479,8 +565,21 @@ fn run_input(
             }
             GateEvent::InputEnded { input } => head.end_input(input)?,
             GateEvent::Timeout => {}
+            GateEvent::Barrier(barrier) => checkpointer.checkpoint(barrier, |e| head.event(e))?,
+            GateEvent::CheckpointAborted(id) => {
+                checkpointer.decline(id, format!("checkpoint {id} was abandoned upstream"))
+            }
             GateEvent::Control(TaskControl::Cancel) => return Err(TaskError::Cancelled),
-            GateEvent::Barrier(_) | GateEvent::CheckpointAborted(_) => {}
+            GateEvent::Control(TaskControl::NotifyCheckpointComplete(id)) => {
+                head.event(ChainEvent::CheckpointComplete(id))?
+            }
+            GateEvent::Control(TaskControl::NotifyCheckpointAborted(id)) => {
+                head.event(ChainEvent::CheckpointAborted(id))?
+            }
+            GateEvent::Control(TaskControl::TriggerCheckpoint(barrier)) => checkpointer.decline(
+                barrier.id,
+                "only sources are triggered; other tasks take checkpoints at barriers".into(),
+            ),
         }
         let deadline = head.next_deadline();
         timing.tick(deadline, |e| head.event(e))?;

@@ -9,7 +9,7 @@ use std::thread::JoinHandle;
 
 use crossbeam_channel::{unbounded, Sender};
 
-use super::task::{run_task, TaskControl, TaskDeployment, TaskStateUpdate};
+use super::task::{run_task, TaskControl, TaskDeployment, TaskReport};
 use crate::util::ids::JobId;
 
 struct RunningTask {
@@ -40,7 +40,7 @@ impl TaskExecutor {
     pub fn submit_task(
         &self,
         deployment: TaskDeployment,
-        reports: Sender<TaskStateUpdate>,
+        reports: Sender<TaskReport>,
     ) -> std::io::Result<()> {
         let key = (deployment.job_id, deployment.vertex, deployment.subtask);
         let vertex = &deployment.job.vertices[deployment.vertex];
@@ -65,6 +65,19 @@ impl TaskExecutor {
             },
         );
         Ok(())
+    }
+
+    /// Sends a control message to one running task; false when it is not running here.
+    pub fn send_control(
+        &self,
+        job: JobId,
+        vertex: usize,
+        subtask: usize,
+        control: TaskControl,
+    ) -> bool {
+        self.lock()
+            .get(&(job, vertex, subtask))
+            .is_some_and(|task| task.control.send(control).is_ok())
     }
 
     /// Asks every task of the job to stop (they report `Canceled`).

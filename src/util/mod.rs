@@ -5,4 +5,5 @@ pub mod hash;
 pub mod ids;
 pub mod logging;
 pub mod resources;
+pub mod rolling;
 pub mod textgen;

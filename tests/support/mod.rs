@@ -95,3 +95,47 @@ pub fn conf_dir(yaml: &str) -> tempfile::TempDir {
     std::fs::write(dir.path().join("strato-conf.yaml"), yaml).unwrap();
     dir
 }
+
+/// A pass-through map that fails its task after `after` records on attempts below
+/// `failing_attempts` (failure injection for recovery tests); counts the failures it injected.
+#[derive(Clone)]
+pub struct FailAfter {
+    pub after: u64,
+    pub failing_attempts: u32,
+    pub injected: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    seen: u64,
+    attempt: u32,
+}
+
+impl FailAfter {
+    pub fn new(after: u64, failing_attempts: u32) -> Self {
+        FailAfter {
+            after,
+            failing_attempts,
+            injected: Default::default(),
+            seen: 0,
+            attempt: 0,
+        }
+    }
+}
+
+impl<T: Send + 'static> strato::MapFunction<T, T> for FailAfter {
+    fn open(&mut self, ctx: &strato::RuntimeContext) -> anyhow::Result<()> {
+        self.attempt = ctx.attempt_number();
+        self.seen = 0;
+        Ok(())
+    }
+    fn map(&mut self, value: T) -> anyhow::Result<T> {
+        self.seen += 1;
+        if self.attempt < self.failing_attempts && self.seen == self.after {
+            self.injected
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            anyhow::bail!(
+                "injected failure on attempt {} after {} records",
+                self.attempt,
+                self.seen
+            );
+        }
+        Ok(value)
+    }
+}

@@ -14,6 +14,7 @@ pub mod simple;
 pub mod sink;
 pub mod source;
 pub mod timestamps;
+pub mod two_phase;
 pub mod window;
 
 /// Records per batch handed between chained operators by sources and keyed operators.
