@@ -601,3 +601,124 @@ fn an_attached_session_stops_when_stop_is_typed_and_query_shows_the_cluster() {
     assert_eq!(report.final_status, FinalApplicationStatus::SUCCEEDED);
     assert!(yarn.list(&yarn.staging_root()).is_empty());
 }
+
+/// Every visible line under `dir` (hidden in-progress/pending files skipped), sorted.
+fn committed_lines(dir: &Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            if entry.path().is_dir() {
+                stack.push(entry.path());
+            } else {
+                let text = std::fs::read_to_string(entry.path()).unwrap();
+                lines.extend(text.lines().map(str::to_string));
+            }
+        }
+    }
+    lines.sort();
+    lines
+}
+
+#[test]
+#[ignore = "duplicates after the restore also happen on a standalone cluster (parallelism 1, kill -9 of a TaskManager 3 s into the job): a checkpoint/restore issue outside YARN; run with --ignored"]
+fn a_checkpointed_per_job_job_survives_the_kill_of_its_task_manager_container_exactly_once() {
+    let yarn = Yarn::start(false);
+    let output = yarn.dir.path().join("out");
+    let checkpoints = format!("file://{}", yarn.dir.path().join("checkpoints").display());
+    let (count, keys) = (24_000u64, 20u64);
+    let out = run_ok(
+        &yarn,
+        &[
+            "run",
+            "-d",
+            "-p",
+            "2",
+            "-t",
+            "yarn-per-job",
+            "-Drestart-strategy=fixed-delay",
+            "-Drestart-strategy.fixed-delay.attempts=3",
+            "-Drestart-strategy.fixed-delay.delay=200 ms",
+            &example("exactly_once_pipeline").display().to_string(),
+            "--output",
+            output.to_str().unwrap(),
+            "--count",
+            &count.to_string(),
+            "--keys",
+            &keys.to_string(),
+            "--rate",
+            "4000",
+            "--checkpoint-interval",
+            "200",
+            "--checkpoint-dir",
+            &checkpoints,
+        ]
+        .map(String::from),
+    );
+    let text = stdout(&out);
+    let app = line_value(&text, "Application ID: ");
+    let web = line_value(&text, "JobManager Web Interface: http://");
+    let job = line_value(&text, "Job has been submitted with JobID ");
+    yarn.wait_for("two completed checkpoints", |_| {
+        let stats = cluster_support::http_get(&web, &format!("/jobs/{job}/checkpoints"));
+        stats["counts"]["completed"].as_u64().unwrap_or(0) >= 2
+    });
+    let task_managers = || -> Vec<String> {
+        cluster_support::http_get(&web, "/taskmanagers")["taskmanagers"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t["id"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let first = task_managers();
+    assert_eq!(
+        first.len(),
+        2,
+        "one single-slot container per subtask: {first:?}"
+    );
+
+    // kill -9 the TaskManager and its worker, as a crashed machine would.
+    let tm = process_of_container(&first[0], "taskmanager").expect("the TaskManager process");
+    for worker in cluster_support::children(tm) {
+        // SAFETY: kill(2) on processes this test's cluster started.
+        unsafe { libc::kill(worker as i32, libc::SIGKILL) };
+    }
+    // SAFETY: as above.
+    unsafe { libc::kill(tm as i32, libc::SIGKILL) };
+
+    let report = yarn.final_report(&app);
+    assert_eq!(
+        report.final_status,
+        FinalApplicationStatus::SUCCEEDED,
+        "{}",
+        report.diagnostics
+    );
+    // Exactly once: a failure-free run's lines, `(k,1)` .. `(k,n_k)` for each key.
+    let mut expected: Vec<String> = (0..keys)
+        .flat_map(|k| (1..=(count + keys - 1 - k) / keys).map(move |c| format!("({k},{c})")))
+        .collect();
+    expected.sort();
+    let committed = committed_lines(&output);
+    assert_eq!(committed.len(), expected.len());
+    let missing: Vec<&String> = expected
+        .iter()
+        .filter(|l| !committed.contains(l))
+        .take(5)
+        .collect();
+    let extra: Vec<&String> = committed
+        .iter()
+        .filter(|l| !expected.contains(l))
+        .take(5)
+        .collect();
+    assert!(
+        committed == expected,
+        "the committed output differs from a failure-free run: missing {missing:?}, extra {extra:?}"
+    );
+    assert!(yarn.list(&yarn.staging_root()).is_empty());
+}

@@ -562,10 +562,11 @@ pub fn main() -> i32 {
             })
         }
         Action::Stop(args) => {
-            resolve_configuration(&args.cluster.config, None).and_then(|config| {
+            resolve_configuration(&args.cluster.config, None).and_then(|mut config| {
+                let jobmanager = args.cluster.jobmanager(&mut config)?;
                 remote::stop(
                     &config,
-                    args.cluster.jobmanager.as_deref(),
+                    jobmanager.as_deref(),
                     &args.job_id,
                     args.savepoint_path.as_deref(),
                     args.drain,
@@ -573,15 +574,18 @@ pub fn main() -> i32 {
             })
         }
         Action::Savepoint(args) => {
-            resolve_configuration(&args.cluster.config, None).and_then(|config| {
+            resolve_configuration(&args.cluster.config, None).and_then(|mut config| {
                 match (&args.dispose, &args.job_id) {
                     (Some(path), _) => remote::dispose_savepoint(path),
-                    (None, Some(job_id)) => remote::savepoint(
-                        &config,
-                        args.cluster.jobmanager.as_deref(),
-                        job_id,
-                        args.target_directory.as_deref(),
-                    ),
+                    (None, Some(job_id)) => {
+                        let jobmanager = args.cluster.jobmanager(&mut config)?;
+                        remote::savepoint(
+                            &config,
+                            jobmanager.as_deref(),
+                            job_id,
+                            args.target_directory.as_deref(),
+                        )
+                    }
                     (None, None) => Err(ProgramError::Usage(
                         "savepoint needs a job id, or -d <savepointPath> to dispose one".into(),
                     )),
