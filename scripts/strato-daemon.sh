@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # Starts and stops one kind of Strato daemon on this host, as Flink's flink-daemon.sh does:
-#   strato-daemon.sh (start|start-foreground|stop|stop-all) (standalonesession|taskexecutor) [-D key=value ...]
+#   strato-daemon.sh (start|start-foreground|stop|stop-all) (standalonesession|standalonejob|taskexecutor) [-D key=value ...]
 # Pid file: $STRATO_PID_DIR/strato-$USER-<daemon>.pid (one line per running instance).
 # Logs:     $STRATO_LOG_DIR/strato-$USER-<daemon>-<n>-<host>.log, print output in the .out file.
 # Environment: STRATO_BIN (the strato binary), STRATO_CONF_DIR, STRATO_LOG_DIR, STRATO_PID_DIR.
 set -euo pipefail
 . "$(dirname "$0")/strato-env.sh"
 
-USAGE="Usage: strato-daemon.sh (start|start-foreground|stop|stop-all) (standalonesession|taskexecutor) [args]"
+USAGE="Usage: strato-daemon.sh (start|start-foreground|stop|stop-all) (standalonesession|standalonejob|taskexecutor) [args]"
 STARTSTOP=${1:?$USAGE}
 DAEMON=${2:?$USAGE}
 shift 2
 
 case $DAEMON in
     standalonesession) ROLE=jobmanager ;;
+    standalonejob) ROLE=standalone-job ;;
     taskexecutor) ROLE=taskmanager ;;
     *) echo "Unknown daemon '$DAEMON'. $USAGE" >&2; exit 1 ;;
 esac

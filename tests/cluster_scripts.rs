@@ -38,8 +38,13 @@ impl Installation {
     }
 
     fn script(&self, name: &str) -> Output {
+        self.script_with(name, &[])
+    }
+
+    fn script_with(&self, name: &str, args: &[&str]) -> Output {
         let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts");
         Command::new(scripts.join(name))
+            .args(args)
             .env("STRATO_BIN", env!("CARGO_BIN_EXE_strato"))
             .env("STRATO_CONF_DIR", self.dir.path().join("conf"))
             .env("STRATO_LOG_DIR", self.dir.path().join("log"))
@@ -71,6 +76,7 @@ impl Drop for Installation {
             .pids("taskexecutor")
             .into_iter()
             .chain(self.pids("standalonesession"))
+            .chain(self.pids("standalonejob"))
         {
             unsafe { libc::kill(pid as i32, libc::SIGKILL) };
         }
@@ -206,4 +212,61 @@ fn start_cluster_then_stop_cluster_leaves_no_process_behind() {
             .count(),
         0
     );
+}
+
+#[test]
+fn standalone_job_runs_its_program_on_the_task_managers_and_ends_with_it() {
+    let rest_port = free_port();
+    let install = Installation::new(&["localhost"], rest_port);
+    let host = hostname();
+    let input = install.dir.path().join("in.txt");
+    let text = support::write_corpus(&input, 100_000);
+    let output = install.dir.path().join("out");
+    let started = install.script_with(
+        "standalone-job.sh",
+        &[
+            "start",
+            "--program",
+            example("word_count").to_str().unwrap(),
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+            "--execution-mode",
+            "BATCH",
+        ],
+    );
+    assert!(started.status.success(), "{}", stderr(&started));
+    assert_eq!(
+        stdout(&started).trim(),
+        format!("Starting standalonejob daemon on host {host}.")
+    );
+    let jobmanager = install.pids("standalonejob");
+    assert_eq!(jobmanager.len(), 1);
+    let tm = install.script_with("taskmanager.sh", &["start"]);
+    assert!(tm.status.success(), "{}", stderr(&tm));
+
+    // The application ends with its job: the JobManager process exits by itself.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while is_alive(jobmanager[0]) {
+        let log = std::fs::read_to_string(
+            install
+                .dir
+                .path()
+                .join("log")
+                .join(format!("strato-tester-standalonejob-0-{host}.out")),
+        )
+        .unwrap_or_default();
+        assert!(
+            Instant::now() < deadline,
+            "the application did not end:\n{log}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        support::read_counts(&output),
+        support::reference_word_count(&text)
+    );
+    let stopped = install.script_with("taskmanager.sh", &["stop"]);
+    assert!(stopped.status.success(), "{}", stderr(&stopped));
 }

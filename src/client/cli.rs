@@ -40,6 +40,9 @@ pub enum Action {
     Jobmanager(DaemonArgs),
     /// Runs a TaskManager in the foreground.
     Taskmanager(DaemonArgs),
+    /// Runs a JobManager in application mode for one program (standalone-job.sh).
+    #[command(name = "standalone-job")]
+    StandaloneJob(StandaloneJobArgs),
     /// Starts a long-running Strato session cluster on YARN (or attaches to one with -id)
     #[command(name = "yarn-session")]
     YarnSession(YarnSessionArgs),
@@ -358,6 +361,24 @@ pub struct SavepointArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct StandaloneJobArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Path to a savepoint to restore the job from
+    #[arg(short = 's', long = "fromSavepoint", value_name = "savepointPath")]
+    pub from_savepoint: Option<String>,
+    /// Allow to skip savepoint state that cannot be restored
+    #[arg(short = 'n', long = "allowNonRestoredState")]
+    pub allow_non_restored_state: bool,
+    /// The job binary the JobManager runs
+    #[arg(long = "program", value_name = "program")]
+    pub program: PathBuf,
+    /// Arguments for the program
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Args, Debug)]
 pub struct DaemonArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -497,7 +518,7 @@ pub fn main() -> i32 {
     };
     match &cli.action {
         // The daemons log to their (rolling) files once their configuration is known.
-        Action::Jobmanager(_) | Action::Taskmanager(_) => {}
+        Action::Jobmanager(_) | Action::Taskmanager(_) | Action::StandaloneJob(_) => {}
         _ => crate::util::logging::init(),
     }
     let result = match cli.action {
@@ -602,6 +623,28 @@ pub fn main() -> i32 {
             }
             .map_err(|e| ProgramError::Program(format!("{e:#}")))
         }),
+        Action::StandaloneJob(args) => {
+            resolve_configuration(&args.config, None).and_then(|mut config| {
+                crate::cluster::entrypoint::init_logging(&config);
+                if let Some(path) = &args.from_savepoint {
+                    config.set(options::SAVEPOINT_PATH.key, path.clone());
+                }
+                if args.allow_non_restored_state {
+                    config.set(options::SAVEPOINT_IGNORE_UNCLAIMED_STATE.key, "true");
+                }
+                match crate::cluster::entrypoint::run_standalone_job(
+                    config,
+                    &args.program,
+                    &args.args,
+                ) {
+                    Ok(crate::runtime::job_master::JobStatus::Finished) => Ok(()),
+                    Ok(status) => Err(ProgramError::Program(format!(
+                        "the application's job ended {status:?}"
+                    ))),
+                    Err(e) => Err(ProgramError::Program(format!("{e:#}"))),
+                }
+            })
+        }
         Action::Taskmanager(args) => resolve_configuration(&args.config, None).and_then(|config| {
             crate::cluster::entrypoint::init_logging(&config);
             crate::cluster::entrypoint::run_taskmanager(config)

@@ -203,6 +203,45 @@ pub fn run_jobmanager(config: Configuration) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `strato standalone-job`: a JobManager in application mode. It runs `program`'s main
+/// itself, runs the job on the TaskManagers that register, and exits when the job has ended
+/// (status 0 when it finished).
+pub fn run_standalone_job(
+    config: Configuration,
+    program: &std::path::Path,
+    args: &[String],
+) -> anyhow::Result<crate::runtime::job_master::JobStatus> {
+    let rpc_host = config.get(&options::JOBMANAGER_RPC_ADDRESS)?;
+    let rpc_port = config.get(&options::JOBMANAGER_RPC_PORT)?;
+    let rest_host = match config.get_optional(&options::REST_BIND_ADDRESS)? {
+        Some(h) => h,
+        None => config
+            .get(&options::REST_ADDRESS)
+            .unwrap_or_else(|_| rpc_host.clone()),
+    };
+    let rest_ports = config.get(&options::REST_BIND_PORT)?;
+    let rt = jobmanager_runtime()?;
+    let jm = bind_jobmanager(
+        config.clone(),
+        &rt,
+        &rpc_host,
+        rpc_port,
+        &rest_host,
+        &rest_ports,
+    )?;
+    let blob_path = jm.blob_dir.path().to_path_buf();
+    exit_on_signal(move || {
+        let _ = std::fs::remove_dir_all(&blob_path);
+    })?;
+    rt.spawn(crate::rest::serve(jm.rest, Arc::clone(&jm.cluster)));
+    let job_id = super::application::submit_program(&jm.cluster, program, args, &config)?;
+    println!("Job has been submitted with JobID {job_id}");
+    let status = super::application::wait_for_end(&jm.cluster, job_id);
+    tracing::info!("Application job {job_id} ended {status:?}; shutting the cluster down.");
+    drop(jm.blob_dir);
+    Ok(status)
+}
+
 /// `strato taskmanager`: registers with the JobManager and runs workers, until SIGTERM.
 pub fn run_taskmanager(config: Configuration) -> anyhow::Result<()> {
     let jobmanager = format!(

@@ -7,6 +7,7 @@
 //! through [`jobmanager::ClusterDeployer`] to workers in other processes, whose tasks exchange
 //! records over [`crate::runtime::network::remote`].
 
+pub mod application;
 pub mod entrypoint;
 pub mod jobmanager;
 pub mod outbox;

@@ -13,7 +13,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::error;
-use crate::cluster::jobmanager::{Cluster, Submission};
+use crate::cluster::jobmanager::Cluster;
 use crate::config::options;
 
 type Shared = State<Arc<Cluster>>;
@@ -224,19 +224,7 @@ fn plan_and_submit(
     if request.allow_non_restored_state {
         config.set(options::SAVEPOINT_IGNORE_UNCLAIMED_STATE.key, "true");
     }
-    let plan = crate::client::program::plan(path, &args, &config).map_err(|e| e.to_string())?;
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("could not read '{}': {e}", path.display()))?;
-    let key = cluster.put_blob(&bytes).map_err(|e| e.to_string())?;
-    let job_id = plan.job_graph.job_id.to_string();
-    cluster
-        .submit(Submission {
-            job_graph: plan.job_graph,
-            plan: plan.plan,
-            program_key: key,
-            program_args: args,
-            configuration: config.to_yaml_string(),
-        })
-        .map_err(|e| e.to_string())?;
-    Ok(job_id)
+    crate::cluster::application::submit_program(cluster, path, &args, &config)
+        .map(|id| id.to_string())
+        .map_err(|e| format!("{e:#}"))
 }
