@@ -40,6 +40,29 @@ fn run_ok(yarn: &Yarn, args: &[String]) -> std::process::Output {
     out
 }
 
+/// Waits for the application to end and checks it succeeded.
+fn assert_succeeded(yarn: &Yarn, app: &str) {
+    let report = yarn.final_report(app);
+    assert_eq!(
+        report.final_status,
+        FinalApplicationStatus::SUCCEEDED,
+        "{}",
+        report.diagnostics
+    );
+}
+
+/// Ids of the TaskManagers registered with the JobManager at `web` (`host:port`).
+fn task_manager_ids(web: &str) -> Vec<String> {
+    cluster_support::http_get(web, "/taskmanagers")["taskmanagers"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t["id"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Starts `yarn-session -d` with extra flags; its application id.
 fn start_session(yarn: &Yarn, flags: &[&str]) -> String {
     let args = [&["yarn-session", "-d"], flags].concat();
@@ -285,13 +308,7 @@ fn application_mode_with_provided_lib_dirs_uploads_only_configuration() {
             .all(|f| f == "conf/strato-conf.yaml" || f.starts_with("hadoop-conf/")),
         "only configuration is uploaded: {staged:?}"
     );
-    let report = yarn.final_report(&app);
-    assert_eq!(
-        report.final_status,
-        FinalApplicationStatus::SUCCEEDED,
-        "{}",
-        report.diagnostics
-    );
+    assert_succeeded(&yarn, &app);
     assert_eq!(read_counts(&output), reference_word_count(&text));
     assert!(yarn.list(&yarn.staging_root()).is_empty());
 }
@@ -526,16 +543,7 @@ fn a_dead_task_manager_container_is_replaced_and_cancelling_the_job_ends_the_app
                 .as_array()
                 .is_some_and(|v| v.iter().all(|v| v["status"] == "RUNNING"))
     };
-    let task_managers = || -> Vec<String> {
-        cluster_support::http_get(&web, "/taskmanagers")["taskmanagers"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|t| t["id"].as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let task_managers = || task_manager_ids(&web);
     yarn.wait_for("the job to run", running);
     let first = task_managers();
     assert_eq!(first.len(), 1, "{first:?}");
@@ -603,22 +611,16 @@ fn an_attached_session_stops_when_stop_is_typed_and_query_shows_the_cluster() {
 }
 
 /// Every visible line under `dir` (hidden in-progress/pending files skipped), sorted.
-fn committed_lines(dir: &Path) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            if entry.file_name().to_string_lossy().starts_with('.') {
-                continue;
-            }
-            if entry.path().is_dir() {
-                stack.push(entry.path());
-            } else {
-                let text = std::fs::read_to_string(entry.path()).unwrap();
-                lines.extend(text.lines().map(str::to_string));
-            }
-        }
-    }
+fn committed_lines(yarn: &Yarn, dir: &Path) -> Vec<String> {
+    let mut lines: Vec<String> = yarn
+        .tree(&dir.display().to_string())
+        .into_iter()
+        .filter(|f| !f.split('/').any(|part| part.starts_with('.')))
+        .flat_map(|f| {
+            let text = std::fs::read_to_string(dir.join(f)).unwrap();
+            text.lines().map(str::to_string).collect::<Vec<_>>()
+        })
+        .collect();
     lines.sort();
     lines
 }
@@ -666,16 +668,7 @@ fn a_checkpointed_per_job_job_survives_the_kill_of_its_task_manager_container_ex
         let stats = cluster_support::http_get(&web, &format!("/jobs/{job}/checkpoints"));
         stats["counts"]["completed"].as_u64().unwrap_or(0) >= 2
     });
-    let task_managers = || -> Vec<String> {
-        cluster_support::http_get(&web, "/taskmanagers")["taskmanagers"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|t| t["id"].as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let task_managers = || task_manager_ids(&web);
     let first = task_managers();
     assert_eq!(
         first.len(),
@@ -692,19 +685,13 @@ fn a_checkpointed_per_job_job_survives_the_kill_of_its_task_manager_container_ex
     // SAFETY: as above.
     unsafe { libc::kill(tm as i32, libc::SIGKILL) };
 
-    let report = yarn.final_report(&app);
-    assert_eq!(
-        report.final_status,
-        FinalApplicationStatus::SUCCEEDED,
-        "{}",
-        report.diagnostics
-    );
+    assert_succeeded(&yarn, &app);
     // Exactly once: a failure-free run's lines, `(k,1)` .. `(k,n_k)` for each key.
     let mut expected: Vec<String> = (0..keys)
         .flat_map(|k| (1..=(count + keys - 1 - k) / keys).map(move |c| format!("({k},{c})")))
         .collect();
     expected.sort();
-    let committed = committed_lines(&output);
+    let committed = committed_lines(&yarn, &output);
     assert_eq!(committed.len(), expected.len());
     let missing: Vec<&String> = expected
         .iter()
