@@ -404,7 +404,11 @@ fn bad_deployments_are_refused_before_anything_is_left_behind() {
     std::fs::write(&blocker, b"").unwrap();
     let blocked_staging = format!("-Dyarn.staging-directory={}", blocker.join("sub").display());
     let missing_lib_dir = "-Dyarn.provided.lib.dirs=file:///no/such/dir";
-    let cases: [(&[&str], &str); 7] = [
+    let cases: [(&[&str], &str); 8] = [
+        (
+            &["yarn-session", "-d", "-nl", "gpu"],
+            "Invalid label resource request",
+        ),
         (
             &["yarn-session", "-d", "-qu", "no-such-queue"],
             "The specified queue 'no-such-queue' does not exist",
