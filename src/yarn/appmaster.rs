@@ -334,7 +334,7 @@ pub fn run(mut config: Configuration, mode: DeploymentMode) -> anyhow::Result<()
         let rm = YarnResourceManager::new(cluster.clone(), amrm.clone(), rm_settings, launch);
         let abnormal_exits = rm.abnormal_exits();
         let unreported_losses = rm.unreported_losses();
-        let rm_task = tokio::spawn(rm.run(stop_rx.clone()));
+        let mut rm_task = tokio::spawn(rm.run(stop_rx.clone()));
 
         if mode != DeploymentMode::Session {
             let job = match submit_job(mode, &config, &cluster) {
@@ -380,10 +380,21 @@ pub fn run(mut config: Configuration, mode: DeploymentMode) -> anyhow::Result<()
                 })
                 .into_future(),
         );
-        let shutdown = shutdown_rx.recv().await.unwrap_or(Shutdown {
-            status: FinalApplicationStatus::FAILED,
-            diagnostics: "the application master lost its shutdown channel".into(),
-        });
+        let shutdown = tokio::select! {
+            shutdown = shutdown_rx.recv() => shutdown.unwrap_or(Shutdown {
+                status: FinalApplicationStatus::FAILED,
+                diagnostics: "the application master lost its shutdown channel".into(),
+            }),
+            ended = &mut rm_task => {
+                // The RM forgot this attempt: nobody to unregister from.
+                let reason = match ended {
+                    Ok(Err(e)) => e.to_string(),
+                    Ok(Ok(())) => "the resource manager stopped".to_string(),
+                    Err(e) => format!("the resource manager task failed: {e}"),
+                };
+                bail!("The ResourceManager no longer knows this application attempt: {reason}");
+            }
+        };
         tracing::info!(
             "Shutting down with final status {:?}: {}",
             shutdown.status,
