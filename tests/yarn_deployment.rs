@@ -713,3 +713,36 @@ fn a_checkpointed_per_job_job_survives_the_kill_of_its_task_manager_container_ex
     );
     assert!(yarn.list(&yarn.staging_root()).is_empty());
 }
+
+#[test]
+fn a_session_whose_application_master_crashes_comes_back_in_a_new_attempt_and_runs_jobs() {
+    let yarn = Yarn::start(false);
+    let app = start_session(&yarn, &["-D", "yarn.application-attempts=2"]);
+    let first_address = yarn.app(&app).am_rpc_address.unwrap();
+    assert!(yarn.cluster().crash_am(app.parse().unwrap()));
+    yarn.wait_for("the second attempt to run", |y| {
+        let report = y.app(&app);
+        report.state == YarnApplicationState::RUNNING
+            && report
+                .am_rpc_address
+                .is_some_and(|a| !a.is_empty() && a != first_address)
+    });
+    // The staging directory outlived the first attempt, and the session serves jobs again.
+    assert_eq!(yarn.list(&yarn.staging_root()), vec![app.clone()]);
+    let input = yarn.dir.path().join("words.txt");
+    let text = write_corpus(&input, 20_000);
+    let output = yarn.dir.path().join("counts");
+    run_ok(
+        &yarn,
+        &[
+            vec!["run".into()],
+            word_count_args(&input.display().to_string(), &output.display().to_string()),
+        ]
+        .concat(),
+    );
+    assert_eq!(read_counts(&output), reference_word_count(&text));
+    let stopped = yarn.cli_with_stdin(&["yarn-session", "-id", &app], "stop\n");
+    assert!(stopped.status.success(), "{}", stderr(&stopped));
+    assert_succeeded(&yarn, &app);
+    assert!(yarn.list(&yarn.staging_root()).is_empty());
+}
