@@ -746,3 +746,68 @@ fn a_session_whose_application_master_crashes_comes_back_in_a_new_attempt_and_ru
     assert_succeeded(&yarn, &app);
     assert!(yarn.list(&yarn.staging_root()).is_empty());
 }
+
+#[test]
+fn savepoint_and_stop_reach_a_job_in_a_yarn_session_through_the_application_id() {
+    let yarn = Yarn::start(false);
+    let app = start_session(&yarn, &[]);
+    let output = yarn.dir.path().join("out");
+    let checkpoints = format!("file://{}", yarn.dir.path().join("checkpoints").display());
+    let submitted = run_ok(
+        &yarn,
+        &[
+            "run",
+            "-d",
+            &example("exactly_once_pipeline").display().to_string(),
+            "--output",
+            output.to_str().unwrap(),
+            "--count",
+            "100000000",
+            "--rate",
+            "2000",
+            "--checkpoint-interval",
+            "200",
+            "--checkpoint-dir",
+            &checkpoints,
+        ]
+        .map(String::from),
+    );
+    let job = line_value(&stdout(&submitted), "Job has been submitted with JobID ");
+    let web = yarn.app(&app).am_rpc_address.unwrap();
+    yarn.wait_for("a completed checkpoint", |_| {
+        let stats = cluster_support::http_get(&web, &format!("/jobs/{job}/checkpoints"));
+        stats["counts"]["completed"].as_u64().unwrap_or(0) >= 1
+    });
+    let target = format!("file://{}", yarn.dir.path().join("savepoints").display());
+    let taken = run_ok(
+        &yarn,
+        &[
+            "savepoint",
+            "-t",
+            "yarn-session",
+            "-yid",
+            &app,
+            &job,
+            &target,
+        ]
+        .map(String::from),
+    );
+    let path = line_value(&stdout(&taken), "Savepoint completed. Path: ");
+    assert!(path.starts_with(&target), "{path}");
+    let stopped = run_ok(
+        &yarn,
+        &[
+            "stop",
+            "-t",
+            "yarn-session",
+            &format!("-Dyarn.application.id={app}"),
+            "-p",
+            &target,
+            &job,
+        ]
+        .map(String::from),
+    );
+    assert!(stdout(&stopped).contains("Savepoint completed. Path: "));
+    let stop = yarn.cli_with_stdin(&["yarn-session", "-id", &app], "stop\n");
+    assert!(stop.status.success(), "{}", stderr(&stop));
+}
