@@ -40,6 +40,29 @@ fn run_ok(yarn: &Yarn, args: &[String]) -> std::process::Output {
     out
 }
 
+/// Waits for the application to end and checks it succeeded.
+fn assert_succeeded(yarn: &Yarn, app: &str) {
+    let report = yarn.final_report(app);
+    assert_eq!(
+        report.final_status,
+        FinalApplicationStatus::SUCCEEDED,
+        "{}",
+        report.diagnostics
+    );
+}
+
+/// Ids of the TaskManagers registered with the JobManager at `web` (`host:port`).
+fn task_manager_ids(web: &str) -> Vec<String> {
+    cluster_support::http_get(web, "/taskmanagers")["taskmanagers"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t["id"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Starts `yarn-session -d` with extra flags; its application id.
 fn start_session(yarn: &Yarn, flags: &[&str]) -> String {
     let args = [&["yarn-session", "-d"], flags].concat();
@@ -285,13 +308,7 @@ fn application_mode_with_provided_lib_dirs_uploads_only_configuration() {
             .all(|f| f == "conf/strato-conf.yaml" || f.starts_with("hadoop-conf/")),
         "only configuration is uploaded: {staged:?}"
     );
-    let report = yarn.final_report(&app);
-    assert_eq!(
-        report.final_status,
-        FinalApplicationStatus::SUCCEEDED,
-        "{}",
-        report.diagnostics
-    );
+    assert_succeeded(&yarn, &app);
     assert_eq!(read_counts(&output), reference_word_count(&text));
     assert!(yarn.list(&yarn.staging_root()).is_empty());
 }
@@ -382,52 +399,59 @@ fn bad_deployments_are_refused_before_anything_is_left_behind() {
             "{args:?} left a running application"
         );
     };
-    refused(
-        &["yarn-session", "-d", "-qu", "no-such-queue"],
-        "The specified queue 'no-such-queue' does not exist",
-    );
-    refused(
-        &["yarn-session", "-d", "-jm", "100000"],
-        "Maximum Memory: 4096 MB Requested: 100000 MB",
-    );
-    refused(
-        &["yarn-session", "-d", "-tm", "8g"],
-        "for the TaskManagers available",
-    );
-    refused(
-        &["run", "-t", "yarn-per-job", "/no/such/program"],
-        "/no/such/program",
-    );
-    refused(
-        &[
-            "run-application",
-            "-t",
-            "yarn-application",
-            "-Dyarn.provided.lib.dirs=file:///no/such/dir",
-            &program,
-        ],
-        "yarn.provided.lib.dirs: the directory 'file:///no/such/dir'",
-    );
-    refused(
-        &[
-            "run-application",
-            "-t",
-            "yarn-application",
-            "file:///no/such/program",
-        ],
-        "'file:///no/such/program' does not exist",
-    );
     // A staging directory that cannot be created (its parent is a file).
     let blocker = yarn.dir.path().join("blocker");
     std::fs::write(&blocker, b"").unwrap();
-    refused(
-        &[
-            "yarn-session",
-            "-d",
-            &format!("-Dyarn.staging-directory={}", blocker.join("sub").display()),
-        ],
-        "Could not upload to the staging directory",
-    );
+    let blocked_staging = format!("-Dyarn.staging-directory={}", blocker.join("sub").display());
+    let missing_lib_dir = "-Dyarn.provided.lib.dirs=file:///no/such/dir";
+    let cases: [(&[&str], &str); 8] = [
+        (
+            &["yarn-session", "-d", "-nl", "gpu"],
+            "Invalid label resource request",
+        ),
+        (
+            &["yarn-session", "-d", "-qu", "no-such-queue"],
+            "The specified queue 'no-such-queue' does not exist",
+        ),
+        (
+            &["yarn-session", "-d", "-jm", "100000"],
+            "Maximum Memory: 4096 MB Requested: 100000 MB",
+        ),
+        (
+            &["yarn-session", "-d", "-tm", "8g"],
+            "for the TaskManagers available",
+        ),
+        (
+            &["run", "-t", "yarn-per-job", "/no/such/program"],
+            "/no/such/program",
+        ),
+        (
+            &[
+                "run-application",
+                "-t",
+                "yarn-application",
+                missing_lib_dir,
+                &program,
+            ],
+            "yarn.provided.lib.dirs: the directory 'file:///no/such/dir'",
+        ),
+        (
+            &[
+                "run-application",
+                "-t",
+                "yarn-application",
+                "file:///no/such/program",
+            ],
+            "'file:///no/such/program' does not exist",
+        ),
+        (
+            &["yarn-session", "-d", &blocked_staging],
+            "Could not upload to the staging directory",
+        ),
+    ];
+    for (args, expected) in cases {
+        refused(args, expected);
+    }
 
     // An unreachable ResourceManager: a clear error, quickly.
     let dead = yarn.dir.path().join("dead-conf");
@@ -523,16 +547,7 @@ fn a_dead_task_manager_container_is_replaced_and_cancelling_the_job_ends_the_app
                 .as_array()
                 .is_some_and(|v| v.iter().all(|v| v["status"] == "RUNNING"))
     };
-    let task_managers = || -> Vec<String> {
-        cluster_support::http_get(&web, "/taskmanagers")["taskmanagers"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|t| t["id"].as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let task_managers = || task_manager_ids(&web);
     yarn.wait_for("the job to run", running);
     let first = task_managers();
     assert_eq!(first.len(), 1, "{first:?}");
@@ -562,4 +577,237 @@ fn a_dead_task_manager_container_is_replaced_and_cancelling_the_job_ends_the_app
     yarn.wait_for("the staging directory to go", |y| {
         y.list(&y.staging_root()).is_empty()
     });
+}
+
+#[test]
+fn an_attached_session_stops_when_stop_is_typed_and_query_shows_the_cluster() {
+    use std::io::{BufRead, Write};
+    let yarn = Yarn::start(false);
+    let query = run_ok(&yarn, &["yarn-session", "-q"].map(String::from));
+    assert!(
+        stdout(&query).contains("NodeManagers in the ClusterClient 2"),
+        "{}",
+        stdout(&query)
+    );
+
+    let mut session = yarn
+        .strato()
+        .arg("yarn-session")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(session.stdout.take().unwrap()).lines();
+    let app = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("Application ID: ").map(str::to_string))
+        .expect("the session prints its application id");
+    assert_eq!(yarn.app(&app).state, YarnApplicationState::RUNNING);
+    let mut stdin = session.stdin.take().unwrap();
+    writeln!(stdin, "status").unwrap();
+    writeln!(stdin, "stop").unwrap();
+    assert!(session.wait().unwrap().success());
+    let report = yarn.final_report(&app);
+    assert_eq!(report.state, YarnApplicationState::FINISHED);
+    assert_eq!(report.final_status, FinalApplicationStatus::SUCCEEDED);
+    assert!(yarn.list(&yarn.staging_root()).is_empty());
+}
+
+/// Every visible line under `dir` (hidden in-progress/pending files skipped), sorted.
+fn committed_lines(yarn: &Yarn, dir: &Path) -> Vec<String> {
+    let mut lines: Vec<String> = yarn
+        .tree(&dir.display().to_string())
+        .into_iter()
+        .filter(|f| !f.split('/').any(|part| part.starts_with('.')))
+        .flat_map(|f| {
+            let text = std::fs::read_to_string(dir.join(f)).unwrap();
+            text.lines().map(str::to_string).collect::<Vec<_>>()
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+#[test]
+#[ignore = "duplicates after the restore also happen on a standalone cluster (parallelism 1, kill -9 of a TaskManager 3 s into the job): a checkpoint/restore issue outside YARN; run with --ignored"]
+fn a_checkpointed_per_job_job_survives_the_kill_of_its_task_manager_container_exactly_once() {
+    let yarn = Yarn::start(false);
+    let output = yarn.dir.path().join("out");
+    let checkpoints = format!("file://{}", yarn.dir.path().join("checkpoints").display());
+    let (count, keys) = (24_000u64, 20u64);
+    let out = run_ok(
+        &yarn,
+        &[
+            "run",
+            "-d",
+            "-p",
+            "2",
+            "-t",
+            "yarn-per-job",
+            "-Drestart-strategy=fixed-delay",
+            "-Drestart-strategy.fixed-delay.attempts=3",
+            "-Drestart-strategy.fixed-delay.delay=200 ms",
+            &example("exactly_once_pipeline").display().to_string(),
+            "--output",
+            output.to_str().unwrap(),
+            "--count",
+            &count.to_string(),
+            "--keys",
+            &keys.to_string(),
+            "--rate",
+            "4000",
+            "--checkpoint-interval",
+            "200",
+            "--checkpoint-dir",
+            &checkpoints,
+        ]
+        .map(String::from),
+    );
+    let text = stdout(&out);
+    let app = line_value(&text, "Application ID: ");
+    let web = line_value(&text, "JobManager Web Interface: http://");
+    let job = line_value(&text, "Job has been submitted with JobID ");
+    yarn.wait_for("two completed checkpoints", |_| {
+        let stats = cluster_support::http_get(&web, &format!("/jobs/{job}/checkpoints"));
+        stats["counts"]["completed"].as_u64().unwrap_or(0) >= 2
+    });
+    let task_managers = || task_manager_ids(&web);
+    let first = task_managers();
+    assert_eq!(
+        first.len(),
+        2,
+        "one single-slot container per subtask: {first:?}"
+    );
+
+    // kill -9 the TaskManager and its worker, as a crashed machine would.
+    let tm = process_of_container(&first[0], "taskmanager").expect("the TaskManager process");
+    for worker in cluster_support::children(tm) {
+        // SAFETY: kill(2) on processes this test's cluster started.
+        unsafe { libc::kill(worker as i32, libc::SIGKILL) };
+    }
+    // SAFETY: as above.
+    unsafe { libc::kill(tm as i32, libc::SIGKILL) };
+
+    assert_succeeded(&yarn, &app);
+    // Exactly once: a failure-free run's lines, `(k,1)` .. `(k,n_k)` for each key.
+    let mut expected: Vec<String> = (0..keys)
+        .flat_map(|k| (1..=(count + keys - 1 - k) / keys).map(move |c| format!("({k},{c})")))
+        .collect();
+    expected.sort();
+    let committed = committed_lines(&yarn, &output);
+    assert_eq!(committed.len(), expected.len());
+    let missing: Vec<&String> = expected
+        .iter()
+        .filter(|l| !committed.contains(l))
+        .take(5)
+        .collect();
+    let extra: Vec<&String> = committed
+        .iter()
+        .filter(|l| !expected.contains(l))
+        .take(5)
+        .collect();
+    assert!(
+        committed == expected,
+        "the committed output differs from a failure-free run: missing {missing:?}, extra {extra:?}"
+    );
+    assert!(yarn.list(&yarn.staging_root()).is_empty());
+}
+
+#[test]
+fn a_session_whose_application_master_crashes_comes_back_in_a_new_attempt_and_runs_jobs() {
+    let yarn = Yarn::start(false);
+    let app = start_session(&yarn, &["-D", "yarn.application-attempts=2"]);
+    let first_address = yarn.app(&app).am_rpc_address.unwrap();
+    assert!(yarn.cluster().crash_am(app.parse().unwrap()));
+    yarn.wait_for("the second attempt to run", |y| {
+        let report = y.app(&app);
+        report.state == YarnApplicationState::RUNNING
+            && report
+                .am_rpc_address
+                .is_some_and(|a| !a.is_empty() && a != first_address)
+    });
+    // The staging directory outlived the first attempt, and the session serves jobs again.
+    assert_eq!(yarn.list(&yarn.staging_root()), vec![app.clone()]);
+    let input = yarn.dir.path().join("words.txt");
+    let text = write_corpus(&input, 20_000);
+    let output = yarn.dir.path().join("counts");
+    run_ok(
+        &yarn,
+        &[
+            vec!["run".into()],
+            word_count_args(&input.display().to_string(), &output.display().to_string()),
+        ]
+        .concat(),
+    );
+    assert_eq!(read_counts(&output), reference_word_count(&text));
+    let stopped = yarn.cli_with_stdin(&["yarn-session", "-id", &app], "stop\n");
+    assert!(stopped.status.success(), "{}", stderr(&stopped));
+    assert_succeeded(&yarn, &app);
+    assert!(yarn.list(&yarn.staging_root()).is_empty());
+}
+
+#[test]
+fn savepoint_and_stop_reach_a_job_in_a_yarn_session_through_the_application_id() {
+    let yarn = Yarn::start(false);
+    let app = start_session(&yarn, &[]);
+    let output = yarn.dir.path().join("out");
+    let checkpoints = format!("file://{}", yarn.dir.path().join("checkpoints").display());
+    let submitted = run_ok(
+        &yarn,
+        &[
+            "run",
+            "-d",
+            &example("exactly_once_pipeline").display().to_string(),
+            "--output",
+            output.to_str().unwrap(),
+            "--count",
+            "100000000",
+            "--rate",
+            "2000",
+            "--checkpoint-interval",
+            "200",
+            "--checkpoint-dir",
+            &checkpoints,
+        ]
+        .map(String::from),
+    );
+    let job = line_value(&stdout(&submitted), "Job has been submitted with JobID ");
+    let web = yarn.app(&app).am_rpc_address.unwrap();
+    yarn.wait_for("a completed checkpoint", |_| {
+        let stats = cluster_support::http_get(&web, &format!("/jobs/{job}/checkpoints"));
+        stats["counts"]["completed"].as_u64().unwrap_or(0) >= 1
+    });
+    let target = format!("file://{}", yarn.dir.path().join("savepoints").display());
+    let taken = run_ok(
+        &yarn,
+        &[
+            "savepoint",
+            "-t",
+            "yarn-session",
+            "-yid",
+            &app,
+            &job,
+            &target,
+        ]
+        .map(String::from),
+    );
+    let path = line_value(&stdout(&taken), "Savepoint completed. Path: ");
+    assert!(path.starts_with(&target), "{path}");
+    let stopped = run_ok(
+        &yarn,
+        &[
+            "stop",
+            "-t",
+            "yarn-session",
+            &format!("-Dyarn.application.id={app}"),
+            "-p",
+            &target,
+            &job,
+        ]
+        .map(String::from),
+    );
+    assert!(stdout(&stopped).contains("Savepoint completed. Path: "));
+    let stop = yarn.cli_with_stdin(&["yarn-session", "-id", &app], "stop\n");
+    assert!(stop.status.success(), "{}", stderr(&stop));
 }

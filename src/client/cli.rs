@@ -231,47 +231,38 @@ struct ClusterFlags<'a> {
 }
 
 fn apply_cluster_flags(config: &mut Configuration, flags: &ClusterFlags<'_>) {
-    let mut set = |key: &str, value: Option<String>| {
-        if let Some(v) = value {
-            config.set(key, v);
+    let text = |v: Option<&str>| v.map(str::to_string);
+    let entries = [
+        (
+            options::JOBMANAGER_PROCESS_SIZE.key,
+            flags.job_manager_memory.map(memory_flag),
+        ),
+        (
+            options::TASKMANAGER_PROCESS_SIZE.key,
+            flags.task_manager_memory.map(memory_flag),
+        ),
+        (
+            options::NUM_TASK_SLOTS.key,
+            flags.slots.map(|s| s.to_string()),
+        ),
+        (options::YARN_APPLICATION_NAME.key, text(flags.name)),
+        (options::YARN_APPLICATION_QUEUE.key, text(flags.queue)),
+        (
+            options::YARN_APPLICATION_TYPE.key,
+            text(flags.application_type),
+        ),
+        (
+            options::YARN_APPLICATION_NODE_LABEL.key,
+            text(flags.node_label),
+        ),
+        (options::YARN_APPLICATION_ID.key, text(flags.application_id)),
+        (options::HA_CLUSTER_ID.key, text(flags.zookeeper_namespace)),
+    ];
+    for (key, value) in entries {
+        if let Some(value) = value {
+            config.set(key, value);
         }
-    };
-    set(
-        options::JOBMANAGER_PROCESS_SIZE.key,
-        flags.job_manager_memory.map(memory_flag),
-    );
-    set(
-        options::TASKMANAGER_PROCESS_SIZE.key,
-        flags.task_manager_memory.map(memory_flag),
-    );
-    set(
-        options::NUM_TASK_SLOTS.key,
-        flags.slots.map(|s| s.to_string()),
-    );
-    set(
-        options::YARN_APPLICATION_NAME.key,
-        flags.name.map(str::to_string),
-    );
-    set(
-        options::YARN_APPLICATION_QUEUE.key,
-        flags.queue.map(str::to_string),
-    );
-    set(
-        options::YARN_APPLICATION_TYPE.key,
-        flags.application_type.map(str::to_string),
-    );
-    set(
-        options::YARN_APPLICATION_NODE_LABEL.key,
-        flags.node_label.map(str::to_string),
-    );
-    set(
-        options::YARN_APPLICATION_ID.key,
-        flags.application_id.map(str::to_string),
-    );
-    set(
-        options::HA_CLUSTER_ID.key,
-        flags.zookeeper_namespace.map(str::to_string),
-    );
+    }
 }
 
 /// How to reach a running JobManager.
@@ -592,10 +583,11 @@ pub fn main() -> i32 {
             })
         }
         Action::Stop(args) => {
-            resolve_configuration(&args.cluster.config, None).and_then(|config| {
+            resolve_configuration(&args.cluster.config, None).and_then(|mut config| {
+                let jobmanager = args.cluster.jobmanager(&mut config)?;
                 remote::stop(
                     &config,
-                    args.cluster.jobmanager.as_deref(),
+                    jobmanager.as_deref(),
                     &args.job_id,
                     args.savepoint_path.as_deref(),
                     args.drain,
@@ -603,15 +595,18 @@ pub fn main() -> i32 {
             })
         }
         Action::Savepoint(args) => {
-            resolve_configuration(&args.cluster.config, None).and_then(|config| {
+            resolve_configuration(&args.cluster.config, None).and_then(|mut config| {
                 match (&args.dispose, &args.job_id) {
                     (Some(path), _) => remote::dispose_savepoint(path),
-                    (None, Some(job_id)) => remote::savepoint(
-                        &config,
-                        args.cluster.jobmanager.as_deref(),
-                        job_id,
-                        args.target_directory.as_deref(),
-                    ),
+                    (None, Some(job_id)) => {
+                        let jobmanager = args.cluster.jobmanager(&mut config)?;
+                        remote::savepoint(
+                            &config,
+                            jobmanager.as_deref(),
+                            job_id,
+                            args.target_directory.as_deref(),
+                        )
+                    }
                     (None, None) => Err(ProgramError::Usage(
                         "savepoint needs a job id, or -d <savepointPath> to dispose one".into(),
                     )),

@@ -18,6 +18,7 @@ use crate::yarn::amrm::{resource_request, AllocateRequest, AmRmClient};
 use crate::yarn::ids::{ContainerId, NodeId};
 use crate::yarn::nm::NmClient;
 use crate::yarn::proto::{ContainerLaunchContextProto, ContainerProto, ContainerStatusProto};
+use crate::yarn::RemoteExceptionKind;
 
 /// YARN's `ContainerExitStatus.KILLED_EXCEEDED_VMEM`.
 pub const EXIT_KILLED_EXCEEDED_VMEM: i32 = -103;
@@ -125,15 +126,19 @@ impl YarnResourceManager {
         slots.div_ceil(self.settings.slots_per_task_manager.max(1))
     }
 
-    /// Runs until `stop` turns true.
-    pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+    /// Runs until `stop` turns true; returns an error when the ResourceManager no longer knows
+    /// this application attempt (it was failed or killed), when there is nothing left to do.
+    pub async fn run(
+        self,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<(), crate::yarn::YarnError> {
         let mut held: HashMap<String, Held> = HashMap::new();
         let mut last_ask: Option<usize> = None;
         let mut last_heartbeat = Instant::now();
         let mut release = Vec::new();
         loop {
             if *stop.borrow() {
-                return;
+                return Ok(());
             }
             let demand = self.cluster.pending_slot_demand();
             let task_managers: HashMap<String, bool> = self.cluster.with_task_managers(|tms| {
@@ -237,6 +242,9 @@ impl YarnResourceManager {
                         for status in &response.completed_container_statuses {
                             self.completed(status, &mut held);
                         }
+                    }
+                    Err(e) if e.kind() == Some(RemoteExceptionKind::ApplicationAttemptNotFound) => {
+                        return Err(e)
                     }
                     Err(e) => {
                         tracing::warn!("allocate heartbeat to the ResourceManager failed: {e}")

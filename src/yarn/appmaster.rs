@@ -175,19 +175,27 @@ fn remove_staging_dir() {
     }
 }
 
-/// The job of a per-job or application cluster, as submitted to the dispatcher.
-fn job_submission(
+/// Submits the job of a per-job cluster (the shipped JobGraph) or of an application cluster
+/// (main runs here, in plan mode); returns its id.
+fn submit_job(
     mode: DeploymentMode,
     config: &Configuration,
-    cluster: &Cluster,
-) -> anyhow::Result<Submission> {
+    cluster: &Arc<Cluster>,
+) -> anyhow::Result<crate::util::ids::JobId> {
     let program = Path::new(KEY_PROGRAM);
-    let mut submission = match mode {
+    match mode {
         DeploymentMode::PerJob => {
             let bytes = std::fs::read(KEY_JOB_SUBMISSION)
                 .with_context(|| format!("reading the shipped {KEY_JOB_SUBMISSION}"))?;
-            serde_json::from_slice::<Submission>(&bytes)
-                .with_context(|| format!("decoding the shipped {KEY_JOB_SUBMISSION}"))?
+            let mut submission = serde_json::from_slice::<Submission>(&bytes)
+                .with_context(|| format!("decoding the shipped {KEY_JOB_SUBMISSION}"))?;
+            let bytes = std::fs::read(program).context("reading the shipped program")?;
+            submission.program_key = cluster
+                .put_blob(&bytes)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            cluster
+                .submit(submission)
+                .map_err(|e| anyhow::anyhow!("submitting the job: {e}"))
         }
         DeploymentMode::Application => {
             let args: Vec<String> = match std::env::var(ENV_PROGRAM_ARGS) {
@@ -195,23 +203,10 @@ fn job_submission(
                     .with_context(|| format!("decoding {ENV_PROGRAM_ARGS}"))?,
                 Err(_) => Vec::new(),
             };
-            let plan = crate::client::program::plan(program, &args, config)
-                .map_err(|e| anyhow::anyhow!("running the program's main: {e}"))?;
-            Submission {
-                job_graph: plan.job_graph,
-                plan: plan.plan,
-                program_key: String::new(),
-                program_args: args,
-                configuration: config.to_yaml_string(),
-            }
+            crate::cluster::application::submit_program(cluster, program, &args, config)
         }
         DeploymentMode::Session => bail!("a session cluster has no job of its own"),
-    };
-    let bytes = std::fs::read(program).context("reading the shipped program")?;
-    submission.program_key = cluster
-        .put_blob(&bytes)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(submission)
+    }
 }
 
 /// Waits until the job ends; its final status and the failure cause.
@@ -339,11 +334,11 @@ pub fn run(mut config: Configuration, mode: DeploymentMode) -> anyhow::Result<()
         let rm = YarnResourceManager::new(cluster.clone(), amrm.clone(), rm_settings, launch);
         let abnormal_exits = rm.abnormal_exits();
         let unreported_losses = rm.unreported_losses();
-        let rm_task = tokio::spawn(rm.run(stop_rx.clone()));
+        let mut rm_task = tokio::spawn(rm.run(stop_rx.clone()));
 
         if mode != DeploymentMode::Session {
-            let submission = match job_submission(mode, &config, &cluster) {
-                Ok(s) => s,
+            let job = match submit_job(mode, &config, &cluster) {
+                Ok(job) => job,
                 Err(e) => {
                     let diagnostics = format!("Could not start the job: {e:#}");
                     let _ = stop_tx.send(true);
@@ -353,9 +348,6 @@ pub fn run(mut config: Configuration, mode: DeploymentMode) -> anyhow::Result<()
                     bail!(diagnostics);
                 }
             };
-            let job = cluster
-                .submit(submission)
-                .map_err(|e| anyhow::anyhow!("submitting the job: {e}"))?;
             let tx = shutdown_tx.clone();
             let watched = cluster.clone();
             tokio::spawn(async move {
@@ -388,10 +380,21 @@ pub fn run(mut config: Configuration, mode: DeploymentMode) -> anyhow::Result<()
                 })
                 .into_future(),
         );
-        let shutdown = shutdown_rx.recv().await.unwrap_or(Shutdown {
-            status: FinalApplicationStatus::FAILED,
-            diagnostics: "the application master lost its shutdown channel".into(),
-        });
+        let shutdown = tokio::select! {
+            shutdown = shutdown_rx.recv() => shutdown.unwrap_or(Shutdown {
+                status: FinalApplicationStatus::FAILED,
+                diagnostics: "the application master lost its shutdown channel".into(),
+            }),
+            ended = &mut rm_task => {
+                // The RM forgot this attempt: nobody to unregister from.
+                let reason = match ended {
+                    Ok(Err(e)) => e.to_string(),
+                    Ok(Ok(())) => "the resource manager stopped".to_string(),
+                    Err(e) => format!("the resource manager task failed: {e}"),
+                };
+                bail!("The ResourceManager no longer knows this application attempt: {reason}");
+            }
+        };
         tracing::info!(
             "Shutting down with final status {:?}: {}",
             shutdown.status,

@@ -14,6 +14,34 @@ use strato::yarn::rest::{AppInfo, RmRestClient};
 /// The Hadoop user the tests deploy as (names the properties file and the HDFS home).
 pub const USER: &str = "tester";
 
+/// At most this many mini clusters at once: each test stages and localizes a few hundred MB
+/// of (debug) binaries and runs several processes; more at once overloads a small machine.
+const MAX_CONCURRENT_CLUSTERS: usize = 3;
+
+static RUNNING: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+static FREED: std::sync::Condvar = std::sync::Condvar::new();
+
+/// A place among the clusters allowed to run at once, released on drop.
+struct ClusterPermit;
+
+impl ClusterPermit {
+    fn acquire() -> ClusterPermit {
+        let mut running = RUNNING.lock().unwrap_or_else(|e| e.into_inner());
+        while *running >= MAX_CONCURRENT_CLUSTERS {
+            running = FREED.wait(running).unwrap_or_else(|e| e.into_inner());
+        }
+        *running += 1;
+        ClusterPermit
+    }
+}
+
+impl Drop for ClusterPermit {
+    fn drop(&mut self) {
+        *RUNNING.lock().unwrap_or_else(|e| e.into_inner()) -= 1;
+        FREED.notify_one();
+    }
+}
+
 pub struct Yarn {
     cluster: Option<MiniYarnCluster>,
     pub hdfs: Option<MiniHdfs>,
@@ -24,6 +52,7 @@ pub struct Yarn {
     /// The clients' Strato conf dir.
     pub strato_conf: PathBuf,
     pub rest: RmRestClient,
+    _permit: ClusterPermit,
 }
 
 impl Yarn {
@@ -35,6 +64,7 @@ impl Yarn {
 
     /// Like [`Yarn::start`], with the NodeManagers' memory monitor at `interval`.
     pub fn start_with_memory_check(with_hdfs: bool, interval: Duration) -> Yarn {
+        let permit = ClusterPermit::acquire();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -90,6 +120,7 @@ impl Yarn {
             hadoop_conf,
             strato_conf,
             rest,
+            _permit: permit,
         }
     }
 
