@@ -6,6 +6,10 @@ set -euo pipefail
 need=()
 command -v cc >/dev/null 2>&1 || need+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+command -v c++ >/dev/null 2>&1 || need+=(g++)
+# rocksdb's bindings are generated with bindgen, which loads libclang.
+ls /usr/lib/llvm-*/lib/libclang*.so* /usr/lib/x86_64-linux-gnu/libclang*.so* >/dev/null 2>&1 \
+  || need+=(libclang-dev)
 
 if ! command -v cargo >/dev/null 2>&1; then
   echo "error: cargo is not installed; install a Rust toolchain (https://rustup.rs) first" >&2
