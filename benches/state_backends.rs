@@ -2,8 +2,9 @@
 //! at parallelism 2, once per backend (`hashmap`, `rocksdb`), printing records/s and peak RSS.
 //!
 //! ```text
-//! cargo bench --bench state_backends                 # both backends
-//! cargo bench --bench state_backends -- rocksdb      # one
+//! cargo bench --bench state_backends                 # both backends, with and without checkpoints
+//! cargo bench --bench state_backends -- rocksdb      # one of: hashmap hashmap+checkpoints
+//!                                                    #   rocksdb rocksdb+checkpoints
 //! STRATO_BENCH_EVENTS=5000000 cargo bench --bench state_backends
 //! ```
 //! Each backend runs in a child process of this binary so its peak RSS is its own. Then, per
@@ -21,74 +22,21 @@ use strato::connectors::datagen::DataGeneratorSource;
 use strato::runtime::keygroup::KeyGroupRange;
 use strato::state::rocksdb::RocksDbInstance;
 use strato::state::{KeyedStateBackend, StateAccess, StateBackendSettings, ValueStateDescriptor};
-use strato::{LongCounter, RuntimeContext, SinkFunction, StreamExecutionEnvironment};
+use strato::StreamExecutionEnvironment;
 
-const BACKENDS: &[&str] = &["hashmap", "rocksdb"];
+#[path = "common/mod.rs"]
+mod common;
+use common::CountingSink;
+
+/// Backends, each also with a checkpoint every second (`+checkpoints`; RocksDB's incremental).
+const SCENARIOS: &[&str] = &[
+    "hashmap",
+    "hashmap+checkpoints",
+    "rocksdb",
+    "rocksdb+checkpoints",
+];
 const PARALLELISM: usize = 2;
 const KEYS: u64 = 1_000_000;
-
-/// Counts what reaches it, so the benchmark measures the pipeline, not an output format.
-#[derive(Clone, Default)]
-struct CountingSink {
-    counter: Option<LongCounter>,
-    seen: i64,
-}
-
-impl<T> SinkFunction<T> for CountingSink {
-    fn open(&mut self, ctx: &RuntimeContext) -> anyhow::Result<()> {
-        self.counter = Some(ctx.long_counter("records"));
-        Ok(())
-    }
-    fn invoke(&mut self, _value: T) -> anyhow::Result<()> {
-        self.seen += 1;
-        Ok(())
-    }
-    fn invoke_batch(&mut self, batch: &mut Vec<T>) -> anyhow::Result<()> {
-        self.seen += batch.len() as i64;
-        batch.clear();
-        Ok(())
-    }
-    fn finish(&mut self) -> anyhow::Result<()> {
-        if let Some(c) = &self.counter {
-            c.add(self.seen);
-        }
-        Ok(())
-    }
-}
-
-/// Runs the rolling sum on `backend`; returns (records, seconds).
-fn run(backend: &str) -> anyhow::Result<(u64, f64)> {
-    let n: u64 = std::env::var("STRATO_BENCH_EVENTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000_000);
-    let local = tempfile::tempdir()?;
-    let mut config = Configuration::new();
-    config.set("state.backend", backend);
-    config.set(
-        "state.backend.rocksdb.localdir",
-        local.path().to_string_lossy().into_owned(),
-    );
-    let env = StreamExecutionEnvironment::with_configuration(config);
-    env.set_parallelism(PARALLELISM);
-    // A 64-bit mix of i mod 1 M: every key recurs every 1 M records, in scattered order.
-    env.from_source(DataGeneratorSource::new(
-        |i| {
-            let k = (i % KEYS).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            ((k ^ (k >> 31)) as i64, i as i64 % 1000)
-        },
-        Some(n),
-    ))
-    .key_by(|(k, _): &(i64, i64)| *k)
-    .sum(|t: &mut (i64, i64)| &mut t.1)
-    .add_sink_rich(CountingSink::default());
-    let result = env.execute(&format!("bench rolling sum on {backend}"))?;
-    anyhow::ensure!(
-        result.get_accumulator_result("records") == Some(n as i64),
-        "lost records"
-    );
-    Ok((n, result.net_runtime.as_secs_f64()))
-}
 
 /// Times the two parts of a snapshot of `KEYS` keys' value state on one backend.
 fn snapshot_times(backend: &str, incremental: bool) -> anyhow::Result<()> {
@@ -144,13 +92,34 @@ fn main() -> anyhow::Result<()> {
     }
     if let Some(pos) = std::env::args().position(|a| a == "--child") {
         let backend = std::env::args().nth(pos + 1).unwrap_or_default();
-        let (records, secs) = run(&backend)?;
+        let (records, secs, checkpoints) = run(&backend)?;
         let rss = strato::util::resources::peak_rss_bytes().unwrap_or(0);
         println!(
             "{backend}: {records} records over {KEYS} keys in {secs:.2} s = {:.2} M records/s, peak RSS {} MB",
             records as f64 / secs / 1e6,
             rss >> 20
         );
+        let done: Vec<_> = checkpoints
+            .history
+            .iter()
+            .filter(|c| c.status == "COMPLETED")
+            .collect();
+        if !done.is_empty() {
+            let max = done
+                .iter()
+                .map(|c| c.end_to_end_duration)
+                .max()
+                .unwrap_or(0);
+            let avg = done.iter().map(|c| c.end_to_end_duration).sum::<u64>() / done.len() as u64;
+            let size = done.iter().map(|c| c.state_size).max().unwrap_or(0);
+            println!(
+                "  {} checkpoints completed ({} failed); last {}: duration avg {avg} ms, max {max} ms; state size up to {} MB",
+                checkpoints.completed,
+                checkpoints.failed,
+                done.len(),
+                size >> 20
+            );
+        }
         return Ok(());
     }
     // `cargo bench` passes --bench; `cargo test --benches` only checks that this builds.
@@ -164,14 +133,16 @@ fn main() -> anyhow::Result<()> {
         .collect();
     let exe = std::env::current_exe()?;
     println!("Keyed rolling sum, {KEYS} keys, parallelism {PARALLELISM}");
-    for backend in BACKENDS
+    for scenario in SCENARIOS
         .iter()
         .filter(|b| selected.is_empty() || selected.iter().any(|s| s == *b))
     {
-        let status = Command::new(&exe).args(["--child", backend]).status()?;
-        anyhow::ensure!(status.success(), "the {backend} run failed");
-        let status = Command::new(&exe).args(["--snapshot", backend]).status()?;
-        anyhow::ensure!(status.success(), "the {backend} snapshot failed");
+        let status = Command::new(&exe).args(["--child", scenario]).status()?;
+        anyhow::ensure!(status.success(), "the {scenario} run failed");
+        if !scenario.contains('+') {
+            let status = Command::new(&exe).args(["--snapshot", scenario]).status()?;
+            anyhow::ensure!(status.success(), "the {scenario} snapshot failed");
+        }
     }
     Ok(())
 }

@@ -16,10 +16,13 @@ use std::time::{Duration, Instant};
 use strato::connectors::datagen::DataGeneratorSource;
 use strato::util::textgen::ensure_corpus;
 use strato::{
-    AggregateFunction, Collector, LongCounter, RuntimeContext, RuntimeExecutionMode, SinkFunction,
-    SlidingEventTimeWindows, StreamExecutionEnvironment, TumblingEventTimeWindows,
-    WatermarkStrategy, WriteMode,
+    AggregateFunction, Collector, RuntimeExecutionMode, SlidingEventTimeWindows,
+    StreamExecutionEnvironment, TumblingEventTimeWindows, WatermarkStrategy, WriteMode,
 };
+
+#[path = "common/mod.rs"]
+mod common;
+use common::CountingSink;
 
 const SCENARIOS: &[&str] = &[
     "word_count",
@@ -29,50 +32,6 @@ const SCENARIOS: &[&str] = &[
     "sliding_window_count",
 ];
 const PARALLELISM: usize = 2;
-
-/// Counts what reaches it, so the benchmark measures the pipeline, not an output format.
-#[derive(Clone, Default)]
-struct CountingSink {
-    counter: Option<LongCounter>,
-    seen: i64,
-}
-
-impl<T> SinkFunction<T> for CountingSink {
-    fn open(&mut self, ctx: &RuntimeContext) -> anyhow::Result<()> {
-        self.counter = Some(ctx.long_counter("records"));
-        Ok(())
-    }
-    fn invoke(&mut self, _value: T) -> anyhow::Result<()> {
-        self.seen += 1;
-        Ok(())
-    }
-    fn invoke_batch(&mut self, batch: &mut Vec<T>) -> anyhow::Result<()> {
-        self.seen += batch.len() as i64;
-        batch.clear();
-        Ok(())
-    }
-    fn finish(&mut self) -> anyhow::Result<()> {
-        if let Some(c) = &self.counter {
-            c.add(self.seen);
-        }
-        Ok(())
-    }
-}
-
-/// Lines of a file, read in chunks (the corpus must not inflate the measured peak RSS).
-fn count_lines(path: &std::path::Path) -> std::io::Result<u64> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut lines = 0u64;
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            return Ok(lines);
-        }
-        lines += buf[..n].iter().filter(|&&b| b == b'\n').count() as u64;
-    }
-}
 
 /// Event `i` of the window benchmarks: key = a 64-bit mix of `i mod 10,000`, value `i mod
 /// 1000`, event time `i` microseconds (1 M events per event-time second), in ms.
