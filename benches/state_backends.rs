@@ -38,6 +38,55 @@ const SCENARIOS: &[&str] = &[
 const PARALLELISM: usize = 2;
 const KEYS: u64 = 1_000_000;
 
+/// Runs the rolling sum on `scenario` (a backend, `+checkpoints` for a checkpoint every
+/// second); returns (records, seconds, checkpoint statistics).
+fn run(
+    scenario: &str,
+) -> anyhow::Result<(u64, f64, strato::checkpoint::coordinator::CheckpointStats)> {
+    let (backend, checkpointed) = match scenario.split_once('+') {
+        Some((backend, _)) => (backend, true),
+        None => (scenario, false),
+    };
+    let n: u64 = std::env::var("STRATO_BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000_000);
+    let local = tempfile::tempdir()?;
+    let mut config = Configuration::new();
+    config.set("state.backend", backend);
+    config.set(
+        "state.backend.rocksdb.localdir",
+        local.path().to_string_lossy().into_owned(),
+    );
+    if checkpointed {
+        config.set("execution.checkpointing.interval", "1 s");
+        config.set(
+            "state.checkpoints.dir",
+            format!("file://{}", local.path().join("checkpoints").display()),
+        );
+        config.set("state.backend.incremental", "true");
+    }
+    let env = StreamExecutionEnvironment::with_configuration(config);
+    env.set_parallelism(PARALLELISM);
+    // A 64-bit mix of i mod 1 M: every key recurs every 1 M records, in scattered order.
+    env.from_source(DataGeneratorSource::new(
+        |i| {
+            let k = (i % KEYS).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            ((k ^ (k >> 31)) as i64, i as i64 % 1000)
+        },
+        Some(n),
+    ))
+    .key_by(|(k, _): &(i64, i64)| *k)
+    .sum(|t: &mut (i64, i64)| &mut t.1)
+    .add_sink_rich(CountingSink::default());
+    let result = env.execute(&format!("bench rolling sum on {backend}"))?;
+    anyhow::ensure!(
+        result.get_accumulator_result("records") == Some(n as i64),
+        "lost records"
+    );
+    Ok((n, result.net_runtime.as_secs_f64(), result.checkpoints))
+}
+
 /// Times the two parts of a snapshot of `KEYS` keys' value state on one backend.
 fn snapshot_times(backend: &str, incremental: bool) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;

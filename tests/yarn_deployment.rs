@@ -630,7 +630,6 @@ fn committed_lines(yarn: &Yarn, dir: &Path) -> Vec<String> {
 }
 
 #[test]
-#[ignore = "duplicates after the restore also happen on a standalone cluster (parallelism 1, kill -9 of a TaskManager 3 s into the job): a checkpoint/restore issue outside YARN; run with --ignored"]
 fn a_checkpointed_per_job_job_survives_the_kill_of_its_task_manager_container_exactly_once() {
     let yarn = Yarn::start(false);
     let output = yarn.dir.path().join("out");
