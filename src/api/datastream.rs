@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::broadcast::{BroadcastConnectedStream, BroadcastStream};
 use super::environment::{StreamEdgeSpec, StreamExecutionEnvironment};
 use super::functions::*;
 use super::join::{IntervalJoin, JoinBuilder};
@@ -328,6 +329,55 @@ impl<T: Record> DataStream<T> {
     }
 
     /// Connects two streams, possibly of different types, for a co-operator.
+    /// Adds a two-input operator reading this stream as input 0 and `second` as input 1.
+    pub(crate) fn add_two_input<B: Record, O: Record>(
+        &self,
+        name: &str,
+        second: &DataStream<B>,
+        invokable: Invokable,
+        kind: NodeKind,
+    ) -> DataStream<O> {
+        let env = self.env.clone();
+        let mut inputs = self.edges(0);
+        inputs.extend(second.edges(1));
+        let signature = format!(
+            "({}, {}) -> {}",
+            std::any::type_name::<T>(),
+            std::any::type_name::<B>(),
+            std::any::type_name::<O>()
+        );
+        let node = env.add_node(
+            name.to_string(),
+            kind,
+            invokable,
+            inputs,
+            false,
+            true,
+            &signature,
+        );
+        DataStream::from_node(env, node)
+    }
+
+    /// This stream, broadcast to every subtask of the operator it is connected to, whose
+    /// function keeps it in broadcast state (Flink's `broadcast(MapStateDescriptor...)`).
+    pub fn broadcast_stream(&self) -> BroadcastStream<T> {
+        BroadcastStream {
+            stream: self.broadcast(),
+        }
+    }
+
+    /// Connects this stream with a broadcast stream (Flink's `connect(BroadcastStream)`);
+    /// `process` then applies a [`crate::api::broadcast::BroadcastProcessFunction`].
+    pub fn connect_broadcast<B: Record>(
+        &self,
+        broadcast: &BroadcastStream<B>,
+    ) -> BroadcastConnectedStream<T, B> {
+        BroadcastConnectedStream {
+            first: self.clone(),
+            second: broadcast.stream.clone(),
+        }
+    }
+
     pub fn connect<B: Record>(&self, other: &DataStream<B>) -> ConnectedStreams<T, B> {
         ConnectedStreams {
             first: self.clone(),
@@ -792,29 +842,16 @@ impl<A: Record, B: Record> ConnectedStreams<A, B> {
         name: &str,
         f: F,
     ) -> DataStream<O> {
-        let env = self.first.env.clone();
         let factory = CoFlatMapFactory {
             f,
             _types: PhantomData,
         };
-        let mut inputs = self.first.edges(0);
-        inputs.extend(self.second.edges(1));
-        let signature = format!(
-            "({}, {}) -> {}",
-            std::any::type_name::<A>(),
-            std::any::type_name::<B>(),
-            std::any::type_name::<O>()
-        );
-        let node = env.add_node(
-            name.to_string(),
-            NodeKind::Operator,
+        self.first.add_two_input(
+            name,
+            &self.second,
             Invokable::TwoInput(Arc::new(factory)),
-            inputs,
-            false,
-            true,
-            &signature,
-        );
-        DataStream::from_node(env, node)
+            NodeKind::Operator,
+        )
     }
 }
 

@@ -3,6 +3,7 @@
 //! function traits in [`functions`], user-defined sources in [`source`], and [`ParameterTool`]
 //! for program arguments.
 
+pub mod broadcast;
 pub mod datastream;
 pub mod environment;
 pub mod functions;
@@ -18,6 +19,10 @@ pub mod windowed;
 pub use crate::config::RuntimeExecutionMode;
 pub use crate::connectors::file_sink::WriteMode;
 pub use crate::runtime::job_master::JobStatus;
+pub use broadcast::{
+    BroadcastConnectedStream, BroadcastProcessFunction, BroadcastState, BroadcastStream,
+    ReadOnlyBroadcastState,
+};
 pub use datastream::{ConnectedStreams, DataStream, DataStreamSink, KeyedStream};
 pub use environment::{JobClient, JobExecutionResult, StreamExecutionEnvironment};
 pub use functions::{

@@ -37,6 +37,11 @@ fn downcast<T: 'static>(value: AnyBox, what: &str) -> Result<T, String> {
     })
 }
 
+/// A chain output of record type `O` from its type-erased form.
+pub fn downcast_output<O: 'static>(output: AnyBox) -> Result<BoxOutput<O>, String> {
+    downcast::<BoxOutput<O>>(output, "the operator's output")
+}
+
 /// Fan-out and discard for outputs of record type `O`.
 pub struct TypedOutputs<O>(PhantomData<fn() -> O>);
 
