@@ -53,17 +53,30 @@ impl TaskExecutor {
         let (control, control_rx) = unbounded();
         let cancelled = Arc::new(AtomicBool::new(false));
         let flag = cancelled.clone();
-        let thread = std::thread::Builder::new()
-            .name(thread_name)
-            .spawn(move || run_task(deployment, control_rx, flag, reports))?;
+        // Registered before the thread starts: the task reports RUNNING at once, and a
+        // checkpoint trigger sent on that report must find it.
         self.lock().insert(
             key,
             RunningTask {
                 control,
                 cancelled,
-                thread: Some(thread),
+                thread: None,
             },
         );
+        let spawned = std::thread::Builder::new()
+            .name(thread_name)
+            .spawn(move || run_task(deployment, control_rx, flag, reports));
+        match spawned {
+            Ok(thread) => {
+                if let Some(task) = self.lock().get_mut(&key) {
+                    task.thread = Some(thread);
+                }
+            }
+            Err(e) => {
+                self.lock().remove(&key);
+                return Err(e);
+            }
+        }
         Ok(())
     }
 
