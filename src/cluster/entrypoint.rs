@@ -180,8 +180,12 @@ pub fn jobmanager_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("could not start the REST server's runtime")
 }
 
-/// `strato jobmanager`: a session cluster's JobManager, until SIGTERM.
-pub fn run_jobmanager(config: Configuration) -> anyhow::Result<()> {
+/// Binds a JobManager where the configuration says: `jobmanager.rpc.address`/`.port`, REST on
+/// `rest.bind-address` (else `rest.address`, else the RPC host) within `rest.bind-port`.
+fn bind_configured_jobmanager(
+    config: Configuration,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<BoundJobManager> {
     let rpc_host = config.get(&options::JOBMANAGER_RPC_ADDRESS)?;
     let rpc_port = config.get(&options::JOBMANAGER_RPC_PORT)?;
     let rest_host = match config.get_optional(&options::REST_BIND_ADDRESS)? {
@@ -191,8 +195,13 @@ pub fn run_jobmanager(config: Configuration) -> anyhow::Result<()> {
             .unwrap_or_else(|_| rpc_host.clone()),
     };
     let rest_ports = config.get(&options::REST_BIND_PORT)?;
+    bind_jobmanager(config, rt, &rpc_host, rpc_port, &rest_host, &rest_ports)
+}
+
+/// `strato jobmanager`: a session cluster's JobManager, until SIGTERM.
+pub fn run_jobmanager(config: Configuration) -> anyhow::Result<()> {
     let rt = jobmanager_runtime()?;
-    let jm = bind_jobmanager(config, &rt, &rpc_host, rpc_port, &rest_host, &rest_ports)?;
+    let jm = bind_configured_jobmanager(config, &rt)?;
     let blob_path = jm.blob_dir.path().to_path_buf();
     exit_on_signal(move || {
         let _ = std::fs::remove_dir_all(&blob_path);
@@ -211,24 +220,8 @@ pub fn run_standalone_job(
     program: &std::path::Path,
     args: &[String],
 ) -> anyhow::Result<crate::runtime::job_master::JobStatus> {
-    let rpc_host = config.get(&options::JOBMANAGER_RPC_ADDRESS)?;
-    let rpc_port = config.get(&options::JOBMANAGER_RPC_PORT)?;
-    let rest_host = match config.get_optional(&options::REST_BIND_ADDRESS)? {
-        Some(h) => h,
-        None => config
-            .get(&options::REST_ADDRESS)
-            .unwrap_or_else(|_| rpc_host.clone()),
-    };
-    let rest_ports = config.get(&options::REST_BIND_PORT)?;
     let rt = jobmanager_runtime()?;
-    let jm = bind_jobmanager(
-        config.clone(),
-        &rt,
-        &rpc_host,
-        rpc_port,
-        &rest_host,
-        &rest_ports,
-    )?;
+    let jm = bind_configured_jobmanager(config.clone(), &rt)?;
     let blob_path = jm.blob_dir.path().to_path_buf();
     exit_on_signal(move || {
         let _ = std::fs::remove_dir_all(&blob_path);
