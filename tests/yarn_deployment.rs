@@ -13,7 +13,7 @@ use std::path::Path;
 
 use strato::yarn::rest::{FinalApplicationStatus, YarnApplicationState};
 use support::{example, read_counts, reference_word_count, stderr, stdout, write_corpus};
-use yarn_support::{line_value, process_of_container, Yarn};
+use yarn_support::{line_value, Yarn};
 
 /// `run` arguments of a BATCH word count.
 fn word_count_args(input: &str, output: &str) -> Vec<String> {
@@ -484,12 +484,18 @@ fn bad_deployments_are_refused_before_anything_is_left_behind() {
 
 #[test]
 fn a_task_manager_killed_for_exceeding_its_memory_fails_the_job_with_yarns_diagnostics() {
-    // A monitor fast enough to see the TaskManager while it holds the program.
-    let yarn = Yarn::start_with_memory_check(false, std::time::Duration::from_millis(20));
+    let yarn = Yarn::start_with_memory_check(false, std::time::Duration::from_millis(100));
+    // A million distinct words: counting them needs ~200 MB of keyed state, more than the
+    // 128 MB container the TaskManager (and its worker) run in.
     let input = yarn.dir.path().join("words.txt");
-    write_corpus(&input, 10_000);
+    let mut text = String::new();
+    for line in 0..100_000 {
+        let words: Vec<String> = (0..10).map(|w| format!("w{}", line * 10 + w)).collect();
+        text.push_str(&words.join(" "));
+        text.push('\n');
+    }
+    std::fs::write(&input, text).unwrap();
     let output = yarn.dir.path().join("counts").display().to_string();
-    // 128 MB cannot hold a TaskManager that receives this program (a debug build: ~200 MB).
     let args = [
         vec![
             "run".into(),
@@ -553,7 +559,9 @@ fn a_dead_task_manager_container_is_replaced_and_cancelling_the_job_ends_the_app
     assert_eq!(first.len(), 1, "{first:?}");
     assert!(first[0].starts_with("container_"), "{first:?}");
 
-    let pid = process_of_container(&first[0], "taskmanager").expect("the TaskManager process");
+    let pid = yarn
+        .process_of_container(&first[0], "taskmanager")
+        .expect("the TaskManager process");
     // SAFETY: kill(2) on a process this test's cluster started.
     unsafe { libc::kill(pid as i32, libc::SIGKILL) };
     yarn.wait_for("a replacement TaskManager", |_| {
@@ -680,7 +688,9 @@ fn a_checkpointed_per_job_job_survives_the_kill_of_its_task_manager_container_ex
     );
 
     // kill -9 the TaskManager and its worker, as a crashed machine would.
-    let tm = process_of_container(&first[0], "taskmanager").expect("the TaskManager process");
+    let tm = yarn
+        .process_of_container(&first[0], "taskmanager")
+        .expect("the TaskManager process");
     for worker in cluster_support::children(tm) {
         // SAFETY: kill(2) on processes this test's cluster started.
         unsafe { libc::kill(worker as i32, libc::SIGKILL) };

@@ -7,8 +7,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
-
 use super::jobmanager::{Cluster, Submission};
 use crate::config::Configuration;
 use crate::runtime::job_master::JobStatus;
@@ -23,10 +21,8 @@ pub fn submit_program(
 ) -> anyhow::Result<JobId> {
     let plan = crate::client::program::plan(program, args, config)
         .map_err(|e| anyhow::anyhow!("running the program's main: {e}"))?;
-    let bytes = std::fs::read(program)
-        .with_context(|| format!("could not read the program '{}'", program.display()))?;
     let key = cluster
-        .put_blob(&bytes)
+        .put_blob_file(program)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let job_id = plan.job_graph.job_id;
     cluster

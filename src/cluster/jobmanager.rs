@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crossbeam_channel::{bounded, Sender};
-use sha1::{Digest, Sha1};
 
+use super::blob::BlobStore;
 use super::outbox::Outbox;
 use super::rpc::{
     self, FromTaskManager, FromWorker, Hello, TaskLocation, TaskManagerRegistration, ToTaskManager,
@@ -94,7 +94,6 @@ pub struct TaskManagerEntry {
     /// Which job holds each slot.
     pub slots: Vec<Option<JobId>>,
     outbox: Outbox,
-    cached_blobs: HashSet<String>,
 }
 
 impl TaskManagerEntry {
@@ -166,8 +165,6 @@ struct State {
 /// The JobManager's shared state and operations (dispatcher + resource manager + blob store).
 pub struct Cluster {
     state: Mutex<State>,
-    /// Held while programs are sent to TaskManagers (see `ClusterDeployer::deploy`).
-    launching: Mutex<()>,
     pub settings: ClusterSettings,
     pub configuration: crate::config::Configuration,
     pub started: i64,
@@ -193,7 +190,6 @@ impl Cluster {
     ) -> Arc<Self> {
         Arc::new(Cluster {
             state: Mutex::new(State::default()),
-            launching: Mutex::new(()),
             settings,
             configuration,
             started: now_ms(),
@@ -207,40 +203,33 @@ impl Cluster {
 
     // ---- blob store ----
 
+    fn blobs(&self) -> BlobStore {
+        BlobStore::new(&self.settings.blob_dir)
+    }
+
     /// Stores a program; returns its content key.
     pub fn put_blob(&self, bytes: &[u8]) -> Result<String, DispatchError> {
-        let key = Sha1::digest(bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>();
-        let path = self.settings.blob_dir.join(&key);
-        if !path.exists() {
-            let tmp = path.with_extension("partial");
-            std::fs::write(&tmp, bytes)
-                .and_then(|_| std::fs::rename(&tmp, &path))
-                .map_err(|e| {
-                    DispatchError::Internal(format!(
-                        "could not store the program in '{}': {e}",
-                        path.display()
-                    ))
-                })?;
-        }
-        Ok(key)
+        self.blobs()
+            .put(bytes)
+            .map_err(|e| self.blob_store_failed(e))
+    }
+
+    /// Stores the program file at `path` (streamed, never whole in memory); its content key.
+    pub fn put_blob_file(&self, path: &std::path::Path) -> Result<String, DispatchError> {
+        self.blobs()
+            .put_file(path)
+            .map_err(|e| self.blob_store_failed(e))
+    }
+
+    fn blob_store_failed(&self, e: std::io::Error) -> DispatchError {
+        DispatchError::Internal(format!(
+            "could not store the program in '{}': {e}",
+            self.settings.blob_dir.display()
+        ))
     }
 
     fn blob_path(&self, key: &str) -> Result<PathBuf, DispatchError> {
-        if key.is_empty() || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(DispatchError::BadRequest(format!(
-                "'{key}' is not a blob key"
-            )));
-        }
-        let path = self.settings.blob_dir.join(key);
-        if !path.is_file() {
-            return Err(DispatchError::BadRequest(format!(
-                "no uploaded program with key '{key}'"
-            )));
-        }
-        Ok(path)
+        self.blobs().path(key).map_err(DispatchError::BadRequest)
     }
 
     // ---- dispatcher ----
@@ -461,7 +450,6 @@ impl Cluster {
                 address,
                 last_heartbeat: Instant::now(),
                 outbox,
-                cached_blobs: HashSet::new(),
             },
         );
     }
@@ -573,6 +561,7 @@ impl Cluster {
                     registration.attempt,
                     registration.task_manager.clone(),
                 );
+                let connection = outbox.clone();
                 self.worker_registered(registration, outbox);
                 let result = self.follow_worker(job, attempt, &mut reader);
                 self.worker_gone(
@@ -581,7 +570,15 @@ impl Cluster {
                     &tm,
                     &format!("the worker process of job {job} on TaskManager {tm} disconnected"),
                 );
+                // Closing our side tells a worker that ended its reports that they are all
+                // taken in: only then does it exit (so its TaskManager's "worker exited"
+                // cannot overtake them).
+                connection.close();
                 result
+            }
+            Some(Hello::BlobFetch { key }) => {
+                let mut stream = reader.into_inner();
+                self.blobs().serve(&key, &mut stream)
             }
             None => Ok(()),
         }
@@ -797,10 +794,9 @@ impl TaskDeployer for ClusterDeployer {
                 return self.deployment_failure(job, format!("could not encode the JobGraph: {e}"))
             }
         };
-        let program_path = match self.cluster.blob_path(&self.submission.program_key) {
-            Ok(p) => p,
-            Err(e) => return self.deployment_failure(job, e.to_string()),
-        };
+        if let Err(e) = self.cluster.blob_path(&self.submission.program_key) {
+            return self.deployment_failure(job, e.to_string());
+        }
         let mut launches = Vec::new();
         {
             let mut state = self.cluster.lock();
@@ -848,51 +844,17 @@ impl TaskDeployer for ClusterDeployer {
                 },
             );
         }
-        // Reading and encoding a program takes a while: never under the state lock, which
-        // heartbeats need. Launches are serialised so that a TaskManager always receives a
-        // program before any launch that relies on its cached copy.
-        let key = &self.submission.program_key;
-        let launching = self
-            .cluster
-            .launching
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let mut program = None;
-        for (tm_id, outbox) in launches {
-            let cached = self
-                .cluster
-                .lock()
-                .task_managers
-                .get(&tm_id)
-                .is_some_and(|tm| tm.cached_blobs.contains(key));
-            if !cached && program.is_none() {
-                match std::fs::read(&program_path) {
-                    Ok(bytes) => program = Some(serde_bytes::ByteBuf::from(bytes)),
-                    Err(e) => {
-                        return self.deployment_failure(
-                            job,
-                            format!(
-                                "could not read the program '{}': {e}",
-                                program_path.display()
-                            ),
-                        )
-                    }
-                }
-            }
+        // TaskManagers without the program fetch it from the blob service.
+        for (_, outbox) in launches {
             outbox.send(&ToTaskManager::StartWorker(WorkerLaunch {
                 job_id,
                 attempt,
-                program_key: key.clone(),
-                program: if cached { None } else { program.clone() },
+                program_key: self.submission.program_key.clone(),
                 args: self.submission.program_args.clone(),
                 configuration: self.submission.configuration.clone(),
                 job_graph: job_json.clone(),
             }));
-            if let Some(tm) = self.cluster.lock().task_managers.get_mut(&tm_id) {
-                tm.cached_blobs.insert(key.clone());
-            }
         }
-        drop(launching);
         if let Err(message) = self.await_workers(job_id, attempt) {
             return self.deployment_failure(job, message);
         }

@@ -8,6 +8,7 @@
 //! records over [`crate::runtime::network::remote`].
 
 pub mod application;
+pub mod blob;
 pub mod entrypoint;
 pub mod jobmanager;
 pub mod outbox;

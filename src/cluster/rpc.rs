@@ -23,10 +23,8 @@ pub fn write_frame(w: &mut impl Write, payload: &[u8]) -> io::Result<()> {
         .ok_or_else(|| {
             io::Error::other(format!("frame of {} bytes is too large", payload.len()))
         })?;
-    let mut buf = Vec::with_capacity(4 + payload.len());
-    buf.extend_from_slice(&len.to_be_bytes());
-    buf.extend_from_slice(payload);
-    w.write_all(&buf)?;
+    w.write_all(&len.to_be_bytes())?;
+    w.write_all(payload)?;
     w.flush()
 }
 
@@ -77,6 +75,10 @@ pub fn receive<T: DeserializeOwned>(r: &mut impl Read) -> io::Result<Option<T>> 
 pub enum Hello {
     TaskManager(TaskManagerRegistration),
     Worker(WorkerRegistration),
+    /// A TaskManager fetching a program (see [`super::blob`]); the connection carries only it.
+    BlobFetch {
+        key: String,
+    },
 }
 
 /// A TaskManager registering with the ResourceManager.
@@ -108,10 +110,8 @@ pub enum ToTaskManager {
 pub struct WorkerLaunch {
     pub job_id: JobId,
     pub attempt: u32,
-    /// Blob key of the program; the bytes come along unless the TaskManager has them cached.
+    /// Blob key of the program: the TaskManager fetches it unless it has it cached.
     pub program_key: String,
-    /// Raw bytes on the wire (a plain `Vec<u8>` would be encoded byte by byte).
-    pub program: Option<serde_bytes::ByteBuf>,
     pub args: Vec<String>,
     /// The client's resolved configuration (flat YAML) the program reads at start-up.
     pub configuration: String,

@@ -6,15 +6,15 @@
 use std::collections::HashMap;
 use std::io::BufReader;
 use std::net::TcpStream;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
 
+use super::blob;
 use super::outbox::Outbox;
 use super::rpc::{
     self, FromTaskManager, Hello, TaskManagerRegistration, ToTaskManager, WorkerLaunch,
@@ -183,25 +183,19 @@ fn stop_worker(workers: &Workers, job_id: JobId, attempt: u32) {
         });
 }
 
-/// The program of a launch, from the cache or written to it.
-fn cached_program(work_dir: &Path, launch: &mut WorkerLaunch) -> anyhow::Result<PathBuf> {
-    if launch.program_key.is_empty() || !launch.program_key.bytes().all(|b| b.is_ascii_hexdigit()) {
-        anyhow::bail!("'{}' is not a blob key", launch.program_key);
+/// The program of a launch: from the cache, else fetched from the JobManager's blob service.
+fn cached_program(
+    settings: &TaskManagerSettings,
+    launch: &WorkerLaunch,
+) -> anyhow::Result<PathBuf> {
+    let key = &launch.program_key;
+    if !blob::is_key(key) {
+        anyhow::bail!("'{key}' is not a blob key");
     }
-    let path = work_dir.join("blobs").join(&launch.program_key);
-    if let Some(bytes) = launch.program.take() {
-        let tmp = path.with_extension("partial");
-        std::fs::write(&tmp, bytes.as_slice())
-            .and_then(|_| std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)))
-            .and_then(|_| std::fs::rename(&tmp, &path))
-            .with_context(|| format!("could not cache the program at '{}'", path.display()))?;
-    }
+    let path = settings.work_dir.join("blobs").join(key);
     if !path.is_file() {
-        anyhow::bail!(
-            "program {} is not in the cache '{}'",
-            launch.program_key,
-            path.display()
-        );
+        blob::fetch(&settings.jobmanager, key, &path)
+            .with_context(|| format!("could not fetch the program of job {}", launch.job_id))?;
     }
     Ok(path)
 }
@@ -209,11 +203,11 @@ fn cached_program(work_dir: &Path, launch: &mut WorkerLaunch) -> anyhow::Result<
 fn start_worker(
     settings: &TaskManagerSettings,
     id: &str,
-    mut launch: WorkerLaunch,
+    launch: WorkerLaunch,
     workers: &Workers,
     outbox: &Outbox,
 ) -> anyhow::Result<()> {
-    let program = cached_program(&settings.work_dir, &mut launch)?;
+    let program = cached_program(settings, &launch)?;
     let dir = settings
         .work_dir
         .join(format!("job-{}-{}", launch.job_id, launch.attempt));

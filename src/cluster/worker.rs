@@ -15,7 +15,9 @@
 use std::io::BufReader;
 use std::net::TcpStream;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use crossbeam_channel::unbounded;
@@ -66,6 +68,9 @@ impl WorkerSpec {
         })())
     }
 }
+
+/// How long a worker that reported everything waits for the JobManager to take it in.
+const GOODBYE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs the deployed subtasks and ends the process (0 when they all ran to a terminal state).
 pub fn run_and_exit(
@@ -201,6 +206,11 @@ fn run(
     drop(reports);
     let job_id = job.job_id;
     let canceller = executor.clone();
+    // Set once every task reported a terminal state: the JobManager closing the connection
+    // is then the expected goodbye, not a loss.
+    let reported = Arc::new(AtomicBool::new(false));
+    let (closed_tx, closed) = unbounded::<()>();
+    let reported_all = reported.clone();
     std::thread::Builder::new()
         .name("jobmanager-in".into())
         .spawn(move || loop {
@@ -215,6 +225,10 @@ fn run(
                 }
                 Ok(Some(ToWorker::Deploy { .. })) => {
                     tracing::warn!("ignoring a second deployment for job {job_id}")
+                }
+                Ok(None) | Err(_) if reported_all.load(Ordering::Acquire) => {
+                    let _ = closed_tx.send(());
+                    return;
                 }
                 Ok(None) | Err(_) => {
                     // Without its JobManager the worker's results go nowhere: stop at once.
@@ -244,5 +258,10 @@ fn run(
     for bridge in bridges {
         let _ = bridge.join();
     }
+    // Exit only once the JobManager has read every report: its TaskManager tells it when
+    // this process exits, on another connection, and that news must not arrive first.
+    reported.store(true, Ordering::Release);
+    let _ = writer.shutdown(std::net::Shutdown::Write);
+    let _ = closed.recv_timeout(GOODBYE_TIMEOUT);
     Ok(())
 }

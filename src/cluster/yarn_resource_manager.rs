@@ -8,8 +8,7 @@
 //! A TaskManager started here registers with its container id as resource id, which is how
 //! containers and registered TaskManagers are matched.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -69,9 +68,30 @@ pub struct YarnResourceManager {
     launch: TaskManagerLaunch,
     /// Diagnostics of containers that ended abnormally, newest last (for the final status).
     abnormal_exits: Arc<Mutex<Vec<String>>>,
-    /// TaskManagers lost whose containers YARN has not reported yet: while there are any, the
-    /// reason (e.g. a memory kill) is still to come.
-    unreported_losses: Arc<AtomicUsize>,
+    /// Containers whose TaskManager registered and whose end YARN has not reported yet.
+    registered: Arc<Mutex<HashSet<String>>>,
+}
+
+/// Tells how many lost TaskManagers YARN has not reported on yet: while there are any, the
+/// reason for a failure (e.g. a memory kill) is still to come.
+///
+/// Computed when asked, from the TaskManagers the cluster still has, so a job that fails the
+/// instant its TaskManager is lost already sees the loss.
+pub struct LossWatch {
+    cluster: Arc<Cluster>,
+    registered: Arc<Mutex<HashSet<String>>>,
+}
+
+impl LossWatch {
+    pub fn unreported(&self) -> usize {
+        let registered = self.registered.lock().unwrap_or_else(|e| e.into_inner());
+        self.cluster.with_task_managers(|tms| {
+            registered
+                .iter()
+                .filter(|id| !tms.contains_key(*id))
+                .count()
+        })
+    }
 }
 
 /// Text of a completed container, as Flink reports it.
@@ -107,13 +127,16 @@ impl YarnResourceManager {
             settings,
             launch,
             abnormal_exits: Arc::default(),
-            unreported_losses: Arc::default(),
+            registered: Arc::default(),
         }
     }
 
     /// How many lost TaskManagers' containers YARN has not reported on yet.
-    pub fn unreported_losses(&self) -> Arc<AtomicUsize> {
-        self.unreported_losses.clone()
+    pub fn loss_watch(&self) -> LossWatch {
+        LossWatch {
+            cluster: self.cluster.clone(),
+            registered: self.registered.clone(),
+        }
     }
 
     /// Diagnostics of containers that ended abnormally, shared with the application master.
@@ -133,7 +156,7 @@ impl YarnResourceManager {
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) -> Result<(), crate::yarn::YarnError> {
         let mut held: HashMap<String, Held> = HashMap::new();
-        let mut last_ask: Option<usize> = None;
+        let mut ask = ContainerAsk::default();
         let mut last_heartbeat = Instant::now();
         let mut release = Vec::new();
         loop {
@@ -150,7 +173,10 @@ impl YarnResourceManager {
             for (id, h) in held.iter_mut() {
                 match task_managers.get(id) {
                     Some(idle) => {
-                        h.registered = true;
+                        if !h.registered {
+                            h.registered = true;
+                            self.registered_set().insert(id.clone());
+                        }
                         h.idle_since = if *idle {
                             Some(h.idle_since.unwrap_or(now))
                         } else {
@@ -169,7 +195,6 @@ impl YarnResourceManager {
                 .iter()
                 .filter(|(id, h)| h.registered && !task_managers.contains_key(*id))
                 .count();
-            self.unreported_losses.store(lost, Ordering::Relaxed);
             // Containers the RM still owes us (asked and not yet allocated).
             let mut outstanding = self.containers_for(demand).saturating_sub(starting);
 
@@ -197,14 +222,14 @@ impl YarnResourceManager {
             } else {
                 self.settings.heartbeat_interval
             };
-            let ask_changed = last_ask != Some(outstanding);
-            if ask_changed || !release.is_empty() || last_heartbeat.elapsed() >= interval {
-                let ask = if ask_changed {
+            let new_ask = ask.to_send(outstanding);
+            if new_ask.is_some() || !release.is_empty() || last_heartbeat.elapsed() >= interval {
+                let requests = if let Some(count) = new_ask {
                     let mut r = resource_request(
                         TASK_MANAGER_PRIORITY,
                         self.settings.container_memory_mb,
                         self.settings.container_vcores,
-                        outstanding as i32,
+                        count as i32,
                         0,
                     );
                     r.node_label_expression = self.settings.node_label.clone();
@@ -213,7 +238,7 @@ impl YarnResourceManager {
                     Vec::new()
                 };
                 let request = AllocateRequest {
-                    ask,
+                    ask: requests,
                     release: std::mem::take(&mut release),
                     progress: 0.0,
                     ..Default::default()
@@ -221,11 +246,12 @@ impl YarnResourceManager {
                 last_heartbeat = Instant::now();
                 match self.amrm.allocate(request).await {
                     Ok(response) => {
-                        if ask_changed {
-                            last_ask = Some(outstanding);
+                        if let Some(count) = new_ask {
+                            ask.sent(count);
                         }
                         self.nm.add_nm_tokens(&response.nm_tokens).await;
                         for container in &response.allocated_containers {
+                            ask.allocated();
                             if outstanding == 0 {
                                 if let Some(id) = &container.id {
                                     release.push(id.clone());
@@ -233,8 +259,6 @@ impl YarnResourceManager {
                                 continue;
                             }
                             outstanding -= 1;
-                            // The RM lowered its count of our ask; ours must follow.
-                            last_ask = last_ask.map(|n| n.saturating_sub(1));
                             if let Some((id, h)) = self.start(container, &mut release).await {
                                 held.insert(id, h);
                             }
@@ -297,6 +321,7 @@ impl YarnResourceManager {
         else {
             return;
         };
+        self.registered_set().remove(&id);
         if held.remove(&id).is_none() {
             return;
         }
@@ -304,6 +329,10 @@ impl YarnResourceManager {
         tracing::warn!("{text}");
         self.record_abnormal(text.clone());
         self.cluster.task_manager_lost(&id, &text);
+    }
+
+    fn registered_set(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.registered.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     fn record_abnormal(&self, text: String) {
@@ -324,6 +353,7 @@ impl YarnResourceManager {
             "Releasing TaskManager {id}: idle for {:?} (resourcemanager.taskmanager-timeout)",
             self.settings.idle_timeout
         );
+        self.registered_set().remove(id);
         self.cluster
             .task_manager_lost(id, &format!("TaskManager {id} was released (idle)."));
         let Ok(container) = id.parse::<ContainerId>() else {
@@ -333,5 +363,55 @@ impl YarnResourceManager {
             tracing::warn!("could not stop container {id} on {node}: {e}");
         }
         release.push(container.to_proto());
+    }
+}
+
+/// What the ResourceManager believes we ask for. An ask is absolute (it replaces the last one
+/// for its priority), and the RM counts it down by one for every container it allocates,
+/// whether or not we still want that container: our copy must follow both, or a need equal to a
+/// stale count would never be asked for again.
+#[derive(Debug, Default)]
+struct ContainerAsk {
+    at_rm: Option<usize>,
+}
+
+impl ContainerAsk {
+    /// The count to send when `outstanding` containers are wanted, if it differs from the RM's.
+    fn to_send(&self, outstanding: usize) -> Option<usize> {
+        (self.at_rm != Some(outstanding)).then_some(outstanding)
+    }
+
+    /// The RM accepted an ask for `count` containers.
+    fn sent(&mut self, count: usize) {
+        self.at_rm = Some(count);
+    }
+
+    /// The RM allocated one container against the ask.
+    fn allocated(&mut self) {
+        self.at_rm = self.at_rm.map(|n| n.saturating_sub(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ContainerAsk;
+
+    #[test]
+    fn an_unchanged_need_is_not_asked_again() {
+        let mut ask = ContainerAsk::default();
+        assert_eq!(ask.to_send(1), Some(1));
+        ask.sent(1);
+        assert_eq!(ask.to_send(1), None);
+    }
+
+    #[test]
+    fn a_container_allocated_after_the_need_went_away_still_lowers_the_rms_count() {
+        let mut ask = ContainerAsk::default();
+        ask.sent(1);
+        // The need vanished (slots came from elsewhere) before the container arrived: it is
+        // released, but the RM has counted its ask down to zero all the same.
+        ask.allocated();
+        // When the need comes back, it must be asked for again.
+        assert_eq!(ask.to_send(1), Some(1));
     }
 }

@@ -13,7 +13,6 @@
 use std::collections::BTreeMap;
 use std::future::IntoFuture;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,7 +24,9 @@ use super::launch::launch_context;
 use super::rest::{FinalApplicationStatus, LocalResourceInfo};
 use crate::cluster::entrypoint::{self, bind_jobmanager, exit_on_signal};
 use crate::cluster::jobmanager::{Cluster, Submission};
-use crate::cluster::yarn_resource_manager::{YarnResourceManager, YarnResourceManagerSettings};
+use crate::cluster::yarn_resource_manager::{
+    LossWatch, YarnResourceManager, YarnResourceManagerSettings,
+};
 use crate::config::{options, Configuration, PortRange};
 use crate::runtime::job_master::JobStatus;
 
@@ -189,10 +190,9 @@ fn submit_job(
                 .with_context(|| format!("reading the shipped {KEY_JOB_SUBMISSION}"))?;
             let mut submission = serde_json::from_slice::<Submission>(&bytes)
                 .with_context(|| format!("decoding the shipped {KEY_JOB_SUBMISSION}"))?;
-            let bytes = std::fs::read(program).context("reading the shipped program")?;
             submission.program_key = cluster
-                .put_blob(&bytes)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+                .put_blob_file(program)
+                .map_err(|e| anyhow::anyhow!("storing the shipped program: {e}"))?;
             cluster
                 .submit(submission)
                 .map_err(|e| anyhow::anyhow!("submitting the job: {e}"))
@@ -214,7 +214,7 @@ async fn watch_job(
     cluster: Arc<Cluster>,
     job: crate::util::ids::JobId,
     abnormal_exits: Arc<Mutex<Vec<String>>>,
-    unreported_losses: Arc<AtomicUsize>,
+    losses: LossWatch,
 ) -> Shutdown {
     loop {
         let ended = cluster.with_jobs(|jobs| {
@@ -240,9 +240,7 @@ async fn watch_job(
             // A failure after a lost TaskManager: wait (briefly) for YARN's reason.
             if final_status == FinalApplicationStatus::FAILED {
                 let deadline = tokio::time::Instant::now() + LOSS_REPORT_PATIENCE;
-                while unreported_losses.load(Ordering::Relaxed) > 0
-                    && tokio::time::Instant::now() < deadline
-                {
+                while losses.unreported() > 0 && tokio::time::Instant::now() < deadline {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             }
@@ -333,7 +331,7 @@ pub fn run(mut config: Configuration, mode: DeploymentMode) -> anyhow::Result<()
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let rm = YarnResourceManager::new(cluster.clone(), amrm.clone(), rm_settings, launch);
         let abnormal_exits = rm.abnormal_exits();
-        let unreported_losses = rm.unreported_losses();
+        let losses = rm.loss_watch();
         let mut rm_task = tokio::spawn(rm.run(stop_rx.clone()));
 
         if mode != DeploymentMode::Session {
@@ -351,7 +349,7 @@ pub fn run(mut config: Configuration, mode: DeploymentMode) -> anyhow::Result<()
             let tx = shutdown_tx.clone();
             let watched = cluster.clone();
             tokio::spawn(async move {
-                let shutdown = watch_job(watched, job, abnormal_exits, unreported_losses).await;
+                let shutdown = watch_job(watched, job, abnormal_exits, losses).await;
                 let _ = tx.send(shutdown);
             });
         }

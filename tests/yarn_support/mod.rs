@@ -189,6 +189,61 @@ impl Yarn {
         self.app(id)
     }
 
+    /// Prints the tail of every container log, so a failed test shows what the cluster did.
+    fn print_container_logs(&self) {
+        let Some(root) = self.cluster.as_ref().and_then(|c| c.conf_dir().parent()) else {
+            return;
+        };
+        if let Ok(apps) = self
+            .rt
+            .block_on(self.rest.applications(&Default::default()))
+        {
+            for app in apps {
+                eprintln!(
+                    "==== {} {:?}/{:?}: {}",
+                    app.id, app.state, app.final_status, app.diagnostics
+                );
+            }
+        }
+        let mut pending = vec![root.to_path_buf()];
+        while let Some(dir) = pending.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else if path
+                    .parent()
+                    .is_some_and(|p| p.to_string_lossy().contains("/logs/"))
+                {
+                    let text = std::fs::read_to_string(&path).unwrap_or_default();
+                    let lines: Vec<&str> = text.lines().collect();
+                    let tail = &lines[lines.len().saturating_sub(60)..];
+                    eprintln!("==== {} ====\n{}", path.display(), tail.join("\n"));
+                }
+            }
+        }
+    }
+
+    /// The pid of the process of one of this cluster's containers whose command line
+    /// contains `role` (other clusters' containers may run under equal-looking ids).
+    pub fn process_of_container(&self, container: &str, role: &str) -> Option<u32> {
+        let root = self.cluster().conf_dir().parent()?;
+        let wanted = format!("CONTAINER_ID={container}");
+        std::fs::read_dir("/proc").ok()?.find_map(|e| {
+            let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+            let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let cwd = std::fs::read_link(format!("/proc/{pid}/cwd")).ok()?;
+            let has_env = environ.split(|b| *b == 0).any(|kv| kv == wanted.as_bytes());
+            let cmd = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            (has_env && cwd.starts_with(root) && cmd.starts_with("./strato") && cmd.contains(role))
+                .then_some(pid)
+        })
+    }
+
     /// Live containers on all NodeManagers.
     pub fn live_containers(&self) -> usize {
         self.rt
@@ -273,6 +328,9 @@ impl Yarn {
 
 impl Drop for Yarn {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.print_container_logs();
+        }
         let _guard = self.rt.enter();
         if let Some(c) = self.cluster.take() {
             c.shutdown();
@@ -288,17 +346,4 @@ pub fn line_value(text: &str, prefix: &str) -> String {
         .unwrap_or_else(|| panic!("no line starting with {prefix:?} in {text:?}"))
         .trim()
         .to_string()
-}
-
-/// The pid of the process of a container whose command line contains `role`.
-pub fn process_of_container(container: &str, role: &str) -> Option<u32> {
-    let wanted = format!("CONTAINER_ID={container}");
-    std::fs::read_dir("/proc").ok()?.find_map(|e| {
-        let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
-        let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-        let has_env = environ.split(|b| *b == 0).any(|kv| kv == wanted.as_bytes());
-        let cmd = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-        (has_env && cmd.starts_with("./strato") && cmd.contains(role)).then_some(pid)
-    })
 }

@@ -40,6 +40,22 @@ fn yarn_exception(simple: &str, message: impl Into<String>) -> RpcException {
     RpcException::new(format!("{YARN_EXCEPTIONS}{simple}"), message)
 }
 
+/// The start time that names this ResourceManager's applications and containers: distinct
+/// for every mini cluster of the process (tests start several within one millisecond, and
+/// equal timestamps would give two clusters the same container ids).
+fn unique_cluster_timestamp() -> i64 {
+    static LAST: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+    let now = now_millis();
+    let previous = LAST
+        .fetch_update(
+            std::sync::atomic::Ordering::SeqCst,
+            std::sync::atomic::Ordering::SeqCst,
+            |last| Some(now.max(last + 1)),
+        )
+        .unwrap_or(now);
+    now.max(previous + 1)
+}
+
 pub(crate) fn now_millis() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -252,7 +268,7 @@ impl ResourceManager {
         let mut amrm_keys = HashMap::new();
         amrm_keys.insert(1, random_key());
         Arc::new(ResourceManager {
-            cluster_timestamp: now_millis(),
+            cluster_timestamp: unique_cluster_timestamp(),
             config,
             nodes,
             keys,
