@@ -396,6 +396,7 @@ fn a_worker_whose_program_builds_a_different_graph_refuses_to_run() {
         program_key: blob["key"].as_str().unwrap().to_string(),
         program_args: vec![],
         configuration: configuration.into(),
+        job_ordinal: 0,
     };
     let accepted = http(
         &cluster.rest,

@@ -267,7 +267,10 @@ fn a_failing_per_job_job_fails_the_application_with_the_cause_in_the_client_outp
 fn provided_lib_dir(dir: &Path) -> String {
     std::fs::create_dir_all(dir).unwrap();
     let strato = std::path::PathBuf::from(env!("CARGO_BIN_EXE_strato"));
-    for (source, name) in [(strato, "strato"), (example("word_count"), "word_count")] {
+    for (source, name) in [
+        (strato, "strato"),
+        (example("word_count_pipeline"), "word_count_pipeline"),
+    ] {
         let target = dir.join(name);
         if std::fs::hard_link(&source, &target).is_err() {
             std::fs::copy(&source, &target).unwrap();
@@ -277,13 +280,13 @@ fn provided_lib_dir(dir: &Path) -> String {
 }
 
 #[test]
-fn application_mode_with_provided_lib_dirs_uploads_only_configuration() {
+fn application_mode_with_provided_lib_dirs_uploads_only_configuration_and_runs_every_job() {
     let yarn = Yarn::start(false);
     let provided = provided_lib_dir(&yarn.dir.path().join("provided"));
     let input = yarn.dir.path().join("words.txt");
     let text = write_corpus(&input, 2_000_000);
-    let output = yarn.dir.path().join("counts");
-    let program = format!("{provided}/word_count");
+    let output = yarn.dir.path().join("out");
+    let program = format!("{provided}/word_count_pipeline");
     let out = run_ok(
         &yarn,
         &[
@@ -296,8 +299,6 @@ fn application_mode_with_provided_lib_dirs_uploads_only_configuration() {
             input.display().to_string(),
             "--output".into(),
             output.display().to_string(),
-            "--execution-mode".into(),
-            "BATCH".into(),
         ],
     );
     let app = line_value(&stdout(&out), "Application ID: ");
@@ -309,7 +310,8 @@ fn application_mode_with_provided_lib_dirs_uploads_only_configuration() {
         "only configuration is uploaded: {staged:?}"
     );
     assert_succeeded(&yarn, &app);
-    assert_eq!(read_counts(&output), reference_word_count(&text));
+    // main ran in the application master: both of its jobs, the second after the first.
+    support::assert_word_count_pipeline_output(&output, &text);
     assert!(yarn.list(&yarn.staging_root()).is_empty());
 }
 

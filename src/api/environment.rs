@@ -319,9 +319,19 @@ impl StreamExecutionEnvironment {
         let job_name = self.resolve_job_name(job_name)?;
         let job_id = JobId::generate();
         let (graph, job) = self.translate(job_id, &job_name, true)?;
+        let ordinal = launch::next_execution_ordinal();
         match launch::current()? {
             Launch::Plan(path) => {
                 launch::write_plan_and_exit(&path, &job, &plan::execution_plan(&graph, &job))
+            }
+            Launch::Driver(spec) => {
+                let plan = plan::execution_plan(&graph, &job);
+                let config = self.state().config.clone();
+                super::driver::submit(&spec, job, plan, &config, ordinal)
+            }
+            // An earlier job of a program of several: it ran in its own workers.
+            Launch::Worker(spec) if ordinal < spec.job_ordinal => {
+                Ok(super::driver::skipped(job_id))
             }
             Launch::Worker(spec) => {
                 let settings = self.task_settings(&job)?;

@@ -2,8 +2,9 @@
 //!
 //! A job binary is started either by hand (run locally), or by `strato run` (run locally with
 //! the client's configuration, reporting job events back), or by `strato info` / `strato run
-//! -t remote` (plan mode: write the JobGraph and exit), or by a TaskManager (worker mode: run the
-//! deployed subtasks, see `crate::cluster::worker`). The client passes these through environment variables so the
+//! -t remote` (plan mode: write the JobGraph and exit), or by an application cluster (driver
+//! mode: every `execute` submits its job to the JobManager, see [`crate::api::driver`]), or by
+//! a TaskManager (worker mode: run the deployed subtasks, see `crate::cluster::worker`). The client passes these through environment variables so the
 //! user's `main` needs no arguments for them.
 
 use std::io::Write;
@@ -22,6 +23,10 @@ pub const ENV_CLIENT_CONFIG: &str = "STRATO_CLIENT_CONFIG";
 pub const ENV_CLIENT_REPORT: &str = "STRATO_CLIENT_REPORT";
 /// Set in plan mode: where to write the JobGraph and plan.
 pub const ENV_PLAN_OUTPUT: &str = "STRATO_PLAN_OUTPUT";
+/// Set in driver mode: the REST address (`host:port`) of the JobManager to submit to.
+pub const ENV_DRIVER_JOBMANAGER: &str = "STRATO_DRIVER_JOBMANAGER";
+/// Set in driver mode: the blob key under which the JobManager holds this program.
+pub const ENV_DRIVER_PROGRAM_KEY: &str = "STRATO_DRIVER_PROGRAM_KEY";
 
 /// What `execute` does in this process.
 pub enum Launch {
@@ -29,6 +34,8 @@ pub enum Launch {
     Local,
     /// Write the JobGraph and plan to this path, then exit.
     Plan(PathBuf),
+    /// Submit each job to a JobManager and go on with `main` (application mode).
+    Driver(crate::api::driver::DriverSpec),
     /// Started by a TaskManager: run the subtasks the JobManager deploys here, then exit.
     Worker(crate::cluster::worker::WorkerSpec),
 }
@@ -39,10 +46,20 @@ pub fn current() -> Result<Launch> {
             .map(Launch::Worker)
             .map_err(|e| Error::Other(anyhow::anyhow!(e)));
     }
+    if let Some(spec) = crate::api::driver::DriverSpec::from_env() {
+        return Ok(Launch::Driver(spec));
+    }
     Ok(match std::env::var_os(ENV_PLAN_OUTPUT) {
         Some(path) => Launch::Plan(PathBuf::from(path)),
         None => Launch::Local,
     })
+}
+
+/// The number of this `execute` among `main`'s (0 for the first): how a worker, which runs
+/// `main` again, finds the job it was started for, and what a driver tells the JobManager.
+pub fn next_execution_ordinal() -> usize {
+    static EXECUTIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    EXECUTIONS.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
 }
 
 /// The configuration the client resolved (conf file, `-D`, `-p`), if started by the client.

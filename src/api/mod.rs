@@ -5,6 +5,7 @@
 
 pub mod broadcast;
 pub mod datastream;
+pub mod driver;
 pub mod environment;
 pub mod functions;
 pub mod join;

@@ -49,6 +49,12 @@ impl ParameterTool {
         self.values.get(key).and_then(|v| v.as_deref())
     }
 
+    /// The value of `key`; an error naming the key if it was not given (Flink's `getRequired`).
+    pub fn get_required(&self, key: &str) -> Result<&str, String> {
+        self.get(key)
+            .ok_or_else(|| format!("No data for required key '{key}' (pass --{key} <value>)"))
+    }
+
     /// True if `key` was given (with or without a value).
     pub fn has(&self, key: &str) -> bool {
         self.values.contains_key(key)

@@ -27,7 +27,7 @@ fn io_error(what: &str, path: &Path, e: std::io::Error) -> ProgramError {
 }
 
 /// Checks that the program exists and can be executed.
-fn check_program(program: &Path) -> Result<PathBuf, ProgramError> {
+pub(crate) fn check_program(program: &Path) -> Result<PathBuf, ProgramError> {
     let meta = std::fs::metadata(program).map_err(|_| {
         ProgramError::Program(format!(
             "The program '{}' does not exist.",
@@ -57,7 +57,7 @@ fn check_program(program: &Path) -> Result<PathBuf, ProgramError> {
 }
 
 /// A private working directory for one launch, removed afterwards.
-fn launch_dir(config: &Configuration) -> Result<tempfile::TempDir, ProgramError> {
+pub(crate) fn launch_dir(config: &Configuration) -> Result<tempfile::TempDir, ProgramError> {
     let dir = tempfile::Builder::new()
         .prefix("strato-client-")
         .tempdir()

@@ -93,7 +93,11 @@ impl RestClient {
     }
 
     /// Polls until the job reaches a globally terminal state; returns the job details.
-    fn wait_for_end(&self, id: &str, patience: Option<Duration>) -> Result<Value, ProgramError> {
+    pub(crate) fn wait_for_end(
+        &self,
+        id: &str,
+        patience: Option<Duration>,
+    ) -> Result<Value, ProgramError> {
         let started = Instant::now();
         loop {
             let job = self.get(&format!("/jobs/{id}"), "get the job status")?;
@@ -113,6 +117,83 @@ impl RestClient {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+
+    /// Uploads the program at `path` to the blob store; its key.
+    pub(crate) fn upload_program(&self, path: &Path) -> Result<String, ProgramError> {
+        let bytes = std::fs::read(path).map_err(|e| {
+            client_error(format!(
+                "could not read the program '{}': {e}",
+                path.display()
+            ))
+        })?;
+        let blob = self.call(
+            self.http.post(format!("{}/blobs", self.base)).body(bytes),
+            "upload the program",
+        )?;
+        Ok(blob["key"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// Submits a job (`POST /jobs`).
+    pub(crate) fn submit(&self, submission: &Submission) -> Result<(), ProgramError> {
+        // Serialised as it is: a JSON value cannot hold the 128-bit job id.
+        let body = serde_json::to_vec(submission)
+            .map_err(|e| client_error(format!("could not encode the job submission: {e}")))?;
+        self.call(
+            self.http
+                .post(format!("{}/jobs", self.base))
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body),
+            "submit the job",
+        )?;
+        Ok(())
+    }
+
+    /// Asks the JobManager to cancel a job (it may still be running on return).
+    pub(crate) fn request_cancel(&self, job_id: &str) -> Result<(), ProgramError> {
+        self.call(
+            self.http
+                .patch(format!("{}/jobs/{job_id}?mode=cancel", self.base)),
+            &format!("cancel job {job_id}"),
+        )?;
+        Ok(())
+    }
+
+    /// Takes a savepoint of a job into `target` (or the configured default); with
+    /// `terminate = Some(drain)` the job stops after it. Returns the savepoint's path.
+    pub(crate) fn savepoint(
+        &self,
+        job_id: &str,
+        target: Option<&str>,
+        terminate: Option<bool>,
+    ) -> Result<String, ProgramError> {
+        let request = match terminate {
+            None => trigger(
+                self,
+                &format!("/jobs/{job_id}/savepoints"),
+                serde_json::json!({"target-directory": target, "cancel-job": false}),
+                &format!("trigger a savepoint for job {job_id}"),
+            )?,
+            Some(drain) => trigger(
+                self,
+                &format!("/jobs/{job_id}/stop"),
+                serde_json::json!({"targetDirectory": target, "drain": drain}),
+                &format!("stop job {job_id}"),
+            )?,
+        };
+        await_savepoint(self, job_id, &request)
+    }
+
+    /// The root cause of a failed job, as the JobManager reports it.
+    pub(crate) fn failure_cause(&self, job_id: &str) -> Result<String, ProgramError> {
+        let exceptions = self.get(
+            &format!("/jobs/{job_id}/exceptions"),
+            "get the failure cause",
+        )?;
+        Ok(exceptions["root-exception"]
+            .as_str()
+            .unwrap_or("unknown cause")
+            .to_string())
+    }
 }
 
 /// `strato run -t remote` / `-m`: plans the program, uploads it, submits the JobGraph; attached,
@@ -126,38 +207,16 @@ pub fn run(
 ) -> Result<(), ProgramError> {
     let client = RestClient::new(config, jobmanager)?;
     let plan = program::plan(program_path, args, config)?;
-    let bytes = std::fs::read(program_path).map_err(|e| {
-        client_error(format!(
-            "could not read the program '{}': {e}",
-            program_path.display()
-        ))
-    })?;
-    let blob = client.call(
-        client
-            .http
-            .post(format!("{}/blobs", client.base))
-            .body(bytes),
-        "upload the program",
-    )?;
-    let key = blob["key"].as_str().unwrap_or_default().to_string();
+    let key = client.upload_program(program_path)?;
     let id = plan.job_graph.job_id.to_string();
-    // Serialised as it is: a JSON value cannot hold the 128-bit job id.
-    let submission = serde_json::to_vec(&Submission {
+    client.submit(&Submission {
         job_graph: plan.job_graph,
         plan: plan.plan,
         program_key: key,
         program_args: args.to_vec(),
         configuration: config.to_yaml_string(),
-    })
-    .map_err(|e| client_error(format!("could not encode the job submission: {e}")))?;
-    client.call(
-        client
-            .http
-            .post(format!("{}/jobs", client.base))
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .body(submission),
-        "submit the job",
-    )?;
+        job_ordinal: 0,
+    })?;
     println!("Job has been submitted with JobID {id}");
     if detached {
         return Ok(());
@@ -171,16 +230,10 @@ pub fn run(
             Ok(())
         }
         Some("CANCELED") => Err(client_error(format!("Job {id} was cancelled."))),
-        _ => {
-            let exceptions =
-                client.get(&format!("/jobs/{id}/exceptions"), "get the failure cause")?;
-            Err(client_error(format!(
-                "Job {id} failed.\nCaused by: {}",
-                exceptions["root-exception"]
-                    .as_str()
-                    .unwrap_or("unknown cause")
-            )))
-        }
+        _ => Err(client_error(format!(
+            "Job {id} failed.\nCaused by: {}",
+            client.failure_cause(&id)?
+        ))),
     }
 }
 
@@ -292,12 +345,7 @@ pub fn cancel(
     crate::util::ids::JobId::parse(job_id).map_err(ProgramError::Usage)?;
     let client = RestClient::new(config, jobmanager)?;
     println!("Cancelling job {job_id}.");
-    client.call(
-        client
-            .http
-            .patch(format!("{}/jobs/{job_id}?mode=cancel", client.base)),
-        &format!("cancel job {job_id}"),
-    )?;
+    client.request_cancel(job_id)?;
     let job = client.wait_for_end(job_id, Some(client.timeout))?;
     match job["state"].as_str() {
         Some("CANCELED") => {
@@ -367,13 +415,7 @@ pub fn savepoint(
     let client = RestClient::new(config, jobmanager)?;
     println!("Triggering savepoint for job {job_id}.");
     println!("Waiting for response...");
-    let request = trigger(
-        &client,
-        &format!("/jobs/{job_id}/savepoints"),
-        serde_json::json!({"target-directory": target, "cancel-job": false}),
-        &format!("trigger a savepoint for job {job_id}"),
-    )?;
-    let path = await_savepoint(&client, job_id, &request)?;
+    let path = client.savepoint(job_id, target, None)?;
     println!("Savepoint completed. Path: {path}");
     println!("You can resume your program from this savepoint with the run command.");
     Ok(())
@@ -390,13 +432,7 @@ pub fn stop(
     crate::util::ids::JobId::parse(job_id).map_err(ProgramError::Usage)?;
     let client = RestClient::new(config, jobmanager)?;
     println!("Suspending job \"{job_id}\" with a CANONICAL savepoint.");
-    let request = trigger(
-        &client,
-        &format!("/jobs/{job_id}/stop"),
-        serde_json::json!({"targetDirectory": target, "drain": drain}),
-        &format!("stop job {job_id}"),
-    )?;
-    let path = await_savepoint(&client, job_id, &request)?;
+    let path = client.savepoint(job_id, target, Some(drain))?;
     println!("Savepoint completed. Path: {path}");
     Ok(())
 }

@@ -309,6 +309,7 @@ pub fn run_per_job(
         program_key: String::new(),
         program_args: args.to_vec(),
         configuration: config.to_yaml_string(),
+        job_ordinal: 0,
     })
     .map_err(|e| error(format!("could not encode the job submission: {e}")))?;
     let spec = DeploySpec {

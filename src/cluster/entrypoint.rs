@@ -227,12 +227,18 @@ pub fn run_standalone_job(
         let _ = std::fs::remove_dir_all(&blob_path);
     })?;
     rt.spawn(crate::rest::serve(jm.rest, Arc::clone(&jm.cluster)));
-    let job_id = super::application::submit_program(&jm.cluster, program, args, &config)?;
-    println!("Job has been submitted with JobID {job_id}");
-    let status = super::application::wait_for_end(&jm.cluster, job_id);
-    tracing::info!("Application job {job_id} ended {status:?}; shutting the cluster down.");
+    let rest_address = jm.rest_address.to_string();
+    let outcome =
+        super::application::run_program(&jm.cluster, program, args, &config, &rest_address)?;
+    if outcome.status != crate::runtime::job_master::JobStatus::Finished {
+        tracing::error!("{}", outcome.diagnostics);
+    }
+    tracing::info!(
+        "The application ended {:?}; shutting the cluster down.",
+        outcome.status
+    );
     drop(jm.blob_dir);
-    Ok(status)
+    Ok(outcome.status)
 }
 
 /// `strato taskmanager`: registers with the JobManager and runs workers, until SIGTERM.

@@ -61,6 +61,10 @@ pub struct Submission {
     /// The client's resolved configuration (flat YAML).
     #[serde(default)]
     pub configuration: String,
+    /// Which `execute` of the program's `main` this job is (0 for the first): a worker runs
+    /// `main` again and skips the executes before it.
+    #[serde(rename = "jobOrdinal", default)]
+    pub job_ordinal: usize,
 }
 
 /// What the dispatcher keeps about a job.
@@ -73,6 +77,9 @@ pub struct JobEntry {
     pub end_time: Option<i64>,
     /// Root cause of a failure: time and text.
     pub failure: Option<(i64, String)>,
+    /// Whether the job failed because a TaskManager or a worker process was lost (rather than
+    /// by its own code): its container's exit may then say why.
+    pub failed_by_lost_process: bool,
     control: Sender<JobControl>,
     /// When the job last changed state, per state (Flink's `timestamps`).
     pub timestamps: BTreeMap<String, i64>,
@@ -123,6 +130,7 @@ struct Attempt {
 
 impl Attempt {
     /// Reports every unfinished task on `tm` as failed (its process or TaskManager is gone).
+    /// Fails the tasks on TaskManager `tm` (its process or the job's worker there is gone).
     fn fail_tasks_on(&mut self, tm: &str, message: &str) {
         if let Some(w) = self.workers.get_mut(tm) {
             w.gone.get_or_insert_with(|| message.to_string());
@@ -137,7 +145,7 @@ impl Attempt {
                         state: ExecutionState::Failed,
                         failure: Some(TaskFailure {
                             task,
-                            operator: "task manager".into(),
+                            operator: LOST_PROCESS_OPERATOR.into(),
                             subtask,
                             parallelism,
                             message: message.to_string(),
@@ -149,6 +157,9 @@ impl Attempt {
         }
     }
 }
+
+/// The "operator" a task failure names when the process running the task was lost.
+const LOST_PROCESS_OPERATOR: &str = "task manager";
 
 #[derive(Default)]
 struct State {
@@ -268,6 +279,7 @@ impl Cluster {
                     start_time: now,
                     end_time: None,
                     failure: None,
+                    failed_by_lost_process: false,
                     control,
                     timestamps: BTreeMap::from([("CREATED".to_string(), now)]),
                     checkpoints: checkpoints.clone(),
@@ -316,6 +328,7 @@ impl Cluster {
             entry.end_time = Some(now);
             if let JobOutcome::Failed(f) = &outcome {
                 entry.failure = Some((now, f.to_string()));
+                entry.failed_by_lost_process = f.operator == LOST_PROCESS_OPERATOR;
             }
         }
         tracing::info!("Job {job_id} ended: {outcome:?}");
@@ -850,6 +863,7 @@ impl TaskDeployer for ClusterDeployer {
                 job_id,
                 attempt,
                 program_key: self.submission.program_key.clone(),
+                job_ordinal: self.submission.job_ordinal,
                 args: self.submission.program_args.clone(),
                 configuration: self.submission.configuration.clone(),
                 job_graph: job_json.clone(),

@@ -112,6 +112,8 @@ pub struct WorkerLaunch {
     pub attempt: u32,
     /// Blob key of the program: the TaskManager fetches it unless it has it cached.
     pub program_key: String,
+    /// Which `execute` of `main` the job is (see `Submission::job_ordinal`).
+    pub job_ordinal: usize,
     pub args: Vec<String>,
     /// The client's resolved configuration (flat YAML) the program reads at start-up.
     pub configuration: String,

@@ -226,6 +226,7 @@ fn start_worker(
         .env(worker::ENV_JOBMANAGER, &settings.jobmanager)
         .env(worker::ENV_TASKMANAGER, id)
         .env(worker::ENV_ATTEMPT, launch.attempt.to_string())
+        .env(worker::ENV_JOB_ORDINAL, launch.job_ordinal.to_string())
         .env(worker::ENV_HOST, &settings.host)
         .env(ENV_CLIENT_CONFIG, &conf_path)
         .env_remove(ENV_CLIENT_REPORT)

@@ -35,6 +35,8 @@ pub const ENV_JOBMANAGER: &str = "STRATO_WORKER_JOBMANAGER";
 pub const ENV_TASKMANAGER: &str = "STRATO_WORKER_TASKMANAGER";
 pub const ENV_ATTEMPT: &str = "STRATO_WORKER_ATTEMPT";
 pub const ENV_HOST: &str = "STRATO_WORKER_HOST";
+/// Which `execute` of `main` the deployed job is (0 when absent).
+pub const ENV_JOB_ORDINAL: &str = "STRATO_WORKER_JOB_ORDINAL";
 
 /// How a TaskManager started this worker.
 #[derive(Debug, Clone)]
@@ -44,6 +46,9 @@ pub struct WorkerSpec {
     pub task_manager: String,
     pub attempt: u32,
     pub host: String,
+    /// The deployed job is `main`'s execute number `job_ordinal` (from 0): the earlier ones
+    /// are skipped, so a program of several jobs rebuilds the right one.
+    pub job_ordinal: usize,
 }
 
 impl WorkerSpec {
@@ -56,7 +61,11 @@ impl WorkerSpec {
         };
         Some((|| {
             let attempt = var(ENV_ATTEMPT)?;
+            let ordinal = std::env::var(ENV_JOB_ORDINAL).unwrap_or_else(|_| "0".into());
             Ok(WorkerSpec {
+                job_ordinal: ordinal
+                    .parse()
+                    .map_err(|_| format!("{ENV_JOB_ORDINAL}='{ordinal}' is not a number"))?,
                 job_graph: PathBuf::from(job_graph),
                 jobmanager: var(ENV_JOBMANAGER)?,
                 task_manager: var(ENV_TASKMANAGER)?,

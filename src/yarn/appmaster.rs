@@ -176,85 +176,147 @@ fn remove_staging_dir() {
     }
 }
 
-/// Submits the job of a per-job cluster (the shipped JobGraph) or of an application cluster
-/// (main runs here, in plan mode); returns its id.
-fn submit_job(
-    mode: DeploymentMode,
-    config: &Configuration,
-    cluster: &Arc<Cluster>,
-) -> anyhow::Result<crate::util::ids::JobId> {
-    let program = Path::new(KEY_PROGRAM);
-    match mode {
-        DeploymentMode::PerJob => {
-            let bytes = std::fs::read(KEY_JOB_SUBMISSION)
-                .with_context(|| format!("reading the shipped {KEY_JOB_SUBMISSION}"))?;
-            let mut submission = serde_json::from_slice::<Submission>(&bytes)
-                .with_context(|| format!("decoding the shipped {KEY_JOB_SUBMISSION}"))?;
-            submission.program_key = cluster
-                .put_blob_file(program)
-                .map_err(|e| anyhow::anyhow!("storing the shipped program: {e}"))?;
-            cluster
-                .submit(submission)
-                .map_err(|e| anyhow::anyhow!("submitting the job: {e}"))
-        }
-        DeploymentMode::Application => {
-            let args: Vec<String> = match std::env::var(ENV_PROGRAM_ARGS) {
-                Ok(json) => serde_json::from_str(&json)
-                    .with_context(|| format!("decoding {ENV_PROGRAM_ARGS}"))?,
-                Err(_) => Vec::new(),
-            };
-            crate::cluster::application::submit_program(cluster, program, &args, config)
-        }
-        DeploymentMode::Session => bail!("a session cluster has no job of its own"),
-    }
+/// Submits the job of a per-job cluster (the shipped JobGraph); returns its id.
+fn submit_shipped_job(cluster: &Arc<Cluster>) -> anyhow::Result<crate::util::ids::JobId> {
+    let bytes = std::fs::read(KEY_JOB_SUBMISSION)
+        .with_context(|| format!("reading the shipped {KEY_JOB_SUBMISSION}"))?;
+    let mut submission = serde_json::from_slice::<Submission>(&bytes)
+        .with_context(|| format!("decoding the shipped {KEY_JOB_SUBMISSION}"))?;
+    submission.program_key = cluster
+        .put_blob_file(Path::new(KEY_PROGRAM))
+        .map_err(|e| anyhow::anyhow!("storing the shipped program: {e}"))?;
+    cluster
+        .submit(submission)
+        .map_err(|e| anyhow::anyhow!("submitting the job: {e}"))
 }
 
-/// Waits until the job ends; its final status and the failure cause.
-async fn watch_job(
-    cluster: Arc<Cluster>,
-    job: crate::util::ids::JobId,
-    abnormal_exits: Arc<Mutex<Vec<String>>>,
-    losses: LossWatch,
-) -> Shutdown {
+/// How the job or program of an application cluster ended.
+struct Ended {
+    status: JobStatus,
+    diagnostics: String,
+    /// A TaskManager or worker process was lost: YARN may still report why (a memory kill).
+    lost_process: bool,
+}
+
+/// Waits until the job of a per-job cluster ends.
+async fn watch_job(cluster: Arc<Cluster>, job: crate::util::ids::JobId) -> Ended {
     loop {
         let ended = cluster.with_jobs(|jobs| {
             jobs.get(&job).and_then(|entry| {
                 let status = entry.status();
-                (status.is_globally_terminal() && entry.end_time.is_some())
-                    .then(|| (status, entry.failure.as_ref().map(|(_, f)| f.clone())))
+                (status.is_globally_terminal() && entry.end_time.is_some()).then(|| {
+                    (
+                        status,
+                        entry.failure.as_ref().map(|(_, f)| f.clone()),
+                        entry.failed_by_lost_process,
+                    )
+                })
             })
         });
-        if let Some((status, failure)) = ended {
-            let final_status = match status {
-                JobStatus::Finished => FinalApplicationStatus::SUCCEEDED,
-                JobStatus::Canceled => FinalApplicationStatus::KILLED,
-                _ => FinalApplicationStatus::FAILED,
-            };
-            let mut diagnostics = match failure {
+        if let Some((status, failure, lost_process)) = ended {
+            let diagnostics = match failure {
                 Some(cause) => format!("Job {job} failed: {cause}"),
                 None => format!(
                     "Job {job} ended {}",
                     crate::rest::model::job_state_name(status)
                 ),
             };
-            // A failure after a lost TaskManager: wait (briefly) for YARN's reason.
-            if final_status == FinalApplicationStatus::FAILED {
-                let deadline = tokio::time::Instant::now() + LOSS_REPORT_PATIENCE;
-                while losses.unreported() > 0 && tokio::time::Instant::now() < deadline {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-            }
-            let exits = abnormal_exits.lock().unwrap_or_else(|e| e.into_inner());
-            if final_status != FinalApplicationStatus::SUCCEEDED && !exits.is_empty() {
-                diagnostics.push_str("\nTaskManager containers that ended abnormally:\n");
-                diagnostics.push_str(&exits.join("\n"));
-            }
-            return Shutdown {
-                status: final_status,
+            return Ended {
+                status,
                 diagnostics,
+                lost_process,
             };
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Runs the program of an application cluster as a driver until `main` ends; its outcome.
+async fn watch_program(
+    cluster: Arc<Cluster>,
+    config: Configuration,
+    rest_address: String,
+) -> Ended {
+    let watched = cluster.clone();
+    let run = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let args: Vec<String> = match std::env::var(ENV_PROGRAM_ARGS) {
+            Ok(json) => serde_json::from_str(&json)
+                .with_context(|| format!("decoding {ENV_PROGRAM_ARGS}"))?,
+            Err(_) => Vec::new(),
+        };
+        crate::cluster::application::run_program(
+            &cluster,
+            Path::new(KEY_PROGRAM),
+            &args,
+            &config,
+            &rest_address,
+        )
+    })
+    .await;
+    let (status, diagnostics) = match run {
+        Ok(Ok(outcome)) if outcome.status == JobStatus::Finished => (
+            JobStatus::Finished,
+            "The application's program finished.".into(),
+        ),
+        Ok(Ok(outcome)) => (outcome.status, outcome.diagnostics),
+        Ok(Err(e)) => (
+            JobStatus::Failed,
+            format!("Could not run the program: {e:#}"),
+        ),
+        Err(e) => (
+            JobStatus::Failed,
+            format!("The program's driver failed: {e}"),
+        ),
+    };
+    let lost_process = watched.with_jobs(|jobs| jobs.values().any(|j| j.failed_by_lost_process));
+    Ended {
+        status,
+        diagnostics,
+        lost_process,
+    }
+}
+
+/// The final status of an application whose job (or program) ended. After a failure by a
+/// lost process it waits (briefly) for YARN's reason and adds the containers' exits.
+async fn application_end(
+    ended: Ended,
+    abnormal_exits: Arc<Mutex<Vec<String>>>,
+    losses: LossWatch,
+) -> Shutdown {
+    let Ended {
+        status,
+        mut diagnostics,
+        lost_process,
+    } = ended;
+    let final_status = match status {
+        JobStatus::Finished => FinalApplicationStatus::SUCCEEDED,
+        JobStatus::Canceled => FinalApplicationStatus::KILLED,
+        _ => FinalApplicationStatus::FAILED,
+    };
+    if final_status == FinalApplicationStatus::FAILED {
+        // A lost TaskManager is in `unreported` at once; a lost worker only once its container
+        // is reported (a memory kill ends the worker before its TaskManager).
+        let reported = || {
+            !abnormal_exits
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .is_empty()
+        };
+        let deadline = tokio::time::Instant::now() + LOSS_REPORT_PATIENCE;
+        while (losses.unreported() > 0 || (lost_process && !reported()))
+            && tokio::time::Instant::now() < deadline
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let exits = abnormal_exits.lock().unwrap_or_else(|e| e.into_inner());
+    if final_status != FinalApplicationStatus::SUCCEEDED && !exits.is_empty() {
+        diagnostics.push_str("\nTaskManager containers that ended abnormally:\n");
+        diagnostics.push_str(&exits.join("\n"));
+    }
+    Shutdown {
+        status: final_status,
+        diagnostics,
     }
 }
 
@@ -334,9 +396,10 @@ pub fn run(mut config: Configuration, mode: DeploymentMode) -> anyhow::Result<()
         let losses = rm.loss_watch();
         let mut rm_task = tokio::spawn(rm.run(stop_rx.clone()));
 
-        if mode != DeploymentMode::Session {
-            let job = match submit_job(mode, &config, &cluster) {
-                Ok(job) => job,
+        let rest_address = jm.rest_address.to_string();
+        let per_job = match mode {
+            DeploymentMode::PerJob => match submit_shipped_job(&cluster) {
+                Ok(job) => Some(job),
                 Err(e) => {
                     let diagnostics = format!("Could not start the job: {e:#}");
                     let _ = stop_tx.send(true);
@@ -345,11 +408,19 @@ pub fn run(mut config: Configuration, mode: DeploymentMode) -> anyhow::Result<()
                     remove_staging_dir();
                     bail!(diagnostics);
                 }
-            };
+            },
+            _ => None,
+        };
+        if mode != DeploymentMode::Session {
             let tx = shutdown_tx.clone();
             let watched = cluster.clone();
+            let config = config.clone();
             tokio::spawn(async move {
-                let shutdown = watch_job(watched, job, abnormal_exits, losses).await;
+                let ended = match per_job {
+                    Some(job) => watch_job(watched, job).await,
+                    None => watch_program(watched, config, rest_address).await,
+                };
+                let shutdown = application_end(ended, abnormal_exits, losses).await;
                 let _ = tx.send(shutdown);
             });
         }

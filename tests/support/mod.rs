@@ -48,6 +48,15 @@ pub fn reference_word_count(text: &str) -> HashMap<String, i64> {
     counts
 }
 
+/// Checks what `examples/word_count_pipeline` wrote to `output` for the input `text`: every
+/// count in `counts`, and in `frequent` those of words seen at least twice.
+pub fn assert_word_count_pipeline_output(output: &Path, text: &str) {
+    let expected = reference_word_count(text);
+    assert_eq!(read_counts(&output.join("counts")), expected);
+    let frequent: HashMap<String, i64> = expected.into_iter().filter(|(_, n)| *n >= 2).collect();
+    assert_eq!(read_counts(&output.join("frequent")), frequent);
+}
+
 /// Reads `(word,count)` lines from a file or a directory of subtask files; keeps each word's
 /// highest count (in STREAMING mode every update is written, the last one being the total).
 pub fn read_counts(path: &Path) -> HashMap<String, i64> {
