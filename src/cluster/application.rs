@@ -82,16 +82,7 @@ pub fn run_program(
         .env(ENV_CLIENT_CONFIG, dir.path().join("strato-conf.yaml"))
         .stdin(Stdio::null())
         .stderr(Stdio::piped());
-    // SAFETY: prctl is async-signal-safe; it only asks the kernel to end the driver with us.
-    unsafe {
-        use std::os::unix::process::CommandExt;
-        command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    crate::util::process::kill_with_parent(&mut command);
     let mut child = command
         .spawn()
         .with_context(|| format!("could not start the program '{}'", program.display()))?;

@@ -6,7 +6,6 @@
 use std::collections::HashMap;
 use std::io::BufReader;
 use std::net::TcpStream;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
@@ -231,15 +230,7 @@ fn start_worker(
         .env(ENV_CLIENT_CONFIG, &conf_path)
         .env_remove(ENV_CLIENT_REPORT)
         .env_remove(ENV_PLAN_OUTPUT);
-    // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill the child with us.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    crate::util::process::kill_with_parent(&mut command);
     let mut child = command
         .spawn()
         .with_context(|| format!("could not start '{}'", program.display()))?;

@@ -4,6 +4,7 @@
 pub mod hash;
 pub mod ids;
 pub mod logging;
+pub mod process;
 pub mod resources;
 pub mod rolling;
 pub mod textgen;
