@@ -484,19 +484,49 @@ fn bad_deployments_are_refused_before_anything_is_left_behind() {
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
 
-#[test]
-fn a_task_manager_killed_for_exceeding_its_memory_fails_the_job_with_yarns_diagnostics() {
-    let yarn = Yarn::start_with_memory_check(false, std::time::Duration::from_millis(100));
-    // A million distinct words: counting them needs ~200 MB of keyed state, more than the
-    // 128 MB container the TaskManager (and its worker) run in.
-    let input = yarn.dir.path().join("words.txt");
+/// A million distinct words: counting them needs ~200 MB of keyed state, more than a 128 MB
+/// container can hold for the TaskManager and its worker.
+fn write_distinct_words(path: &Path) {
     let mut text = String::new();
     for line in 0..100_000 {
         let words: Vec<String> = (0..10).map(|w| format!("w{}", line * 10 + w)).collect();
         text.push_str(&words.join(" "));
         text.push('\n');
     }
-    std::fs::write(&input, text).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn in_a_session_the_failure_cause_of_a_job_names_its_memory_killed_container() {
+    let yarn = Yarn::start_with_memory_check(false, std::time::Duration::from_millis(100));
+    let input = yarn.dir.path().join("words.txt");
+    write_distinct_words(&input);
+    let app = start_session(&yarn, &["-tm", "128"]);
+    let output = yarn.dir.path().join("counts").display().to_string();
+    let args = [
+        vec!["run".to_string()],
+        word_count_args(&input.display().to_string(), &output),
+    ]
+    .concat();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = yarn.cli(&args);
+    assert!(!out.status.success());
+    let job = line_value(&stdout(&out), "Job has been submitted with JobID ");
+    let web = yarn.app(&app).am_rpc_address.unwrap();
+    // The worker dies first; YARN's reason follows when the NodeManager reports the container.
+    yarn.wait_for("the container's exit in the failure cause", |_| {
+        let exceptions = cluster_support::http_get(&web, &format!("/jobs/{job}/exceptions"));
+        exceptions["root-exception"].as_str().is_some_and(|cause| {
+            cause.contains("exit code -104 (killed for exceeding its physical memory limit)")
+        })
+    });
+}
+
+#[test]
+fn a_task_manager_killed_for_exceeding_its_memory_fails_the_job_with_yarns_diagnostics() {
+    let yarn = Yarn::start_with_memory_check(false, std::time::Duration::from_millis(100));
+    let input = yarn.dir.path().join("words.txt");
+    write_distinct_words(&input);
     let output = yarn.dir.path().join("counts").display().to_string();
     let args = [
         vec![

@@ -488,6 +488,25 @@ impl Cluster {
         }
     }
 
+    /// The resource manager learned why the process of TaskManager `id` ended (e.g. YARN's
+    /// memory kill): jobs that failed by losing it get the reason in their failure cause.
+    /// The news may come after the job failed: losing a worker is noticed at once, the
+    /// container's exit status only when the NodeManager reports it.
+    pub fn explain_process_loss(&self, id: &str, reason: &str) {
+        let mut state = self.lock();
+        for entry in state.jobs.values_mut() {
+            if !entry.failed_by_lost_process {
+                continue;
+            }
+            if let Some((_, cause)) = &mut entry.failure {
+                if cause.contains(id) && !cause.contains(reason) {
+                    cause.push_str("\nCaused by: ");
+                    cause.push_str(reason);
+                }
+            }
+        }
+    }
+
     /// Declares TaskManagers whose heartbeats stopped lost.
     fn check_heartbeats(&self) {
         let timeout = self.settings.heartbeat_timeout;

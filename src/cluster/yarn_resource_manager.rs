@@ -329,6 +329,7 @@ impl YarnResourceManager {
         tracing::warn!("{text}");
         self.record_abnormal(text.clone());
         self.cluster.task_manager_lost(&id, &text);
+        self.cluster.explain_process_loss(&id, &text);
     }
 
     fn registered_set(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
