@@ -98,6 +98,7 @@ fn snapshot_times(backend: &str, incremental: bool) -> anyhow::Result<()> {
         kind,
         incremental,
         local_dirs: vec![dir.path().to_path_buf()],
+        ..Default::default()
     };
     let mut state = KeyedStateBackend::<i64>::create(
         &settings,

@@ -25,11 +25,18 @@ use strato::AggregateFunction;
 
 const MAX_PARALLELISM: usize = 128;
 
+thread_local! {
+    /// The RocksDB write cache the scenario on this thread runs with.
+    static WRITE_CACHE_BYTES: std::cell::Cell<usize> =
+        const { std::cell::Cell::new(strato::state::manager::DEFAULT_ROCKSDB_WRITE_CACHE_BYTES) };
+}
+
 fn settings(kind: StateBackendType, dir: &Path, incremental: bool) -> StateBackendSettings {
     StateBackendSettings {
         kind,
         incremental,
         local_dirs: vec![dir.to_path_buf()],
+        rocksdb_write_cache_bytes: WRITE_CACHE_BYTES.get(),
     }
 }
 
@@ -368,7 +375,8 @@ fn restoring_a_missing_or_damaged_state_file_names_the_path(kind: StateBackendTy
     assert!(err.contains(&file), "{err}");
 }
 
-/// Runs each scenario against both backends.
+/// Runs each scenario against both backends; RocksDB also with a write cache so small that
+/// it flushes all the time, and without one.
 macro_rules! on_both_backends {
     ($($scenario:ident),* $(,)?) => {
         mod hashmap {
@@ -376,6 +384,18 @@ macro_rules! on_both_backends {
         }
         mod rocksdb {
             $(#[test] fn $scenario() { super::$scenario(super::StateBackendType::RocksDb) })*
+        }
+        mod rocksdb_with_a_flushing_write_cache {
+            $(#[test] fn $scenario() {
+                super::WRITE_CACHE_BYTES.set(300);
+                super::$scenario(super::StateBackendType::RocksDb)
+            })*
+        }
+        mod rocksdb_without_write_cache {
+            $(#[test] fn $scenario() {
+                super::WRITE_CACHE_BYTES.set(0);
+                super::$scenario(super::StateBackendType::RocksDb)
+            })*
         }
     };
 }

@@ -281,6 +281,9 @@ options! {
         .with_default("false");
     ROCKSDB_LOCAL_DIR: Vec<String> = ConfigOption::new("state.backend.rocksdb.localdir",
         "Local directories for RocksDB files.");
+    ROCKSDB_WRITE_CACHE_SIZE: MemorySize = ConfigOption::new("state.backend.rocksdb.write-cache.size",
+        "Memory per operator subtask for recent keyed-state writes in front of RocksDB, flushed at checkpoints and when full; 0 turns the cache off.")
+        .with_default("64mb");
     CHECKPOINTS_DIRECTORY: String = ConfigOption::new("state.checkpoints.dir",
         "Directory (URI) checkpoints are written to.");
     SAVEPOINT_DIRECTORY: String = ConfigOption::new("state.savepoints.dir",

@@ -70,6 +70,7 @@ impl<K: StateKey> KeyedStateBackend<K> {
                     range,
                     max_parallelism,
                     settings.incremental,
+                    settings.rocksdb_write_cache_bytes,
                     restore,
                 )?))
             }

@@ -27,6 +27,8 @@ pub struct StateBackendSettings {
     /// Where RocksDB keeps its working files (`state.backend.rocksdb.localdir`, else
     /// `io.tmp.dirs`, else the system temp dir).
     pub local_dirs: Vec<std::path::PathBuf>,
+    /// `state.backend.rocksdb.write-cache.size` in bytes (0: no cache).
+    pub rocksdb_write_cache_bytes: usize,
 }
 
 impl StateBackendSettings {
@@ -53,9 +55,13 @@ impl StateBackendSettings {
             kind: config.get(&o::STATE_BACKEND)?,
             incremental: config.get(&o::STATE_BACKEND_INCREMENTAL)?,
             local_dirs,
+            rocksdb_write_cache_bytes: config.get(&o::ROCKSDB_WRITE_CACHE_SIZE)?.bytes() as usize,
         })
     }
 }
+
+/// The default of `state.backend.rocksdb.write-cache.size`.
+pub const DEFAULT_ROCKSDB_WRITE_CACHE_BYTES: usize = 64 << 20;
 
 impl Default for StateBackendSettings {
     fn default() -> Self {
@@ -63,6 +69,7 @@ impl Default for StateBackendSettings {
             kind: crate::config::options::StateBackendType::HashMap,
             incremental: false,
             local_dirs: vec![std::env::temp_dir()],
+            rocksdb_write_cache_bytes: DEFAULT_ROCKSDB_WRITE_CACHE_BYTES,
         }
     }
 }

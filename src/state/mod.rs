@@ -19,6 +19,7 @@ pub mod rocksdb;
 pub mod timers;
 pub mod ttl;
 pub mod user;
+pub mod write_cache;
 
 pub use backend::{KeyedStateBackend, Namespace};
 pub use descriptor::{

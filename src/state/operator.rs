@@ -129,6 +129,7 @@ mod tests {
             kind,
             incremental: false,
             local_dirs: vec![dir.to_path_buf()],
+            ..Default::default()
         }
     }
 

@@ -21,6 +21,7 @@ use rocksdb::{checkpoint::Checkpoint, Direction, IteratorMode, Options, WriteOpt
 
 use super::canonical::{self, CanonicalWriter};
 use super::heap::StateError;
+use super::write_cache::{Cached, WriteCache};
 use super::{KeyedSnapshotWriter, StateKey, StateValue};
 use crate::checkpoint::{
     CheckpointError, KeyedStateHandle, SnapshotLocation, StateHandle, StateReader,
@@ -67,6 +68,8 @@ pub struct RocksDbKeyedStateBackend<K> {
     key_buffer: Vec<u8>,
     /// The column families (states) created so far.
     states: Vec<String>,
+    /// Recent writes not yet in RocksDB (by index into `states`).
+    cache: WriteCache,
     uploaded: Arc<Mutex<UploadedFiles>>,
     pub(crate) failure: Option<StateError>,
     _key: std::marker::PhantomData<fn() -> K>,
@@ -104,6 +107,15 @@ fn column_family_options() -> Options {
     options.set_allow_concurrent_memtable_write(false);
     options.set_inplace_update_support(true);
     options
+}
+
+fn decode_value<S: StateValue>(name: &str, bytes: &[u8]) -> Result<S, StateError> {
+    canonical::decode::<S>(bytes, "a value")
+        .map(|(v, _)| v)
+        .map_err(|reason| StateError::Restore {
+            name: name.to_string(),
+            reason,
+        })
 }
 
 fn rocks_error(dir: &Path) -> impl Fn(rocksdb::Error) -> StateError + '_ {
@@ -181,6 +193,7 @@ impl<K: StateKey> RocksDbKeyedStateBackend<K> {
         range: KeyGroupRange,
         max_parallelism: usize,
         incremental: bool,
+        write_cache_bytes: usize,
         restore: Option<(&StateReader, &[KeyedStateHandle])>,
     ) -> Result<Self, StateError> {
         let dir = instance.dir.clone();
@@ -215,6 +228,7 @@ impl<K: StateKey> RocksDbKeyedStateBackend<K> {
             write_options,
             key_buffer: Vec::new(),
             states: names,
+            cache: WriteCache::new(write_cache_bytes),
             uploaded: Arc::new(Mutex::new(uploaded)),
             failure: None,
             _key: std::marker::PhantomData,
@@ -355,7 +369,21 @@ impl<K: StateKey> RocksDbKeyedStateBackend<K> {
         Ok(f(value.as_ref()))
     }
 
+    fn state_index(&self, name: &str) -> Option<usize> {
+        self.states.iter().position(|s| s == name)
+    }
+
+    /// The value of the key in `key_buffer` in state `name`: from the cache, else RocksDB.
     fn read<S: StateValue>(&self, name: &str) -> Result<Option<S>, StateError> {
+        let cached = match self.state_index(name) {
+            Some(index) => self.cache.get(index, &self.key_buffer),
+            None => Cached::Miss,
+        };
+        match cached {
+            Cached::Hit(Some(bytes)) => return decode_value(name, bytes).map(Some),
+            Cached::Hit(None) => return Ok(None),
+            Cached::Miss => {}
+        }
         let db = self.db()?;
         let Some(cf) = db.cf_handle(name) else {
             return Ok(None);
@@ -365,14 +393,42 @@ impl<K: StateKey> RocksDbKeyedStateBackend<K> {
             .get_pinned_cf(cf, &self.key_buffer)
             .map_err(rocks_error(dir))?
         {
-            Some(bytes) => canonical::decode::<S>(&bytes, "a value")
-                .map(|(v, _)| Some(v))
-                .map_err(|reason| StateError::Restore {
-                    name: name.to_string(),
-                    reason,
-                }),
+            Some(bytes) => decode_value(name, &bytes).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// Writes the cached writes into RocksDB in one batch; `keep` leaves them cached (clean),
+    /// else the cache is emptied.
+    fn flush_cache(&mut self, keep: bool) -> Result<(), StateError> {
+        if !self.cache.has_dirty() {
+            if !keep {
+                self.cache.clear();
+            }
+            return Ok(());
+        }
+        let db = self.db.as_ref().ok_or_else(|| StateError::Backend {
+            path: self.instance.dir.display().to_string(),
+            reason: "the RocksDB instance is closed".into(),
+        })?;
+        let dir = &self.instance.dir;
+        let mut batch = rocksdb::WriteBatch::default();
+        let states = &self.states;
+        self.cache.write_dirty(|index, key, value| {
+            let name = &states[index];
+            let cf = db.cf_handle(name).ok_or_else(|| missing_state(dir, name))?;
+            match value {
+                Some(value) => batch.put_cf(cf, key, value),
+                None => batch.delete_cf(cf, key),
+            }
+            Ok::<_, StateError>(())
+        })?;
+        db.write_opt(batch, &self.write_options)
+            .map_err(rocks_error(dir))?;
+        if !keep {
+            self.cache.clear();
+        }
+        Ok(())
     }
 
     /// Runs `f` on the slot of (key, namespace) of state `name` and writes the result back
@@ -389,19 +445,26 @@ impl<K: StateKey> RocksDbKeyedStateBackend<K> {
         self.build_key(key_group, key, namespace)?;
         let mut slot = self.read::<S>(name)?;
         let result = f(&mut slot);
+        let bytes = match &slot {
+            Some(value) => Some(canonical::encode(value, "a value").map_err(|reason| {
+                StateError::Snapshot {
+                    name: name.to_string(),
+                    reason,
+                }
+            })?),
+            None => None,
+        };
+        if let (true, Some(index)) = (self.cache.is_enabled(), self.state_index(name)) {
+            if self.cache.put(index, &self.key_buffer, bytes) {
+                self.flush_cache(false)?;
+            }
+            return Ok(result);
+        }
         let db = self.db()?;
         let dir = &self.instance.dir;
         let cf = db.cf_handle(name).ok_or_else(|| missing_state(dir, name))?;
-        match slot {
-            Some(value) => {
-                let bytes = canonical::encode(&value, "a value").map_err(|reason| {
-                    StateError::Snapshot {
-                        name: name.to_string(),
-                        reason,
-                    }
-                })?;
-                db.put_cf_opt(cf, &self.key_buffer, bytes, &self.write_options)
-            }
+        match bytes {
+            Some(bytes) => db.put_cf_opt(cf, &self.key_buffer, bytes, &self.write_options),
             None => db.delete_cf_opt(cf, &self.key_buffer, &self.write_options),
         }
         .map_err(rocks_error(dir))?;
@@ -423,9 +486,24 @@ impl<K: StateKey> RocksDbKeyedStateBackend<K> {
             name: name.to_string(),
             reason,
         };
-        let mut out = Vec::new();
+        // What RocksDB holds, with the cached writes on top, in key order.
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
         for item in db.iterator_cf(cf, IteratorMode::Start) {
             let (key, value) = item.map_err(rocks_error(dir))?;
+            merged.insert(key.into_vec(), value.into_vec());
+        }
+        if let Some(index) = self.state_index(name) {
+            self.cache.for_each(index, |key, value| match value {
+                Some(value) => {
+                    merged.insert(key.to_vec(), value.to_vec());
+                }
+                None => {
+                    merged.remove(key);
+                }
+            });
+        }
+        let mut out = Vec::new();
+        for (key, value) in merged {
             let rest = key.get(2..).unwrap_or_default();
             let (k, used) = canonical::decode::<K>(rest, "a key").map_err(decode_error)?;
             let (n, _) =
@@ -442,6 +520,7 @@ impl<K: StateKey> RocksDbKeyedStateBackend<K> {
         checkpoint_id: u64,
         savepoint: bool,
     ) -> Result<RocksDbSnapshot, StateError> {
+        self.flush_cache(true)?;
         let db = self.db()?;
         let local = self
             .instance
