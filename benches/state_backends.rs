@@ -144,10 +144,13 @@ fn main() -> anyhow::Result<()> {
         let backend = std::env::args().nth(pos + 1).unwrap_or_default();
         let (records, secs, checkpoints) = run(&backend)?;
         let rss = strato::util::resources::peak_rss_bytes().unwrap_or(0);
+        // CPU per record is steadier than wall-clock throughput on a shared machine.
+        let cpu = strato::util::resources::cpu_seconds().unwrap_or(0.0);
         println!(
-            "{backend}: {records} records over {KEYS} keys in {secs:.2} s = {:.2} M records/s, peak RSS {} MB",
+            "{backend}: {records} records over {KEYS} keys in {secs:.2} s = {:.2} M records/s, peak RSS {} MB, process CPU {cpu:.2} s ({:.0} ns of CPU per record)",
             records as f64 / secs / 1e6,
-            rss >> 20
+            rss >> 20,
+            cpu * 1e9 / records as f64
         );
         let done: Vec<_> = checkpoints
             .history
