@@ -20,7 +20,7 @@ use crate::graph::stream_graph::{
 };
 use crate::runtime::batch::Batch;
 use crate::runtime::chain::{guarded, BoxOutput, ChainEvent, TaskError};
-use crate::runtime::network::serde_codec::decode_all;
+use crate::runtime::operators::co::{process_buffer, EndedInputs};
 use crate::runtime::operators::factory::{downcast_output, Record, TypedOutputs};
 use crate::state::{MapStateDescriptor, OperatorSnapshotFutures, TaskStateManager};
 
@@ -226,7 +226,7 @@ impl<A: Record, B: Record, O: Record, F: BroadcastProcessFunction<A, B, O>> TwoI
             out: Batch::new(),
             first: Batch::new(),
             second: Batch::new(),
-            ended: [false, false],
+            ended: Default::default(),
             maps: Maps::new(),
             state: None,
         }))
@@ -241,7 +241,7 @@ struct BroadcastProcessOperator<A, B, O, F> {
     out: Batch<O>,
     first: Batch<A>,
     second: Batch<B>,
-    ended: [bool; 2],
+    ended: EndedInputs,
     maps: Maps,
     state: Option<Arc<TaskStateManager>>,
 }
@@ -301,34 +301,29 @@ impl<A: Record, B: Record, O: Record, F: BroadcastProcessFunction<A, B, O>> Head
     }
 
     fn push_buffer(&mut self, input: usize, buffer: &[u8]) -> Result<(), TaskError> {
-        let (f, out, maps) = (&mut self.f, &mut self.out, &mut self.maps);
+        let (f, maps) = (&mut self.f, &mut self.maps);
         if input == 0 {
-            decode_all(buffer, &mut self.first)?;
-            let first = &mut self.first;
-            guarded(&self.op.name, || {
-                let mut c = Collector::new(out);
-                first.drain().try_for_each(|(a, ts)| {
-                    c.timestamp = ts;
-                    f.process_element(a, &mut ReadOnlyContext { maps, out: &mut c })
-                })
-            })?;
+            process_buffer(
+                &self.op.name,
+                buffer,
+                &mut self.first,
+                &mut self.out,
+                |a, out| f.process_element(a, &mut ReadOnlyContext { maps, out }),
+            )?;
         } else {
-            decode_all(buffer, &mut self.second)?;
-            let second = &mut self.second;
-            guarded(&self.op.name, || {
-                let mut c = Collector::new(out);
-                second.drain().try_for_each(|(b, ts)| {
-                    c.timestamp = ts;
-                    f.process_broadcast_element(b, &mut Context { maps, out: &mut c })
-                })
-            })?;
+            process_buffer(
+                &self.op.name,
+                buffer,
+                &mut self.second,
+                &mut self.out,
+                |b, out| f.process_broadcast_element(b, &mut Context { maps, out }),
+            )?;
         }
         self.next.push(&mut self.out)
     }
 
     fn end_input(&mut self, input: usize) -> Result<(), TaskError> {
-        self.ended[input.min(1)] = true;
-        if self.ended == [true, true] {
+        if self.ended.end(input) {
             self.next.event(ChainEvent::EndOfInput)?;
         }
         Ok(())

@@ -209,14 +209,7 @@ pub fn run(
     let plan = program::plan(program_path, args, config)?;
     let key = client.upload_program(program_path)?;
     let id = plan.job_graph.job_id.to_string();
-    client.submit(&Submission {
-        job_graph: plan.job_graph,
-        plan: plan.plan,
-        program_key: key,
-        program_args: args.to_vec(),
-        configuration: config.to_yaml_string(),
-        job_ordinal: 0,
-    })?;
+    client.submit(&Submission::planned(plan, key, args, config))?;
     println!("Job has been submitted with JobID {id}");
     if detached {
         return Ok(());

@@ -303,15 +303,8 @@ pub fn run_per_job(
     let descriptor = YarnClusterDescriptor::new(config).map_err(anyhow_error)?;
     let plan = program::plan(program_path, args, config)?;
     let job_id = plan.job_graph.job_id.to_string();
-    let submission = serde_json::to_vec(&Submission {
-        job_graph: plan.job_graph,
-        plan: plan.plan,
-        program_key: String::new(),
-        program_args: args.to_vec(),
-        configuration: config.to_yaml_string(),
-        job_ordinal: 0,
-    })
-    .map_err(|e| error(format!("could not encode the job submission: {e}")))?;
+    let submission = serde_json::to_vec(&Submission::planned(plan, String::new(), args, config))
+        .map_err(|e| error(format!("could not encode the job submission: {e}")))?;
     let spec = DeploySpec {
         mode: DeploymentMode::PerJob,
         program: Some(program_path.display().to_string()),

@@ -34,14 +34,7 @@ pub fn submit_program(
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let job_id = plan.job_graph.job_id;
     cluster
-        .submit(Submission {
-            job_graph: plan.job_graph,
-            plan: plan.plan,
-            program_key: key,
-            program_args: args.to_vec(),
-            configuration: config.to_yaml_string(),
-            job_ordinal: 0,
-        })
+        .submit(Submission::planned(plan, key, args, config))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(job_id)
 }

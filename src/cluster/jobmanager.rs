@@ -67,6 +67,26 @@ pub struct Submission {
     pub job_ordinal: usize,
 }
 
+impl Submission {
+    /// The submission of the job a program's `main` planned (its first, as plan mode stops
+    /// there), run with `args` under `config`.
+    pub fn planned(
+        plan: crate::api::launch::PlanFile,
+        program_key: String,
+        args: &[String],
+        config: &crate::config::Configuration,
+    ) -> Self {
+        Submission {
+            job_graph: plan.job_graph,
+            plan: plan.plan,
+            program_key,
+            program_args: args.to_vec(),
+            configuration: config.to_yaml_string(),
+            job_ordinal: 0,
+        }
+    }
+}
+
 /// What the dispatcher keeps about a job.
 pub struct JobEntry {
     pub job: Arc<JobGraph>,

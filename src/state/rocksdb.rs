@@ -307,18 +307,19 @@ impl<K: StateKey> RocksDbKeyedStateBackend<K> {
             .map_err(rocks_error(dir))
     }
 
-    fn ensure_state(&mut self, state: &str) -> Result<(), StateError> {
-        let dir = self.instance.dir.clone();
-        if self.states.iter().any(|s| s == state) {
-            return Ok(());
+    /// The index of state `state` (its column family), created on first use.
+    fn ensure_state(&mut self, state: &str) -> Result<usize, StateError> {
+        if let Some(index) = self.state_index(state) {
+            return Ok(index);
         }
-        let db = self.db.as_mut().ok_or_else(|| missing_state(&dir, state))?;
+        let dir = &self.instance.dir;
+        let db = self.db.as_mut().ok_or_else(|| missing_state(dir, state))?;
         if db.cf_handle(state).is_none() {
             db.create_cf(state, &column_family_options())
-                .map_err(rocks_error(&dir))?;
+                .map_err(rocks_error(dir))?;
         }
         self.states.push(state.to_string());
-        Ok(())
+        Ok(self.states.len() - 1)
     }
 
     pub fn key_group_of(&self, key: &K) -> usize {
@@ -365,7 +366,7 @@ impl<K: StateKey> RocksDbKeyedStateBackend<K> {
         f: impl FnOnce(Option<&S>) -> R,
     ) -> Result<R, StateError> {
         self.build_key(key_group, key, namespace)?;
-        let value = self.read::<S>(name)?;
+        let value = self.read::<S>(self.state_index(name), name)?;
         Ok(f(value.as_ref()))
     }
 
@@ -373,9 +374,14 @@ impl<K: StateKey> RocksDbKeyedStateBackend<K> {
         self.states.iter().position(|s| s == name)
     }
 
-    /// The value of the key in `key_buffer` in state `name`: from the cache, else RocksDB.
-    fn read<S: StateValue>(&self, name: &str) -> Result<Option<S>, StateError> {
-        let cached = match self.state_index(name) {
+    /// The value of the key in `key_buffer` in state `name` (at `index`, if created): from the
+    /// cache, else RocksDB.
+    fn read<S: StateValue>(
+        &self,
+        index: Option<usize>,
+        name: &str,
+    ) -> Result<Option<S>, StateError> {
+        let cached = match index {
             Some(index) => self.cache.get(index, &self.key_buffer),
             None => Cached::Miss,
         };
@@ -441,9 +447,9 @@ impl<K: StateKey> RocksDbKeyedStateBackend<K> {
         namespace: &N,
         f: impl FnOnce(&mut Option<S>) -> R,
     ) -> Result<R, StateError> {
-        self.ensure_state(name)?;
+        let index = self.ensure_state(name)?;
         self.build_key(key_group, key, namespace)?;
-        let mut slot = self.read::<S>(name)?;
+        let mut slot = self.read::<S>(Some(index), name)?;
         let result = f(&mut slot);
         let bytes = match &slot {
             Some(value) => Some(canonical::encode(value, "a value").map_err(|reason| {
@@ -454,7 +460,7 @@ impl<K: StateKey> RocksDbKeyedStateBackend<K> {
             })?),
             None => None,
         };
-        if let (true, Some(index)) = (self.cache.is_enabled(), self.state_index(name)) {
+        if self.cache.is_enabled() {
             if self.cache.put(index, &self.key_buffer, bytes) {
                 self.flush_cache(false)?;
             }

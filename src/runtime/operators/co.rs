@@ -9,6 +9,37 @@ use crate::runtime::batch::Batch;
 use crate::runtime::chain::{guarded, BoxOutput, ChainEvent, TaskError};
 use crate::runtime::network::serde_codec::decode_all;
 
+/// Decodes `buffer` into `batch` and runs `f` on each record with a collector into `out` that
+/// carries the record's timestamp; a failure or panic is operator `name`'s.
+pub(crate) fn process_buffer<T: DeserializeOwned, O>(
+    name: &str,
+    buffer: &[u8],
+    batch: &mut Batch<T>,
+    out: &mut Batch<O>,
+    mut f: impl FnMut(T, &mut Collector<'_, O>) -> anyhow::Result<()>,
+) -> Result<(), TaskError> {
+    decode_all(buffer, batch)?;
+    guarded(name, || {
+        let mut c = Collector::new(out);
+        batch.drain().try_for_each(|(record, ts)| {
+            c.timestamp = ts;
+            f(record, &mut c)
+        })
+    })
+}
+
+/// Which inputs of a two-input operator have ended: the operator's input ends with both.
+#[derive(Debug, Default)]
+pub(crate) struct EndedInputs([bool; 2]);
+
+impl EndedInputs {
+    /// Records the end of `input`; true once both inputs have ended.
+    pub(crate) fn end(&mut self, input: usize) -> bool {
+        self.0[input.min(1)] = true;
+        self.0 == [true, true]
+    }
+}
+
 pub struct CoFlatMapOperator<A, B, O, F> {
     pub name: String,
     pub f: F,
@@ -16,7 +47,7 @@ pub struct CoFlatMapOperator<A, B, O, F> {
     pub out: Batch<O>,
     pub first: Batch<A>,
     pub second: Batch<B>,
-    pub ended: [bool; 2],
+    pub(crate) ended: EndedInputs,
 }
 
 impl<A, B, O, F> HeadInput for CoFlatMapOperator<A, B, O, F>
@@ -32,34 +63,29 @@ where
     }
 
     fn push_buffer(&mut self, input: usize, buffer: &[u8]) -> Result<(), TaskError> {
-        let (f, out) = (&mut self.f, &mut self.out);
+        let f = &mut self.f;
         if input == 0 {
-            decode_all(buffer, &mut self.first)?;
-            let first = &mut self.first;
-            guarded(&self.name, || {
-                let mut c = Collector::new(out);
-                first.drain().try_for_each(|(a, ts)| {
-                    c.timestamp = ts;
-                    f.flat_map1(a, &mut c)
-                })
-            })?;
+            process_buffer(
+                &self.name,
+                buffer,
+                &mut self.first,
+                &mut self.out,
+                |a, c| f.flat_map1(a, c),
+            )?;
         } else {
-            decode_all(buffer, &mut self.second)?;
-            let second = &mut self.second;
-            guarded(&self.name, || {
-                let mut c = Collector::new(out);
-                second.drain().try_for_each(|(b, ts)| {
-                    c.timestamp = ts;
-                    f.flat_map2(b, &mut c)
-                })
-            })?;
+            process_buffer(
+                &self.name,
+                buffer,
+                &mut self.second,
+                &mut self.out,
+                |b, c| f.flat_map2(b, c),
+            )?;
         }
         self.next.push(&mut self.out)
     }
 
     fn end_input(&mut self, input: usize) -> Result<(), TaskError> {
-        self.ended[input.min(1)] = true;
-        if self.ended == [true, true] {
+        if self.ended.end(input) {
             self.next.event(ChainEvent::EndOfInput)?;
         }
         Ok(())

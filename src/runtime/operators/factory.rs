@@ -207,7 +207,7 @@ impl<A: Record, B: Record, O: Clone + Send + 'static, F: CoFlatMapFunction<A, B,
             out: Batch::new(),
             first: Batch::new(),
             second: Batch::new(),
-            ended: [false, false],
+            ended: Default::default(),
         }))
     }
 }
