@@ -150,12 +150,14 @@ fn completed_checkpoints(cluster: &LocalCluster, id: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Submits the exactly-once pipeline (detached); returns its job id.
+/// Submits the exactly-once pipeline (detached) with CLI options `extra` and program
+/// arguments `program_extra`; returns its job id.
 fn submit_pipeline(
     cluster: &LocalCluster,
     extra: &[&str],
     output: &std::path::Path,
     count: u64,
+    program_extra: &[&str],
 ) -> String {
     let program = example("exactly_once_pipeline");
     let checkpoints = format!(
@@ -180,31 +182,10 @@ fn submit_pipeline(
         "--checkpoint-dir",
         &checkpoints,
     ]);
+    args.extend_from_slice(program_extra);
     let out = cluster.cli("run", &args);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     cluster_support::submitted_job_id(&out)
-}
-
-/// Every visible line under `dir` (hidden in-progress/pending files skipped), sorted.
-fn committed_lines(dir: &std::path::Path) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let name = entry.file_name().to_string_lossy().to_string();
-            if name.starts_with('.') {
-                continue;
-            }
-            if entry.path().is_dir() {
-                stack.push(entry.path());
-            } else {
-                let text = std::fs::read_to_string(entry.path()).unwrap();
-                lines.extend(text.lines().map(str::to_string));
-            }
-        }
-    }
-    lines.sort();
-    lines
 }
 
 /// Compares committed output without printing thousands of lines: sizes and the first
@@ -253,7 +234,7 @@ fn a_killed_task_manager_recovers_from_the_latest_checkpoint_with_exactly_once_o
     );
     let output = cluster.dir.path().join("out");
     let count = 24_000;
-    let id = submit_pipeline(&cluster, &["-p", "2"], &output, count);
+    let id = submit_pipeline(&cluster, &["-p", "2"], &output, count, &[]);
     eventually(&cluster, 60, "two completed checkpoints", |c| {
         completed_checkpoints(c, &id) >= 2
     });
@@ -278,12 +259,84 @@ fn a_killed_task_manager_recovers_from_the_latest_checkpoint_with_exactly_once_o
     assert_same_lines(&committed_lines(&output), &expected_lines(count, 20));
 }
 
+/// What is killed in the region failover tests.
+enum Kill {
+    /// The job's worker process on the first TaskManager: the region restarts in its slot.
+    Worker,
+    /// The first TaskManager and its worker: the region restarts in a replacement's slot.
+    TaskManager,
+}
+
+/// Runs the forward-only pipeline at parallelism 2 on two TaskManagers (subtask 0 and 1 are
+/// two regions, one per TaskManager), kills per `kill`, and checks that only the hit region
+/// restarted and the output is exactly-once.
+fn region_failover_after(kill: Kill) {
+    let mut cluster = LocalCluster::start(
+        2,
+        1,
+        &[
+            "heartbeat.interval=200 ms",
+            "heartbeat.timeout=3 s",
+            "restart-strategy.fixed-delay.delay=200 ms",
+        ],
+    );
+    let output = cluster.dir.path().join("out");
+    let count = 24_000;
+    let id = submit_pipeline(&cluster, &["-p", "2"], &output, count, &["--forward"]);
+    eventually(&cluster, 60, "two completed checkpoints", |c| {
+        completed_checkpoints(c, &id) >= 2
+    });
+    let workers: Vec<Vec<u32>> = cluster
+        .task_managers
+        .iter()
+        .map(|tm| children(tm.id()))
+        .collect();
+    assert!(
+        workers.iter().all(|w| w.len() == 1),
+        "one worker per TaskManager: {workers:?}"
+    );
+    let (killed, survivor) = (workers[0][0], workers[1][0]);
+    unsafe { libc::kill(killed as i32, libc::SIGKILL) };
+    if let Kill::TaskManager = kill {
+        unsafe { libc::kill(cluster.task_managers[0].id() as i32, libc::SIGKILL) };
+        cluster.add_task_manager();
+    }
+    eventually(&cluster, 60, "a restore from a checkpoint", |c| {
+        c.get(&format!("/jobs/{id}/checkpoints"))["counts"]["restored"].as_u64() >= Some(1)
+    });
+    assert!(
+        is_alive(survivor),
+        "the worker running the other region was left alone"
+    );
+    eventually(&cluster, 120, "the job to finish", |c| {
+        c.job_state(&id) == "FINISHED"
+    });
+    let job = cluster.get(&format!("/jobs/{id}"));
+    assert!(
+        job["timestamps"]["RESTARTING"].as_i64().unwrap_or(0) == 0,
+        "a region restart keeps the job RUNNING: {job}"
+    );
+    let mut expected: Vec<String> = (0..count).map(|i| format!("({},{i})", i % 20)).collect();
+    expected.sort();
+    assert_same_lines(&committed_lines(&output), &expected);
+}
+
+#[test]
+fn a_killed_worker_restarts_only_its_pipelined_region_and_the_output_stays_exactly_once() {
+    region_failover_after(Kill::Worker);
+}
+
+#[test]
+fn a_killed_task_manager_restarts_only_its_regions_in_a_replacement_slot() {
+    region_failover_after(Kill::TaskManager);
+}
+
 #[test]
 fn a_savepoint_taken_with_the_cli_resumes_at_another_parallelism_with_its_state() {
     let cluster = LocalCluster::start(2, 2, &[]);
     let first_output = cluster.dir.path().join("first");
     let count = 40_000;
-    let id = submit_pipeline(&cluster, &["-p", "2"], &first_output, count);
+    let id = submit_pipeline(&cluster, &["-p", "2"], &first_output, count, &[]);
     eventually(&cluster, 60, "a completed checkpoint", |c| {
         completed_checkpoints(c, &id) >= 1
     });
@@ -304,7 +357,13 @@ fn a_savepoint_taken_with_the_cli_resumes_at_another_parallelism_with_its_state(
     assert!(out.status.success(), "{}", stderr(&out));
 
     let second_output = cluster.dir.path().join("second");
-    let id2 = submit_pipeline(&cluster, &["-p", "3", "-s", &path], &second_output, count);
+    let id2 = submit_pipeline(
+        &cluster,
+        &["-p", "3", "-s", &path],
+        &second_output,
+        count,
+        &[],
+    );
     eventually(&cluster, 120, "the restored job to finish", |c| {
         c.job_state(&id2) == "FINISHED"
     });

@@ -11,7 +11,7 @@ use std::time::Duration;
 use strato::connectors::datagen::DataGeneratorSource;
 use strato::connectors::file::{FileSink, SimpleStringEncoder};
 use strato::StreamExecutionEnvironment;
-use support::FailAfter;
+use support::{committed_lines, FailAfter};
 
 mod support;
 
@@ -58,33 +58,6 @@ fn run(
     .uid("files");
     env.execute("counting exactly once").unwrap();
     committed_lines(out)
-}
-
-/// Lines of every visible (committed) file under `dir`, sorted.
-fn committed_lines(dir: &Path) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap().flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().to_string();
-            if name.starts_with('.') {
-                continue; // in-progress and pending files are hidden
-            }
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                lines.extend(
-                    std::fs::read_to_string(&path)
-                        .unwrap()
-                        .lines()
-                        .map(str::to_string),
-                );
-            }
-        }
-    }
-    lines.sort();
-    lines
 }
 
 fn check(backend: &str, mode: &str, parallelism: usize) {

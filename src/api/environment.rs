@@ -343,7 +343,12 @@ impl StreamExecutionEnvironment {
                     &self.state().config,
                     job.checkpointing.is_some(),
                 )?;
-                let client = crate::runtime::local::submit(job, graph, settings, restart)?;
+                let failover = self
+                    .state()
+                    .config
+                    .get(&crate::config::options::FAILOVER_STRATEGY)?;
+                let client =
+                    crate::runtime::local::submit(job, graph, settings, restart, failover)?;
                 launch::report_job_submitted(job_id);
                 Ok(client)
             }

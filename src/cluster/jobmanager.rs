@@ -25,7 +25,8 @@ use crate::runtime::job_master::{
     Deployed, ExecutionStates, JobControl, JobMaster, JobOutcome, JobStatus, RestartStrategy,
     SlotRequestError, TaskDeployer,
 };
-use crate::runtime::task::{ExecutionState, TaskControl, TaskReport, TaskStateUpdate};
+use crate::runtime::regions::TaskKey;
+use crate::runtime::task::{ExecutionState, TaskAttempt, TaskControl, TaskReport, TaskStateUpdate};
 use crate::util::ids::JobId;
 
 /// Milliseconds since the epoch, as Flink's REST API reports times.
@@ -137,44 +138,58 @@ struct WorkerEntry {
     gone: Option<String>,
 }
 
-/// The running attempt of a job: where each subtask is and which are done.
-struct Attempt {
-    attempt: u32,
-    /// TaskManager id per (vertex, subtask).
-    placement: Vec<Vec<String>>,
+/// One deployment of a job (all its subtasks, or one pipelined region after a region
+/// restart): where each of its subtasks runs, on which worker, and which are done. Its number
+/// (`generation`) names the workers it starts: a region restart starts new workers beside the
+/// ones still running the job's other regions.
+struct Deployment {
+    generation: u32,
+    /// TaskManager id and attempt number per deployed subtask.
+    placement: BTreeMap<TaskKey, (String, u32)>,
     reports: Sender<TaskReport>,
-    terminal: HashSet<(usize, usize)>,
+    terminal: HashSet<TaskKey>,
     workers: BTreeMap<String, WorkerEntry>,
     names: Vec<(String, usize)>,
 }
 
-impl Attempt {
-    /// Reports every unfinished task on `tm` as failed (its process or TaskManager is gone).
+impl Deployment {
     /// Fails the tasks on TaskManager `tm` (its process or the job's worker there is gone).
     fn fail_tasks_on(&mut self, tm: &str, message: &str) {
         if let Some(w) = self.workers.get_mut(tm) {
             w.gone.get_or_insert_with(|| message.to_string());
         }
-        for (vertex, subtasks) in self.placement.iter().enumerate() {
-            for (subtask, placed) in subtasks.iter().enumerate() {
-                if placed == tm && self.terminal.insert((vertex, subtask)) {
-                    let (task, parallelism) = self.names[vertex].clone();
-                    let _ = self.reports.send(TaskReport::State(TaskStateUpdate {
-                        vertex,
+        for (&(vertex, subtask), (placed, attempt)) in &self.placement {
+            if placed == tm && self.terminal.insert((vertex, subtask)) {
+                let (task, parallelism) = self.names[vertex].clone();
+                let _ = self.reports.send(TaskReport::State(TaskStateUpdate {
+                    vertex,
+                    subtask,
+                    attempt: *attempt,
+                    state: ExecutionState::Failed,
+                    failure: Some(TaskFailure {
+                        task,
+                        operator: LOST_PROCESS_OPERATOR.into(),
                         subtask,
-                        state: ExecutionState::Failed,
-                        failure: Some(TaskFailure {
-                            task,
-                            operator: LOST_PROCESS_OPERATOR.into(),
-                            subtask,
-                            parallelism,
-                            message: message.to_string(),
-                        }),
-                        accumulators: Default::default(),
-                    }));
-                }
+                        parallelism,
+                        message: message.to_string(),
+                    }),
+                    accumulators: Default::default(),
+                }));
             }
         }
+    }
+
+    /// The subtasks this deployment placed on TaskManager `tm`.
+    fn tasks_on(&self, tm: &str) -> Vec<TaskAttempt> {
+        self.placement
+            .iter()
+            .filter(|(_, (placed, _))| placed == tm)
+            .map(|(&(vertex, subtask), (_, attempt))| TaskAttempt {
+                vertex,
+                subtask,
+                attempt: *attempt,
+            })
+            .collect()
     }
 }
 
@@ -185,12 +200,29 @@ const LOST_PROCESS_OPERATOR: &str = "task manager";
 struct State {
     task_managers: BTreeMap<String, TaskManagerEntry>,
     jobs: BTreeMap<JobId, JobEntry>,
-    attempts: HashMap<JobId, Attempt>,
-    /// Slots held by each job: (TaskManager id, slot index), in subtask order.
-    allocations: HashMap<JobId, Vec<(String, usize)>>,
+    /// Each job's deployments by number: one after a full (re)start, one more per region
+    /// restart while older ones still run other regions.
+    deployments: HashMap<JobId, BTreeMap<u32, Deployment>>,
+    /// Slots held by each job: (TaskManager id, slot index) per slot-sharing index (subtask i
+    /// of every vertex runs in slot i); `None` where the TaskManager was lost.
+    allocations: HashMap<JobId, Vec<Option<(String, usize)>>>,
     /// Slots each job waiting for slots needs: what an active resource manager (YARN)
     /// requests containers for.
     pending_slots: HashMap<JobId, usize>,
+}
+
+impl State {
+    /// The job's deployments, oldest first.
+    fn deployments_of(&self, job: JobId) -> impl Iterator<Item = &Deployment> {
+        self.deployments
+            .get(&job)
+            .into_iter()
+            .flat_map(|d| d.values())
+    }
+
+    fn deployment_mut(&mut self, job: JobId, generation: u32) -> Option<&mut Deployment> {
+        self.deployments.get_mut(&job)?.get_mut(&generation)
+    }
 }
 
 /// The JobManager's shared state and operations (dispatcher + resource manager + blob store).
@@ -276,6 +308,9 @@ impl Cluster {
         let job = Arc::new(submission.job_graph.clone());
         let restart = RestartStrategy::from_config(&configuration, job.checkpointing.is_some())
             .map_err(|e| DispatchError::BadRequest(e.to_string()))?;
+        let failover = configuration
+            .get(&crate::config::options::FAILOVER_STRATEGY)
+            .map_err(|e| DispatchError::BadRequest(e.to_string()))?;
         let checkpoints = Arc::new(Mutex::new(Default::default()));
         let job_id = job.job_id;
         let status = Arc::new(Mutex::new(JobStatus::Created));
@@ -313,6 +348,7 @@ impl Cluster {
                 submission,
             }),
             restart,
+            failover,
             status,
             states,
             checkpoint_stats: checkpoints,
@@ -495,15 +531,17 @@ impl Cluster {
         };
         tracing::warn!("TaskManager {id} is lost: {reason}");
         tm.outbox.close();
-        for allocation in state.allocations.values_mut() {
-            allocation.retain(|(t, _)| t != id);
+        for slot in state.allocations.values_mut().flatten() {
+            if slot.as_ref().is_some_and(|(t, _)| t == id) {
+                *slot = None;
+            }
         }
-        for attempt in state.attempts.values_mut() {
-            if let Some(worker) = attempt.workers.get(id) {
+        for deployment in state.deployments.values_mut().flat_map(|d| d.values_mut()) {
+            if let Some(worker) = deployment.workers.get(id) {
                 if let Some(outbox) = &worker.outbox {
                     outbox.close();
                 }
-                attempt.fail_tasks_on(id, reason);
+                deployment.fail_tasks_on(id, reason);
             }
         }
     }
@@ -545,14 +583,9 @@ impl Cluster {
         }
     }
 
-    fn worker_gone(&self, job_id: JobId, attempt: u32, tm: &str, reason: &str) {
-        let mut state = self.lock();
-        if let Some(a) = state
-            .attempts
-            .get_mut(&job_id)
-            .filter(|a| a.attempt == attempt)
-        {
-            a.fail_tasks_on(tm, reason);
+    fn worker_gone(&self, job_id: JobId, generation: u32, tm: &str, reason: &str) {
+        if let Some(d) = self.lock().deployment_mut(job_id, generation) {
+            d.fail_tasks_on(tm, reason);
         }
     }
 
@@ -669,10 +702,8 @@ impl Cluster {
     fn worker_registered(&self, registration: WorkerRegistration, outbox: Outbox) {
         let mut state = self.lock();
         let current = state
-            .attempts
-            .get_mut(&registration.job_id)
-            .filter(|a| a.attempt == registration.attempt)
-            .and_then(|a| a.workers.get_mut(&registration.task_manager));
+            .deployment_mut(registration.job_id, registration.attempt)
+            .and_then(|d| d.workers.get_mut(&registration.task_manager));
         match current {
             Some(worker) => {
                 if let Some(refused) = &registration.refused {
@@ -681,7 +712,7 @@ impl Cluster {
                 worker.registration = Some(registration);
                 worker.outbox = Some(outbox);
             }
-            // A worker of an attempt that is over: it has nothing to do.
+            // A worker of a deployment that is over: it has nothing to do.
             None => outbox.close(),
         }
     }
@@ -694,17 +725,13 @@ impl Cluster {
     ) -> std::io::Result<()> {
         while let Some(message) = rpc::receive::<FromWorker>(reader)? {
             let mut state = self.lock();
-            let Some(a) = state
-                .attempts
-                .get_mut(&job)
-                .filter(|a| a.attempt == attempt)
-            else {
+            let Some(d) = state.deployment_mut(job, attempt) else {
                 continue;
             };
             let report = match message {
                 FromWorker::TaskState(update) => {
                     if update.state.is_terminal()
-                        && !a.terminal.insert((update.vertex, update.subtask))
+                        && !d.terminal.insert((update.vertex, update.subtask))
                     {
                         continue;
                     }
@@ -712,7 +739,7 @@ impl Cluster {
                 }
                 FromWorker::Checkpoint(ack) => TaskReport::Checkpoint(ack),
             };
-            let _ = a.reports.send(report);
+            let _ = d.reports.send(report);
         }
         Ok(())
     }
@@ -730,7 +757,7 @@ const WORKER_START_TIMEOUT: Duration = Duration::from_secs(60);
 impl ClusterDeployer {
     fn deployment_failure(&self, job: &JobGraph, message: String) -> Deployed {
         Deployed {
-            tasks: 0,
+            started: Vec::new(),
             failure: Some(TaskFailure {
                 task: job.job_name.clone(),
                 operator: "deployment".into(),
@@ -741,25 +768,23 @@ impl ClusterDeployer {
         }
     }
 
-    /// Waits until every worker of the attempt announced itself; the error names the first
+    /// Waits until every worker of the deployment announced itself; the error names the first
     /// that could not start.
-    fn await_workers(&self, job_id: JobId, attempt: u32) -> Result<(), String> {
+    fn await_workers(&self, job_id: JobId, generation: u32) -> Result<(), String> {
         let deadline = Instant::now() + WORKER_START_TIMEOUT;
         loop {
             {
-                let state = self.cluster.lock();
-                let a = state
-                    .attempts
-                    .get(&job_id)
-                    .filter(|a| a.attempt == attempt)
-                    .ok_or("the attempt was released while starting")?;
-                if let Some((tm, w)) = a.workers.iter().find(|(_, w)| w.gone.is_some()) {
+                let mut state = self.cluster.lock();
+                let d = state
+                    .deployment_mut(job_id, generation)
+                    .ok_or("the deployment was released while starting")?;
+                if let Some((tm, w)) = d.workers.iter().find(|(_, w)| w.gone.is_some()) {
                     return Err(format!(
                         "The worker for job {job_id} on TaskManager {tm} could not start: {}",
                         w.gone.as_deref().unwrap_or_default()
                     ));
                 }
-                if a.workers.values().all(|w| w.registration.is_some()) {
+                if d.workers.values().all(|w| w.registration.is_some()) {
                     return Ok(());
                 }
             }
@@ -770,6 +795,108 @@ impl ClusterDeployer {
             }
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    /// Places `tasks` on the job's slots and records the deployment; returns the TaskManagers
+    /// to start workers on.
+    fn place(
+        &self,
+        job: &JobGraph,
+        generation: u32,
+        tasks: &[TaskAttempt],
+        reports: Sender<TaskReport>,
+    ) -> Result<Vec<(String, Outbox)>, String> {
+        let mut state = self.cluster.lock();
+        let slots = state
+            .allocations
+            .get(&job.job_id)
+            .ok_or("the job holds no slots")?;
+        let mut placement = BTreeMap::new();
+        for task in tasks {
+            // Slot sharing: subtask i of every vertex goes to the job's slot i.
+            let Some(Some((tm, _))) = slots.get(task.subtask) else {
+                return Err(format!(
+                    "the job lost slot {} before deployment (its TaskManager is gone)",
+                    task.subtask
+                ));
+            };
+            placement.insert(task.key(), (tm.clone(), task.attempt));
+        }
+        let workers: BTreeMap<String, WorkerEntry> = placement
+            .values()
+            .map(|(tm, _)| (tm.clone(), WorkerEntry::default()))
+            .collect();
+        let launches = workers
+            .keys()
+            .filter_map(|id| {
+                let tm = state.task_managers.get(id)?;
+                Some((id.clone(), tm.outbox.clone()))
+            })
+            .collect();
+        state.deployments.entry(job.job_id).or_default().insert(
+            generation,
+            Deployment {
+                generation,
+                placement,
+                reports,
+                terminal: HashSet::new(),
+                workers,
+                names: job
+                    .vertices
+                    .iter()
+                    .map(|v| (v.name.clone(), v.parallelism))
+                    .collect(),
+            },
+        );
+        Ok(launches)
+    }
+
+    /// Sends every started worker of the deployment its tasks and where their peers are.
+    fn send_deployments(
+        &self,
+        job_id: JobId,
+        generation: u32,
+        restore: &crate::checkpoint::restore::RestorePlan,
+    ) -> Result<Vec<TaskKey>, String> {
+        let mut state = self.cluster.lock();
+        let d = state
+            .deployment_mut(job_id, generation)
+            .ok_or("the deployment was released while deploying")?;
+        let address = |tm: &str| {
+            d.workers
+                .get(tm)
+                .and_then(|w| w.registration.as_ref())
+                .map(|r| r.data_address.clone())
+                .unwrap_or_default()
+        };
+        // No exchange leaves a deployment (the whole job or one pipelined region), so its
+        // own subtasks are all the peers its tasks have.
+        let locations: Vec<TaskLocation> = d
+            .placement
+            .iter()
+            .map(|(&(vertex, subtask), (tm, _))| TaskLocation {
+                vertex,
+                subtask,
+                data_address: address(tm),
+            })
+            .collect();
+        let mut started = Vec::new();
+        for (tm, worker) in &d.workers {
+            let tasks = d.tasks_on(tm);
+            started.extend(tasks.iter().map(TaskAttempt::key));
+            let restore: Vec<_> = tasks
+                .iter()
+                .filter_map(|t| restore.get(&t.key()).map(|r| (t.key(), r.clone())))
+                .collect();
+            if let Some(outbox) = &worker.outbox {
+                outbox.send(&ToWorker::Deploy {
+                    tasks,
+                    locations: locations.clone(),
+                    restore,
+                });
+            }
+        }
+        Ok(started)
     }
 }
 
@@ -785,6 +912,9 @@ impl TaskDeployer for ClusterDeployer {
         loop {
             {
                 let mut state = self.cluster.lock();
+                let mut held = state.allocations.remove(&job.job_id).unwrap_or_default();
+                held.resize(needed, None);
+                let missing: Vec<usize> = (0..needed).filter(|&i| held[i].is_none()).collect();
                 // Spread the job: the first free slot of every TaskManager before second ones.
                 let mut free: Vec<(usize, String)> = state
                     .task_managers
@@ -798,28 +928,26 @@ impl TaskDeployer for ClusterDeployer {
                     })
                     .collect();
                 free.sort();
-                if free.len() >= needed {
-                    let chosen: Vec<(String, usize)> = free
-                        .into_iter()
-                        .take(needed)
-                        .map(|(i, id)| (id, i))
-                        .collect();
-                    for (id, i) in &chosen {
-                        if let Some(tm) = state.task_managers.get_mut(id) {
-                            tm.slots[*i] = Some(job.job_id);
+                if free.len() >= missing.len() {
+                    for (index, (i, id)) in missing.into_iter().zip(free) {
+                        if let Some(tm) = state.task_managers.get_mut(&id) {
+                            tm.slots[i] = Some(job.job_id);
                         }
+                        held[index] = Some((id, i));
                     }
-                    state.allocations.insert(job.job_id, chosen);
+                    state.allocations.insert(job.job_id, held);
                     state.pending_slots.remove(&job.job_id);
                     return Ok(());
                 }
-                state.pending_slots.insert(job.job_id, needed);
+                let still_needed = missing.len();
+                state.allocations.insert(job.job_id, held);
+                state.pending_slots.insert(job.job_id, still_needed);
                 if Instant::now() >= deadline {
                     state.pending_slots.remove(&job.job_id);
                     let total: usize = state.task_managers.values().map(|t| t.slots.len()).sum();
                     return Err(SlotRequestError::Unavailable(format!(
                         "NoResourceAvailableException: Could not acquire the minimum required resources: the job needs {needed} slots but only {} of {total} slots were available within the slot request timeout of {} ms (slot.request.timeout)",
-                        free.len(),
+                        free.len() + (needed - still_needed),
                         timeout.as_millis()
                     )));
                 }
@@ -835,7 +963,8 @@ impl TaskDeployer for ClusterDeployer {
     fn deploy(
         &self,
         job: &Arc<JobGraph>,
-        attempt: u32,
+        generation: u32,
+        tasks: &[TaskAttempt],
         restore: &crate::checkpoint::restore::RestorePlan,
         reports: Sender<TaskReport>,
     ) -> Deployed {
@@ -849,58 +978,15 @@ impl TaskDeployer for ClusterDeployer {
         if let Err(e) = self.cluster.blob_path(&self.submission.program_key) {
             return self.deployment_failure(job, e.to_string());
         }
-        let mut launches = Vec::new();
-        {
-            let mut state = self.cluster.lock();
-            let Some(slots) = state.allocations.get(&job_id).cloned() else {
-                return self.deployment_failure(job, "the job holds no slots".into());
-            };
-            if slots.len() < job.required_slots() {
-                return self.deployment_failure(
-                    job,
-                    format!(
-                        "the job lost slots before deployment ({} of {})",
-                        slots.len(),
-                        job.required_slots()
-                    ),
-                );
-            }
-            // Slot sharing: subtask i of every vertex goes to the job's slot i.
-            let placement: Vec<Vec<String>> = job
-                .vertices
-                .iter()
-                .map(|v| (0..v.parallelism).map(|s| slots[s].0.clone()).collect())
-                .collect();
-            let workers: BTreeMap<String, WorkerEntry> = slots
-                .iter()
-                .map(|(tm, _)| (tm.clone(), WorkerEntry::default()))
-                .collect();
-            for tm_id in workers.keys() {
-                if let Some(tm) = state.task_managers.get(tm_id) {
-                    launches.push((tm_id.clone(), tm.outbox.clone()));
-                }
-            }
-            state.attempts.insert(
-                job_id,
-                Attempt {
-                    attempt,
-                    placement,
-                    reports,
-                    terminal: HashSet::new(),
-                    workers,
-                    names: job
-                        .vertices
-                        .iter()
-                        .map(|v| (v.name.clone(), v.parallelism))
-                        .collect(),
-                },
-            );
-        }
+        let launches = match self.place(job, generation, tasks, reports) {
+            Ok(launches) => launches,
+            Err(message) => return self.deployment_failure(job, message),
+        };
         // TaskManagers without the program fetch it from the blob service.
         for (_, outbox) in launches {
             outbox.send(&ToTaskManager::StartWorker(WorkerLaunch {
                 job_id,
-                attempt,
+                attempt: generation,
                 program_key: self.submission.program_key.clone(),
                 job_ordinal: self.submission.job_ordinal,
                 args: self.submission.program_args.clone(),
@@ -908,79 +994,28 @@ impl TaskDeployer for ClusterDeployer {
                 job_graph: job_json.clone(),
             }));
         }
-        if let Err(message) = self.await_workers(job_id, attempt) {
-            return self.deployment_failure(job, message);
-        }
-        let state = self.cluster.lock();
-        let Some(a) = state.attempts.get(&job_id).filter(|a| a.attempt == attempt) else {
-            return self.deployment_failure(job, "the attempt was released while deploying".into());
-        };
-        let address = |tm: &str| {
-            a.workers
-                .get(tm)
-                .and_then(|w| w.registration.as_ref())
-                .map(|r| r.data_address.clone())
-                .unwrap_or_default()
-        };
-        let locations: Vec<TaskLocation> = a
-            .placement
-            .iter()
-            .enumerate()
-            .flat_map(|(vertex, subtasks)| {
-                subtasks
-                    .iter()
-                    .enumerate()
-                    .map(move |(subtask, tm)| (vertex, subtask, tm))
-            })
-            .map(|(vertex, subtask, tm)| TaskLocation {
-                vertex,
-                subtask,
-                data_address: address(tm),
-            })
-            .collect();
-        let mut total = 0;
-        for (tm, worker) in &a.workers {
-            let tasks: Vec<(usize, usize)> = a
-                .placement
-                .iter()
-                .enumerate()
-                .flat_map(|(v, subtasks)| {
-                    subtasks
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, t)| *t == tm)
-                        .map(move |(s, _)| (v, s))
-                })
-                .collect();
-            total += tasks.len();
-            let restore: Vec<_> = tasks
-                .iter()
-                .filter_map(|key| restore.get(key).map(|r| (*key, r.clone())))
-                .collect();
-            if let Some(outbox) = &worker.outbox {
-                outbox.send(&ToWorker::Deploy {
-                    tasks,
-                    locations: locations.clone(),
-                    restore,
-                });
-            }
-        }
-        Deployed {
-            tasks: total,
-            failure: None,
+        let sent = self
+            .await_workers(job_id, generation)
+            .and_then(|()| self.send_deployments(job_id, generation, restore));
+        match sent {
+            Ok(started) => Deployed {
+                started,
+                failure: None,
+            },
+            Err(message) => self.deployment_failure(job, message),
         }
     }
 
     fn task_control(&self, job: JobId, vertex: usize, subtask: usize, control: TaskControl) {
         let state = self.cluster.lock();
-        let Some(a) = state.attempts.get(&job) else {
-            return;
-        };
-        let worker = a
-            .placement
-            .get(vertex)
-            .and_then(|subtasks| subtasks.get(subtask))
-            .and_then(|tm| a.workers.get(tm));
+        // The newest deployment of the subtask runs it (older ones ran earlier attempts).
+        let worker = state
+            .deployments_of(job)
+            .filter_map(|d| {
+                let (tm, _) = d.placement.get(&(vertex, subtask))?;
+                d.workers.get(tm)
+            })
+            .last();
         if let Some(outbox) = worker.and_then(|w| w.outbox.as_ref()) {
             outbox.send(&ToWorker::Control {
                 vertex,
@@ -992,8 +1027,8 @@ impl TaskDeployer for ClusterDeployer {
 
     fn cancel_job(&self, job: JobId) {
         let state = self.cluster.lock();
-        if let Some(a) = state.attempts.get(&job) {
-            for worker in a.workers.values() {
+        for d in state.deployments_of(job) {
+            for worker in d.workers.values() {
                 if let Some(outbox) = &worker.outbox {
                     outbox.send(&ToWorker::Cancel);
                 }
@@ -1001,14 +1036,38 @@ impl TaskDeployer for ClusterDeployer {
         }
     }
 
+    fn cancel_tasks(&self, job: JobId, tasks: &[TaskKey]) {
+        let state = self.cluster.lock();
+        for d in state.deployments_of(job) {
+            for (tm, worker) in &d.workers {
+                let here: Vec<TaskKey> = tasks
+                    .iter()
+                    .copied()
+                    .filter(|t| {
+                        !d.terminal.contains(t)
+                            && d.placement.get(t).is_some_and(|(placed, _)| placed == tm)
+                    })
+                    .collect();
+                if let (false, Some(outbox)) = (here.is_empty(), &worker.outbox) {
+                    outbox.send(&ToWorker::CancelTasks(here));
+                }
+            }
+        }
+    }
+
     fn release_job(&self, job: JobId) {
         let mut state = self.cluster.lock();
-        if let Some(a) = state.attempts.remove(&job) {
-            for tm in a.workers.keys() {
+        for d in state
+            .deployments
+            .remove(&job)
+            .into_iter()
+            .flat_map(|d| d.into_values())
+        {
+            for tm in d.workers.keys() {
                 if let Some(tm_entry) = state.task_managers.get(tm) {
                     tm_entry.outbox.send(&ToTaskManager::StopWorker {
                         job_id: job,
-                        attempt: a.attempt,
+                        attempt: d.generation,
                     });
                 }
             }

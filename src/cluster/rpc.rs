@@ -99,9 +99,9 @@ pub enum ToTaskManager {
     Registered { heartbeat_interval_ms: u64 },
     /// The answer to a TaskManager's heartbeat: the JobManager is alive.
     Heartbeat,
-    /// Start the job's binary in worker mode for one attempt of the job.
+    /// Start the job's binary in worker mode for one deployment of the job.
     StartWorker(WorkerLaunch),
-    /// Stop the job's worker of this attempt (if still alive) and free what it used.
+    /// Stop the job's worker of this deployment (if still alive) and free what it used.
     StopWorker { job_id: JobId, attempt: u32 },
 }
 
@@ -109,6 +109,8 @@ pub enum ToTaskManager {
 #[derive(Debug, Serialize, Deserialize)]
 pub struct WorkerLaunch {
     pub job_id: JobId,
+    /// The job's deployment number: a full (re)start, or a region restart whose workers run
+    /// beside those of the job's other regions. Workers are known by (job, deployment).
     pub attempt: u32,
     /// Blob key of the program: the TaskManager fetches it unless it has it cached.
     pub program_key: String,
@@ -156,9 +158,9 @@ pub struct TaskLocation {
 /// What the JobManager tells a worker.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToWorker {
-    /// Run these (vertex, subtask) pairs; `locations` places every subtask of the job.
+    /// Run these subtask attempts; `locations` places every subtask of the deployment.
     Deploy {
-        tasks: Vec<(usize, usize)>,
+        tasks: Vec<crate::runtime::task::TaskAttempt>,
         locations: Vec<TaskLocation>,
         /// The state each of `tasks` starts from (absent: a fresh start).
         restore: Vec<((usize, usize), crate::state::TaskRestore)>,
@@ -171,6 +173,8 @@ pub enum ToWorker {
     },
     /// Cancel every task of the job.
     Cancel,
+    /// Cancel these (vertex, subtask) tasks: their pipelined region restarts.
+    CancelTasks(Vec<(usize, usize)>),
 }
 
 /// What a worker tells the JobManager.

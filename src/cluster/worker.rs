@@ -8,7 +8,8 @@
 //! - `STRATO_WORKER_JOB_GRAPH`: path of the JobGraph (JSON);
 //! - `STRATO_WORKER_JOBMANAGER`: the JobManager's RPC address (`host:port`);
 //! - `STRATO_WORKER_TASKMANAGER`: the id of the TaskManager that started it;
-//! - `STRATO_WORKER_ATTEMPT`: the job attempt it serves;
+//! - `STRATO_WORKER_ATTEMPT`: the deployment of the job it serves (a full start or restart, or a
+//!   region restart; each subtask's own attempt number comes with its deployment);
 //! - `STRATO_WORKER_HOST`: the host to bind the data server to;
 //! - `STRATO_CLIENT_CONFIG`: the configuration the job was submitted with.
 
@@ -27,7 +28,9 @@ use crate::graph::{JobGraph, StreamGraph};
 use crate::runtime::network::local::LocalChannels;
 use crate::runtime::network::remote::{connect_channel, DataServer};
 use crate::runtime::network::ChannelId;
-use crate::runtime::task::{connected_consumers, TaskDeployment, TaskReport, TaskSettings};
+use crate::runtime::task::{
+    connected_consumers, TaskAttempt, TaskDeployment, TaskReport, TaskSettings,
+};
 use crate::runtime::task_executor::TaskExecutor;
 
 pub const ENV_JOB_GRAPH: &str = "STRATO_WORKER_JOB_GRAPH";
@@ -148,7 +151,10 @@ fn run(
             locations,
             restore,
         }) => (tasks, locations, restore),
-        Some(ToWorker::Cancel) | Some(ToWorker::Control { .. }) | None => return Ok(()),
+        Some(ToWorker::Cancel)
+        | Some(ToWorker::CancelTasks(_))
+        | Some(ToWorker::Control { .. })
+        | None => return Ok(()),
     };
     let restore: std::collections::HashMap<_, _> = restore.into_iter().collect();
     let job = Arc::new(job);
@@ -164,7 +170,12 @@ fn run(
     let executor = Arc::new(TaskExecutor::new(tasks.len()));
     let (reports, updates) = unbounded();
     let mut bridges = Vec::new();
-    for &(vertex, subtask) in &tasks {
+    for &TaskAttempt {
+        vertex,
+        subtask,
+        attempt,
+    } in &tasks
+    {
         let v = job.vertices.get(vertex).with_context(|| {
             format!(
                 "the deployment names vertex {vertex}, the job has {}",
@@ -204,7 +215,7 @@ fn run(
                     settings: settings.clone(),
                     vertex,
                     subtask,
-                    attempt: spec.attempt,
+                    attempt,
                     channels: channels.clone(),
                     restore: restore.get(&(vertex, subtask)).cloned(),
                 },
@@ -225,6 +236,7 @@ fn run(
         .spawn(move || loop {
             match rpc::receive::<ToWorker>(&mut reader) {
                 Ok(Some(ToWorker::Cancel)) => canceller.cancel_job(job_id),
+                Ok(Some(ToWorker::CancelTasks(tasks))) => canceller.cancel_tasks(job_id, &tasks),
                 Ok(Some(ToWorker::Control {
                     vertex,
                     subtask,

@@ -1,10 +1,12 @@
 //! The job master: schedules a job's tasks onto slots, tracks their states, and decides the
-//! job's fate (Flink's `JobMaster` with its scheduler). A failed task cancels every other task
-//! of the job; the job ends when every task is in a terminal state, and a failed job is
-//! restarted per its restart strategy. Where tasks run is behind [`TaskDeployer`]: threads of
-//! this process for the embedded executor, worker processes on TaskManagers for a cluster.
+//! job's fate (Flink's `JobMaster` with its scheduler). A failed task restarts, per the restart
+//! strategy, either its pipelined region (failover strategy `region`, the default, when the
+//! job has several regions: the other regions keep running) or the whole job (`full`); both
+//! restore from the latest completed checkpoint. The job ends when every task is in a terminal
+//! state. Where tasks run is behind [`TaskDeployer`]: threads of this process for the embedded
+//! executor, worker processes on TaskManagers for a cluster.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,15 +14,17 @@ use crossbeam_channel::{unbounded, Receiver, Sender};
 use serde::{Deserialize, Serialize};
 
 use super::network::local::LocalChannels;
+use super::regions::{PipelinedRegions, TaskKey};
 use super::task::{
-    ExecutionState, TaskControl, TaskDeployment, TaskReport, TaskSettings, TaskStateUpdate,
+    ExecutionState, TaskAttempt, TaskControl, TaskDeployment, TaskReport, TaskSettings,
+    TaskStateUpdate,
 };
 use super::task_executor::TaskExecutor;
 use crate::checkpoint::coordinator::{
     Action, CheckpointCoordinator, CheckpointStats, SavepointReply,
 };
 use crate::checkpoint::restore::{assign_state, RestorePlan};
-use crate::config::{ConfigError, Configuration};
+use crate::config::{ConfigError, Configuration, FailoverStrategy};
 use crate::error::TaskFailure;
 use crate::graph::{JobGraph, StreamGraph};
 use crate::util::ids::JobId;
@@ -74,10 +78,10 @@ pub enum JobOutcome {
 /// Per-subtask state, for status queries.
 pub type ExecutionStates = Arc<Mutex<Vec<Vec<ExecutionState>>>>;
 
-/// What a deployer managed to start for one attempt of a job.
+/// What a deployer managed to start of one deployment.
 pub struct Deployed {
-    /// Tasks started: the job master waits for this many terminal state updates.
-    pub tasks: usize,
+    /// The subtasks started: the job master waits for a terminal state update of each.
+    pub started: Vec<TaskKey>,
     /// Set when not every task could be started.
     pub failure: Option<TaskFailure>,
 }
@@ -86,19 +90,22 @@ pub struct Deployed {
 /// TaskManagers in other processes (`crate::cluster`). The job master's scheduling, failure and
 /// restart logic is the same for both.
 pub trait TaskDeployer: Send + Sync {
-    /// Acquires the slots the job needs, waiting as long as the deployer's slot request timeout
-    /// allows and giving up when `cancelled` says the job was cancelled meanwhile.
+    /// Makes sure the job holds the slots it needs (all of them at first; after a TaskManager
+    /// was lost, replacements for its slots), waiting as long as the deployer's slot request
+    /// timeout allows and giving up when `cancelled` says the job was cancelled meanwhile.
     fn allocate_slots(
         &self,
         job: &Arc<JobGraph>,
         cancelled: &dyn Fn() -> bool,
     ) -> Result<(), SlotRequestError>;
-    /// Starts every subtask of the job as attempt `attempt`, each from its state in `restore`
-    /// (if any); their state updates and checkpoint acknowledgements go to `reports`.
+    /// Starts `tasks` (every subtask of the job, or one pipelined region: a set no exchange
+    /// leaves) as deployment number `generation`, each from its state in `restore` (if any);
+    /// their state updates and checkpoint acknowledgements go to `reports`.
     fn deploy(
         &self,
         job: &Arc<JobGraph>,
-        attempt: u32,
+        generation: u32,
+        tasks: &[TaskAttempt],
         restore: &RestorePlan,
         reports: Sender<TaskReport>,
     ) -> Deployed;
@@ -106,6 +113,8 @@ pub trait TaskDeployer: Send + Sync {
     fn task_control(&self, job: JobId, vertex: usize, subtask: usize, control: TaskControl);
     /// Asks every task of the job to stop (they report `Canceled`).
     fn cancel_job(&self, job: JobId);
+    /// Asks these subtasks of the job to stop (a region restart; they report `Canceled`).
+    fn cancel_tasks(&self, job: JobId, tasks: &[TaskKey]);
     /// Waits for the job's tasks to be gone and frees its slots.
     fn release_job(&self, job: JobId);
 }
@@ -145,42 +154,43 @@ impl TaskDeployer for LocalDeployer {
     fn deploy(
         &self,
         job: &Arc<JobGraph>,
-        attempt: u32,
+        _generation: u32,
+        tasks: &[TaskAttempt],
         restore: &RestorePlan,
         reports: Sender<TaskReport>,
     ) -> Deployed {
+        // No exchange leaves the deployed set, so its channels are its own.
         let channels = Arc::new(LocalChannels::default());
-        let mut tasks = 0;
-        for vertex in &job.vertices {
-            for subtask in 0..vertex.parallelism {
-                let deployment = TaskDeployment {
-                    job_id: job.job_id,
-                    job: job.clone(),
-                    user_code: self.user_code.clone(),
-                    settings: self.settings.clone(),
-                    vertex: vertex.id,
-                    subtask,
-                    attempt,
-                    channels: channels.clone(),
-                    restore: restore.get(&(vertex.id, subtask)).cloned(),
+        let mut started = Vec::new();
+        for task in tasks {
+            let vertex = &job.vertices[task.vertex];
+            let deployment = TaskDeployment {
+                job_id: job.job_id,
+                job: job.clone(),
+                user_code: self.user_code.clone(),
+                settings: self.settings.clone(),
+                vertex: task.vertex,
+                subtask: task.subtask,
+                attempt: task.attempt,
+                channels: channels.clone(),
+                restore: restore.get(&task.key()).cloned(),
+            };
+            if let Err(e) = self.task_executor.submit_task(deployment, reports.clone()) {
+                return Deployed {
+                    started,
+                    failure: Some(TaskFailure {
+                        task: vertex.name.clone(),
+                        operator: "task executor".into(),
+                        subtask: task.subtask,
+                        parallelism: vertex.parallelism,
+                        message: format!("could not start the task thread: {e}"),
+                    }),
                 };
-                if let Err(e) = self.task_executor.submit_task(deployment, reports.clone()) {
-                    return Deployed {
-                        tasks,
-                        failure: Some(TaskFailure {
-                            task: vertex.name.clone(),
-                            operator: "task executor".into(),
-                            subtask,
-                            parallelism: vertex.parallelism,
-                            message: format!("could not start the task thread: {e}"),
-                        }),
-                    };
-                }
-                tasks += 1;
             }
+            started.push(task.key());
         }
         Deployed {
-            tasks,
+            started,
             failure: None,
         }
     }
@@ -194,13 +204,17 @@ impl TaskDeployer for LocalDeployer {
         self.task_executor.cancel_job(job);
     }
 
+    fn cancel_tasks(&self, job: JobId, tasks: &[TaskKey]) {
+        self.task_executor.cancel_tasks(job, tasks);
+    }
+
     fn release_job(&self, job: JobId) {
         self.task_executor.release_job(job);
     }
 }
 
-/// Flink's restart strategies, applied to whole-job restarts (no checkpoints yet, so a restart
-/// re-runs the job from the beginning, as Flink does without checkpointing).
+/// Flink's restart strategies. They count full and region restarts alike; a restart resumes
+/// from the latest completed checkpoint, or from the beginning without one (as in Flink).
 #[derive(Debug, Clone)]
 pub enum RestartStrategy {
     None,
@@ -285,6 +299,8 @@ pub struct JobMaster {
     pub job: Arc<JobGraph>,
     pub deployer: Arc<dyn TaskDeployer>,
     pub restart: RestartStrategy,
+    /// `jobmanager.execution.failover-strategy`: what a task failure restarts.
+    pub failover: FailoverStrategy,
     pub status: Arc<Mutex<JobStatus>>,
     pub states: ExecutionStates,
     /// Told of every job status change (the cluster records Flink's per-state timestamps).
@@ -299,6 +315,50 @@ pub type StatusListener = Box<dyn Fn(JobStatus) + Send + Sync>;
 /// How one attempt of a job ended.
 enum AttemptOutcome {
     Done(JobOutcome),
+    Failed(TaskFailure),
+}
+
+/// What survives from one attempt of the job to the next: failure history, attempt numbers,
+/// the state to restore from.
+struct Recovery {
+    /// When each restart-worthy failure happened (full and region restarts alike), as the
+    /// restart strategy counts them.
+    failures: Vec<Instant>,
+    /// Deployments so far; the next one gets this number.
+    generation: u32,
+    /// Per subtask, how often it was deployed before.
+    attempts: HashMap<TaskKey, u32>,
+    /// The state the next deployment starts from.
+    restore: RestorePlan,
+}
+
+impl Recovery {
+    fn attempt_of(&self, task: TaskKey) -> u32 {
+        self.attempts.get(&task).copied().unwrap_or(0)
+    }
+
+    fn next_attempt_of(&mut self, task: TaskKey) {
+        *self.attempts.entry(task).or_insert(0) += 1;
+    }
+}
+
+/// The bookkeeping of one attempt: which subtasks run, which finished, which regions wait to
+/// be restarted.
+#[derive(Default)]
+struct AttemptProgress {
+    /// Deployed and not yet in a terminal state.
+    live: HashSet<TaskKey>,
+    finished: HashSet<TaskKey>,
+    /// Accumulators per finished subtask (a restarted subtask's earlier values are dropped).
+    accumulators: HashMap<TaskKey, BTreeMap<String, i64>>,
+    /// Regions cancelled for a restart, each with the earliest time to redeploy it.
+    restarting: BTreeMap<usize, Instant>,
+}
+
+/// How a region restart went.
+enum RegionRestart {
+    Deployed,
+    Cancelled,
     Failed(TaskFailure),
 }
 
@@ -334,50 +394,48 @@ impl JobMaster {
                     );
                 }
             };
-        let mut restore = match self.initial_restore(&mut coordinator) {
+        let restore = match self.initial_restore(&mut coordinator) {
             Ok(plan) => plan,
             Err(message) => {
                 self.set_status(JobStatus::Failed);
                 return JobOutcome::Failed(self.scheduler_failure(message));
             }
         };
-        let mut failures = Vec::new();
-        let mut attempt = 0;
+        let regions = PipelinedRegions::of_job(&self.job);
+        let mut recovery = Recovery {
+            failures: Vec::new(),
+            generation: 0,
+            attempts: HashMap::new(),
+            restore,
+        };
         let outcome = loop {
-            let failure = match self.run_attempt(attempt, &control, &mut coordinator, &restore) {
-                AttemptOutcome::Done(outcome) => break outcome,
-                AttemptOutcome::Failed(failure) => failure,
-            };
-            failures.push(Instant::now());
-            let Some(delay) = self.restart.next_delay(&failures) else {
+            let failure =
+                match self.run_attempt(&control, &mut coordinator, &mut recovery, &regions) {
+                    AttemptOutcome::Done(outcome) => break outcome,
+                    AttemptOutcome::Failed(failure) => failure,
+                };
+            recovery.failures.push(Instant::now());
+            let Some(delay) = self.restart.next_delay(&recovery.failures) else {
                 break JobOutcome::Failed(failure);
             };
             tracing::warn!(
-                "job {} failed (attempt {attempt}), restarting in {delay:?}: {failure}",
-                self.job.job_id
+                "job {} failed, restarting in {delay:?} (restart {}): {failure}",
+                self.job.job_id,
+                recovery.failures.len()
             );
             self.set_status(JobStatus::Restarting);
             // A cancel during the restart delay ends the job at once.
             if let Ok(JobControl::Cancel) = control.recv_timeout(delay) {
                 break JobOutcome::Canceled;
             }
-            if let Some((metadata, dir)) = coordinator.latest_completed() {
-                match assign_state(&self.job, &metadata, &dir, false) {
-                    Ok(plan) => {
-                        tracing::info!(
-                            "Restoring job {} from Checkpoint {} @ {} for {}.",
-                            self.job.job_id,
-                            metadata.checkpoint_id,
-                            metadata.timestamp,
-                            dir
-                        );
-                        coordinator.restored_from(metadata.checkpoint_id, &dir);
-                        restore = plan;
-                    }
-                    Err(message) => break JobOutcome::Failed(self.scheduler_failure(message)),
+            if let Err(message) = self.restore_latest(&mut coordinator, &mut recovery) {
+                break JobOutcome::Failed(self.scheduler_failure(message));
+            }
+            for vertex in &self.job.vertices {
+                for subtask in 0..vertex.parallelism {
+                    recovery.next_attempt_of((vertex.id, subtask));
                 }
             }
-            attempt += 1;
         };
         let status = match &outcome {
             JobOutcome::Finished { .. } => JobStatus::Finished,
@@ -387,6 +445,28 @@ impl JobMaster {
         coordinator.shutdown(status);
         self.set_status(status);
         outcome
+    }
+
+    /// Points the next deployment at the latest completed checkpoint, if there is one (else it
+    /// keeps what it had: the savepoint of `-s`, or nothing).
+    fn restore_latest(
+        &self,
+        coordinator: &mut CheckpointCoordinator,
+        recovery: &mut Recovery,
+    ) -> Result<(), String> {
+        let Some((metadata, dir)) = coordinator.latest_completed() else {
+            return Ok(());
+        };
+        recovery.restore = assign_state(&self.job, &metadata, &dir, false)?;
+        tracing::info!(
+            "Restoring job {} from Checkpoint {} @ {} for {}.",
+            self.job.job_id,
+            metadata.checkpoint_id,
+            metadata.timestamp,
+            dir
+        );
+        coordinator.restored_from(metadata.checkpoint_id, &dir);
+        Ok(())
     }
 
     /// The restore plan of the first attempt: the savepoint of `-s`, or nothing.
@@ -475,16 +555,127 @@ impl JobMaster {
         fail
     }
 
-    /// Allocates slots, deploys every task, then follows their state updates until all are done.
-    fn run_attempt(
+    /// Deploys `tasks` as their current attempts; they join `progress.live`.
+    fn deploy_tasks(
         &self,
-        attempt: u32,
+        tasks: &[TaskKey],
+        recovery: &mut Recovery,
+        reports: &Sender<TaskReport>,
+        progress: &mut AttemptProgress,
+    ) -> Option<TaskFailure> {
+        let attempts: Vec<TaskAttempt> = tasks
+            .iter()
+            .map(|&(vertex, subtask)| TaskAttempt {
+                vertex,
+                subtask,
+                attempt: recovery.attempt_of((vertex, subtask)),
+            })
+            .collect();
+        let generation = recovery.generation;
+        recovery.generation += 1;
+        let Deployed { started, failure } = self.deployer.deploy(
+            &self.job,
+            generation,
+            &attempts,
+            &recovery.restore,
+            reports.clone(),
+        );
+        progress.live.extend(started);
+        failure
+    }
+
+    /// The region a failure of `task` restarts, when the failover strategy restarts regions
+    /// and the job has more than one (with one region, a region restart is a full restart).
+    fn region_to_restart(&self, regions: &PipelinedRegions, task: TaskKey) -> Option<usize> {
+        (self.failover == FailoverStrategy::Region && regions.len() > 1)
+            .then(|| regions.region_of(task))
+            .flatten()
+    }
+
+    /// Cancels the failed subtask's region and schedules its redeployment after `delay`.
+    fn begin_region_restart(
+        &self,
+        region: usize,
+        regions: &PipelinedRegions,
+        delay: Duration,
+        failure: &TaskFailure,
+        coordinator: &mut CheckpointCoordinator,
+        progress: &mut AttemptProgress,
+    ) -> Option<TaskFailure> {
+        let tasks = regions.tasks(region);
+        tracing::warn!(
+            "job {}: {failure}; restarting its pipelined region ({} of {} subtasks) in {delay:?}",
+            self.job.job_id,
+            tasks.len(),
+            self.job
+                .vertices
+                .iter()
+                .map(|v| v.parallelism)
+                .sum::<usize>()
+        );
+        let running: Vec<TaskKey> = tasks
+            .iter()
+            .copied()
+            .filter(|t| progress.live.contains(t))
+            .collect();
+        self.deployer.cancel_tasks(self.job.job_id, &running);
+        progress.restarting.insert(region, Instant::now() + delay);
+        // Checkpoints in flight can no longer complete: the region's tasks will not ack them.
+        let actions = coordinator.abort_pending("a pipelined region of the job is restarting");
+        self.perform(actions)
+            .map(|cause| self.scheduler_failure(cause))
+    }
+
+    /// Redeploys a cancelled region from the latest completed checkpoint.
+    fn restart_region(
+        &self,
+        tasks: &[TaskKey],
         control: &Receiver<JobControl>,
         coordinator: &mut CheckpointCoordinator,
-        restore: &RestorePlan,
+        recovery: &mut Recovery,
+        reports: &Sender<TaskReport>,
+        progress: &mut AttemptProgress,
+    ) -> RegionRestart {
+        if let Err(message) = self.restore_latest(coordinator, recovery) {
+            return RegionRestart::Failed(self.scheduler_failure(message));
+        }
+        {
+            let mut states = self.states.lock().unwrap_or_else(|e| e.into_inner());
+            for &(vertex, subtask) in tasks {
+                recovery.next_attempt_of((vertex, subtask));
+                progress.finished.remove(&(vertex, subtask));
+                progress.accumulators.remove(&(vertex, subtask));
+                if let Some(s) = states.get_mut(vertex).and_then(|v| v.get_mut(subtask)) {
+                    *s = ExecutionState::Deploying;
+                }
+            }
+        }
+        // A lost TaskManager took slots with it: the region needs replacements.
+        let cancelled = || cancel_arrived(control);
+        match self.deployer.allocate_slots(&self.job, &cancelled) {
+            Ok(()) => {}
+            Err(SlotRequestError::Cancelled) => return RegionRestart::Cancelled,
+            Err(SlotRequestError::Unavailable(message)) => {
+                return RegionRestart::Failed(self.scheduler_failure(message))
+            }
+        }
+        match self.deploy_tasks(tasks, recovery, reports, progress) {
+            Some(failure) => RegionRestart::Failed(failure),
+            None => RegionRestart::Deployed,
+        }
+    }
+
+    /// Allocates slots, deploys every task, then follows their state updates until all are
+    /// done, restarting failed regions on the way when the failover strategy says so.
+    fn run_attempt(
+        &self,
+        control: &Receiver<JobControl>,
+        coordinator: &mut CheckpointCoordinator,
+        recovery: &mut Recovery,
+        regions: &PipelinedRegions,
     ) -> AttemptOutcome {
         let job_id = self.job.job_id;
-        let cancelled = || matches!(control.try_recv(), Ok(JobControl::Cancel));
+        let cancelled = || cancel_arrived(control);
         match self.deployer.allocate_slots(&self.job, &cancelled) {
             Ok(()) => {}
             Err(SlotRequestError::Cancelled) => return AttemptOutcome::Done(JobOutcome::Canceled),
@@ -501,29 +692,31 @@ impl JobMaster {
         self.set_status(JobStatus::Running);
 
         let (reports, updates) = unbounded();
-        let total: usize = self.job.vertices.iter().map(|v| v.parallelism).sum();
-        let Deployed {
-            tasks: deployed,
-            mut failure,
-        } = self.deployer.deploy(&self.job, attempt, restore, reports);
-
-        let mut accumulators = BTreeMap::new();
-        let mut terminal = 0;
-        let mut finished = 0;
+        let all: Vec<TaskKey> = self
+            .job
+            .vertices
+            .iter()
+            .flat_map(|v| (0..v.parallelism).map(move |s| (v.id, s)))
+            .collect();
+        let mut progress = AttemptProgress::default();
+        let mut failure = self.deploy_tasks(&all, recovery, &reports, &mut progress);
         let mut cancel_requested = false;
         if failure.is_some() {
             self.set_status(JobStatus::Failing);
             self.deployer.cancel_job(job_id);
         }
-        let fail_with = |failure: &mut Option<TaskFailure>, cause: TaskFailure| {
+        let fail_with = |failure: &mut Option<TaskFailure>,
+                         progress: &mut AttemptProgress,
+                         cause: TaskFailure| {
             if failure.is_none() {
                 *failure = Some(cause);
+                progress.restarting.clear();
                 self.set_status(JobStatus::Failing);
                 self.deployer.cancel_job(job_id);
             }
         };
         let mut last_tick = Instant::now();
-        while terminal < deployed {
+        while !progress.live.is_empty() || !progress.restarting.is_empty() {
             crossbeam_channel::select! {
                 recv(updates) -> report => {
                     let Ok(report) = report else { break };
@@ -533,28 +726,49 @@ impl JobMaster {
                             if failure.is_none() && !cancel_requested {
                                 let actions = coordinator.receive(ack);
                                 if let Some(cause) = self.perform(actions) {
-                                    fail_with(&mut failure, self.scheduler_failure(cause));
+                                    fail_with(&mut failure, &mut progress, self.scheduler_failure(cause));
                                 }
                             }
                             continue;
                         }
                     };
-                    if self.record(&update) {
-                        terminal += 1;
+                    let task = (update.vertex, update.subtask);
+                    // A report of an attempt that a region restart has since replaced.
+                    if update.attempt != recovery.attempt_of(task) {
+                        continue;
+                    }
+                    self.record(&update);
+                    if update.state.is_terminal() {
+                        progress.live.remove(&task);
                     }
                     match update.state {
                         ExecutionState::Finished => {
-                            finished += 1;
+                            progress.finished.insert(task);
+                            progress.accumulators.insert(task, update.accumulators);
                             let actions = coordinator.task_finished(update.vertex, update.subtask);
                             self.perform(actions);
-                            for (k, v) in update.accumulators {
-                                *accumulators.entry(k).or_insert(0) += v;
-                            }
                         }
-                        ExecutionState::Failed if failure.is_none() => {
+                        ExecutionState::Failed if failure.is_none() && !cancel_requested => {
                             let cause = update.failure.unwrap_or_else(|| self.scheduler_failure(
                                 "a task failed without a cause".into()));
-                            fail_with(&mut failure, cause);
+                            match self.region_to_restart(regions, task) {
+                                // Already going down: a consequence of the first failure.
+                                Some(region) if progress.restarting.contains_key(&region) => {}
+                                Some(region) => {
+                                    recovery.failures.push(Instant::now());
+                                    match self.restart.next_delay(&recovery.failures) {
+                                        Some(delay) => {
+                                            if let Some(f) = self.begin_region_restart(
+                                                region, regions, delay, &cause, coordinator, &mut progress,
+                                            ) {
+                                                fail_with(&mut failure, &mut progress, f);
+                                            }
+                                        }
+                                        None => fail_with(&mut failure, &mut progress, cause),
+                                    }
+                                }
+                                None => fail_with(&mut failure, &mut progress, cause),
+                            }
                         }
                         _ => {}
                     }
@@ -564,6 +778,7 @@ impl JobMaster {
                         Ok(JobControl::Cancel) => {
                             if !cancel_requested && failure.is_none() {
                                 cancel_requested = true;
+                                progress.restarting.clear();
                                 self.set_status(JobStatus::Cancelling);
                                 self.deployer.cancel_job(job_id);
                             }
@@ -573,7 +788,7 @@ impl JobMaster {
                             match coordinator.trigger_savepoint(target, terminate, reply.clone(), running) {
                                 Ok(action) => {
                                     if let Some(cause) = self.perform(vec![action]) {
-                                        fail_with(&mut failure, self.scheduler_failure(cause));
+                                        fail_with(&mut failure, &mut progress, self.scheduler_failure(cause));
                                     }
                                 }
                                 Err(message) => {
@@ -586,6 +801,40 @@ impl JobMaster {
                 }
                 default(Duration::from_millis(50)) => {}
             }
+            // Regions whose subtasks are all down and whose restart delay passed go back up.
+            let now = Instant::now();
+            let due: Vec<usize> = progress
+                .restarting
+                .iter()
+                .filter(|(region, at)| {
+                    **at <= now
+                        && regions
+                            .tasks(**region)
+                            .iter()
+                            .all(|t| !progress.live.contains(t))
+                })
+                .map(|(region, _)| *region)
+                .collect();
+            for region in due {
+                progress.restarting.remove(&region);
+                match self.restart_region(
+                    regions.tasks(region),
+                    control,
+                    coordinator,
+                    recovery,
+                    &reports,
+                    &mut progress,
+                ) {
+                    RegionRestart::Deployed => {}
+                    RegionRestart::Cancelled => {
+                        cancel_requested = true;
+                        progress.restarting.clear();
+                        self.set_status(JobStatus::Cancelling);
+                        self.deployer.cancel_job(job_id);
+                    }
+                    RegionRestart::Failed(cause) => fail_with(&mut failure, &mut progress, cause),
+                }
+            }
             if last_tick.elapsed() >= Duration::from_millis(20)
                 && failure.is_none()
                 && !cancel_requested
@@ -593,7 +842,7 @@ impl JobMaster {
                 last_tick = Instant::now();
                 let actions = coordinator.tick(self.all_running());
                 if let Some(cause) = self.perform(actions) {
-                    fail_with(&mut failure, self.scheduler_failure(cause));
+                    fail_with(&mut failure, &mut progress, self.scheduler_failure(cause));
                 }
             }
         }
@@ -605,15 +854,23 @@ impl JobMaster {
         self.deployer.release_job(job_id);
         match failure {
             Some(f) => AttemptOutcome::Failed(f),
-            None if cancel_requested || finished < total => {
+            None if cancel_requested || progress.finished.len() < all.len() => {
                 AttemptOutcome::Done(JobOutcome::Canceled)
             }
-            None => AttemptOutcome::Done(JobOutcome::Finished { accumulators }),
+            None => {
+                let mut accumulators = BTreeMap::new();
+                for values in progress.accumulators.into_values() {
+                    for (k, v) in values {
+                        *accumulators.entry(k).or_insert(0) += v;
+                    }
+                }
+                AttemptOutcome::Done(JobOutcome::Finished { accumulators })
+            }
         }
     }
 
-    /// Records a state update; true when the task reached a terminal state.
-    fn record(&self, update: &TaskStateUpdate) -> bool {
+    /// Records a state update in the per-subtask states.
+    fn record(&self, update: &TaskStateUpdate) {
         let mut states = self.states.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(s) = states
             .get_mut(update.vertex)
@@ -621,7 +878,19 @@ impl JobMaster {
         {
             *s = update.state;
         }
-        update.state.is_terminal()
+    }
+}
+
+/// Whether a cancel request arrived while the job waits for slots. A savepoint request
+/// meanwhile is refused, as it is whenever not every task runs.
+fn cancel_arrived(control: &Receiver<JobControl>) -> bool {
+    match control.try_recv() {
+        Ok(JobControl::Cancel) => true,
+        Ok(JobControl::TriggerSavepoint { reply, .. }) => {
+            let _ = reply.send(Err("Not all required tasks are currently running.".into()));
+            false
+        }
+        Err(_) => false,
     }
 }
 

@@ -10,6 +10,7 @@ use super::job_master::{JobMaster, JobOutcome, JobStatus, LocalDeployer, Restart
 use super::task::TaskSettings;
 use super::task_executor::TaskExecutor;
 use crate::api::environment::{JobClient, JobExecutionResult};
+use crate::config::FailoverStrategy;
 use crate::error::{Error, Result};
 use crate::graph::{JobGraph, StreamGraph};
 
@@ -19,6 +20,7 @@ pub fn submit(
     user_code: StreamGraph,
     settings: TaskSettings,
     restart: RestartStrategy,
+    failover: FailoverStrategy,
 ) -> Result<JobClient> {
     let job = Arc::new(job);
     let job_id = job.job_id;
@@ -36,6 +38,7 @@ pub fn submit(
             settings,
         }),
         restart,
+        failover,
         status: status.clone(),
         on_status: None,
         states,

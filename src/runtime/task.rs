@@ -72,11 +72,28 @@ impl ExecutionState {
     }
 }
 
+/// One execution of a subtask (Flink's `Execution` with its attempt number): the attempt
+/// counts how often this subtask was deployed before, by full or by region restarts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct TaskAttempt {
+    pub vertex: usize,
+    pub subtask: usize,
+    pub attempt: u32,
+}
+
+impl TaskAttempt {
+    pub fn key(&self) -> (usize, usize) {
+        (self.vertex, self.subtask)
+    }
+}
+
 /// A task's state change, reported to its job master (across processes in a cluster).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct TaskStateUpdate {
     pub vertex: usize,
     pub subtask: usize,
+    /// The attempt reporting: updates of an attempt that was since replaced are stale.
+    pub attempt: u32,
     pub state: ExecutionState,
     /// Set for `Failed`.
     pub failure: Option<TaskFailure>,
@@ -107,6 +124,7 @@ pub struct TaskDeployment {
     pub settings: TaskSettings,
     pub vertex: usize,
     pub subtask: usize,
+    /// This subtask's attempt number (`RuntimeContext::attempt_number`).
     pub attempt: u32,
     pub channels: Arc<LocalChannels>,
     /// The state to start from (a checkpoint after a failure, or a savepoint).
@@ -184,6 +202,7 @@ pub fn run_task(
         let _ = reports.send(TaskReport::State(TaskStateUpdate {
             vertex: deployment.vertex,
             subtask: deployment.subtask,
+            attempt: deployment.attempt,
             state,
             failure,
             accumulators: if state == ExecutionState::Finished {

@@ -18,6 +18,13 @@ struct RunningTask {
     thread: Option<JoinHandle<()>>,
 }
 
+impl RunningTask {
+    fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+        let _ = self.control.send(TaskControl::Cancel);
+    }
+}
+
 /// Runs tasks; knows them by (job, vertex, subtask).
 pub struct TaskExecutor {
     slots: usize,
@@ -55,7 +62,7 @@ impl TaskExecutor {
         let flag = cancelled.clone();
         // Registered before the thread starts: the task reports RUNNING at once, and a
         // checkpoint trigger sent on that report must find it.
-        self.lock().insert(
+        let replaced = self.lock().insert(
             key,
             RunningTask {
                 control,
@@ -63,6 +70,11 @@ impl TaskExecutor {
                 thread: None,
             },
         );
+        // A region restart redeploys a subtask whose earlier attempt reported its end: that
+        // thread is on its way out.
+        if let Some(thread) = replaced.and_then(|mut old| old.thread.take()) {
+            let _ = thread.join();
+        }
         let spawned = std::thread::Builder::new()
             .name(thread_name)
             .spawn(move || run_task(deployment, control_rx, flag, reports));
@@ -96,8 +108,17 @@ impl TaskExecutor {
     /// Asks every task of the job to stop (they report `Canceled`).
     pub fn cancel_job(&self, job: JobId) {
         for (_, task) in self.lock().iter().filter(|((j, _, _), _)| *j == job) {
-            task.cancelled.store(true, Ordering::Relaxed);
-            let _ = task.control.send(TaskControl::Cancel);
+            task.cancel();
+        }
+    }
+
+    /// Asks these (vertex, subtask) tasks of the job to stop (a region restart).
+    pub fn cancel_tasks(&self, job: JobId, tasks: &[(usize, usize)]) {
+        let running = self.lock();
+        for &(vertex, subtask) in tasks {
+            if let Some(task) = running.get(&(job, vertex, subtask)) {
+                task.cancel();
+            }
         }
     }
 

@@ -148,3 +148,26 @@ impl<T: Send + 'static> strato::MapFunction<T, T> for FailAfter {
         Ok(value)
     }
 }
+
+/// Lines of every visible (committed) file under `dir`, sorted: the exactly-once file sink
+/// hides in-progress and pending files behind a leading dot.
+pub fn committed_lines(dir: &Path) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if entry.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let text = std::fs::read_to_string(&path).unwrap();
+                lines.extend(text.lines().map(str::to_string));
+            }
+        }
+    }
+    lines.sort();
+    lines
+}
