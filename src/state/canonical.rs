@@ -208,7 +208,8 @@ pub struct CanonicalWriter<'a> {
     range: KeyGroupRange,
     location: &'a SnapshotLocation,
     name: &'a str,
-    /// Encoded entries not written out yet.
+    /// Encoded entries not written out yet: append to it ([`write_typed_entry`]), then
+    /// [`Self::spill_if_full`].
     pub(crate) buffer: Vec<u8>,
     /// The state file, created once the state outgrows one chunk.
     file: Option<SnapshotOutput>,
@@ -245,22 +246,6 @@ impl<'a> CanonicalWriter<'a> {
         value: &[u8],
     ) -> Result<(), String> {
         write_entry(&mut self.buffer, state, key, namespace, value)
-    }
-
-    /// Appends one entry, serializing its parts (see [`write_typed_entry`]).
-    pub fn typed_entry<K, N, V>(
-        &mut self,
-        state: &EncodedName,
-        key: &K,
-        namespace: &N,
-        value: &V,
-    ) -> Result<(), String>
-    where
-        K: serde::Serialize + ?Sized,
-        N: serde::Serialize + ?Sized,
-        V: serde::Serialize + ?Sized,
-    {
-        write_typed_entry(&mut self.buffer, state, key, namespace, value)
     }
 
     /// Writes the buffered entries out once they fill a chunk (callers check between
@@ -436,7 +421,7 @@ mod tests {
         for (i, n) in per_group.iter().enumerate() {
             writer.start_group().unwrap();
             for j in 0..*n {
-                writer.typed_entry(&name, &(i, j), &(), &value).unwrap();
+                write_typed_entry(&mut writer.buffer, &name, &(i, j), &(), &value).unwrap();
                 writer.spill_if_full().unwrap();
             }
         }

@@ -246,7 +246,7 @@ impl<K: StateValue, N: StateValue, S: StateValue> TableSnapshot for TableCopy<K,
         let i = key_group - self.first_key_group;
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
         for (k, n, v) in &self.entries[start..self.ends[i]] {
-            out.typed_entry(&self.encoded_name, k, n, v)
+            canonical::write_typed_entry(&mut out.buffer, &self.encoded_name, k, n, v)
                 .map_err(|reason| snapshot_failed(&self.name, reason))?;
             out.spill_if_full()?;
         }
