@@ -438,7 +438,7 @@ mod tests {
                 start: 4 + i,
                 end: 4 + i,
             };
-            read_key_groups(&reader, &[handle.clone()], only, &mut |e| {
+            read_key_groups(&reader, std::slice::from_ref(&handle), only, &mut |e| {
                 let ((group, j), _): ((usize, usize), _) = decode(e.key, "k")?;
                 assert_eq!((e.key_group, group, e.value.len()), (4 + i, i, 1003));
                 seen.push(j);
