@@ -375,6 +375,51 @@ fn restoring_a_missing_or_damaged_state_file_names_the_path(kind: StateBackendTy
     assert!(err.contains(&file), "{err}");
 }
 
+fn a_snapshot_holds_the_state_at_the_barrier_not_later_updates(kind: StateBackendType) {
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings(kind, dir.path(), false);
+    let location =
+        SnapshotLocation::in_directory(dir.path().join("chk").to_str().unwrap()).unwrap();
+    let reader = StateReader::new(dir.path().join("chk").to_str().unwrap());
+    let text = ValueStateDescriptor::<String>::new("text");
+    let keys = keys(3000);
+    // 3000 values of 1 KB: several MB, so the state file is written in several chunks.
+    fn value(round: &str, i: usize) -> String {
+        format!("{round}{i:0>999}")
+    }
+    let mut backend = subtask(&settings, 1, 0, None);
+    for (i, key) in keys.iter().enumerate() {
+        let mut s = StateAccess::new(&mut backend, key, &());
+        s.value_state(&text).unwrap().update(value("a", i));
+    }
+    // Synchronous part at the barrier, then the operator goes on before the write-out.
+    let first = backend.snapshot(1, false).unwrap();
+    for (i, key) in keys.iter().enumerate() {
+        let mut s = StateAccess::new(&mut backend, key, &());
+        if i % 3 == 0 {
+            s.value_state(&text).unwrap().clear();
+        } else {
+            s.value_state(&text).unwrap().update(value("b", i));
+        }
+    }
+    let first = first.write(&location, "first").unwrap();
+    let second = snapshot(&mut backend, 2, false, &location, "second");
+    assert!(first[0].state_size() > 2 << 20, "{}", first[0].state_size());
+    for (handles, expected) in [
+        (
+            &first,
+            (|i| Some(value("a", i))) as fn(usize) -> Option<String>,
+        ),
+        (&second, |i| (i % 3 != 0).then(|| value("b", i))),
+    ] {
+        let mut restored = subtask(&settings, 1, 0, Some((&reader, handles)));
+        for (i, key) in keys.iter().enumerate() {
+            let mut s = StateAccess::new(&mut restored, key, &());
+            assert_eq!(s.value_state(&text).unwrap().value(), expected(i), "{key}");
+        }
+    }
+}
+
 /// Runs each scenario against both backends; RocksDB also with a write cache so small that
 /// it flushes all the time, and without one.
 macro_rules! on_both_backends {
@@ -406,6 +451,7 @@ on_both_backends!(
     snapshots_restore_every_key_once_when_rescaling_2_to_3_to_1,
     a_savepoint_restores_into_the_other_backend_and_back,
     restoring_a_missing_or_damaged_state_file_names_the_path,
+    a_snapshot_holds_the_state_at_the_barrier_not_later_updates,
 );
 
 /// A completed checkpoint of one subtask's keyed state.

@@ -413,6 +413,12 @@ impl SnapshotOutput {
         self.written
     }
 
+    /// Appends `bytes`; a failure names the file.
+    pub fn append(&mut self, bytes: &[u8]) -> Result<(), CheckpointError> {
+        self.write_all(bytes)
+            .map_err(|e| io_error("write", &self.path, e))
+    }
+
     /// Finishes the file and returns its handle.
     pub fn close(self) -> Result<StateHandle, CheckpointError> {
         let path = self.path;

@@ -11,7 +11,9 @@
 
 use serde_bytes::Bytes;
 
-use crate::checkpoint::{CheckpointError, KeyedStateHandle, SnapshotLocation, StateReader};
+use crate::checkpoint::{
+    CheckpointError, KeyedStateHandle, SnapshotLocation, SnapshotOutput, StateReader,
+};
 use crate::runtime::keygroup::KeyGroupRange;
 use crate::state::heap::StateError;
 use crate::state::KeyedSnapshotWriter;
@@ -66,6 +68,58 @@ pub fn write_entry(
         Bytes::new(value),
     );
     encode_into(&entry, out, "a state entry")
+}
+
+/// A state name as every entry of that state starts: encoded once per snapshot.
+pub struct EncodedName(Vec<u8>);
+
+impl EncodedName {
+    pub fn new(state: &str) -> Result<Self, String> {
+        encode(state, "a state name").map(EncodedName)
+    }
+}
+
+/// Appends one canonical entry, serializing key, namespace and value straight into `out`:
+/// the same bytes as [`write_entry`] of their encodings, without three intermediate buffers
+/// and a second pass over them.
+pub fn write_typed_entry<K, N, V>(
+    out: &mut Vec<u8>,
+    state: &EncodedName,
+    key: &K,
+    namespace: &N,
+    value: &V,
+) -> Result<(), String>
+where
+    K: serde::Serialize + ?Sized,
+    N: serde::Serialize + ?Sized,
+    V: serde::Serialize + ?Sized,
+{
+    out.extend_from_slice(&state.0);
+    encode_part(out, key, "a key")?;
+    encode_part(out, namespace, "a namespace")?;
+    encode_part(out, value, "a value")
+}
+
+/// Appends `value` serialized, behind its length as bincode prefixes a byte string: a
+/// varint, one byte for lengths up to 250. That byte is reserved before serializing; a
+/// longer part moves behind its longer prefix afterwards (rare for keys and values).
+fn encode_part<T: serde::Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    value: &T,
+    what: &str,
+) -> Result<(), String> {
+    const ONE_BYTE_MAX: usize = 250;
+    let start = out.len();
+    out.push(0);
+    encode_into(value, out, what)?;
+    let len = out.len() - start - 1;
+    if len <= ONE_BYTE_MAX {
+        out[start] = len as u8;
+    } else {
+        let prefix = encode(&len, "a length")?;
+        out.splice(start..=start, prefix);
+    }
+    Ok(())
 }
 
 /// One entry as read back, borrowing from the key group's bytes.
@@ -135,37 +189,55 @@ impl KeyedSnapshotWriter for KeyGroupsSnapshot {
         if self.is_empty() {
             return Ok(Vec::new());
         }
-        let range = self.range;
-        let mut writer = CanonicalWriter::new(range);
+        let mut writer = CanonicalWriter::new(self.range, location, name);
         for group in &self.groups {
-            writer.start_group();
+            writer.start_group()?;
             writer.buffer.extend_from_slice(group);
         }
-        writer.finish(location, name).map(|h| vec![h])
+        writer.finish().map(|h| vec![h])
     }
 }
 
-/// Builds a canonical snapshot key group by key group, then stores it.
-pub struct CanonicalWriter {
+/// How much encoded state [`CanonicalWriter`] holds before writing it out.
+const CHUNK_BYTES: usize = 1 << 20;
+
+/// Builds a canonical snapshot key group by key group and streams it to its file in chunks,
+/// so a large snapshot never sits in memory whole (nor faults in a buffer of its size at
+/// every checkpoint); state below the location's inline threshold still ends up inline.
+pub struct CanonicalWriter<'a> {
     range: KeyGroupRange,
+    location: &'a SnapshotLocation,
+    name: &'a str,
+    /// Encoded entries not written out yet: append to it ([`write_typed_entry`]), then
+    /// [`Self::spill_if_full`].
     pub(crate) buffer: Vec<u8>,
+    /// The state file, created once the state outgrows one chunk.
+    file: Option<SnapshotOutput>,
     offsets: Vec<u64>,
 }
 
-impl CanonicalWriter {
-    pub fn new(range: KeyGroupRange) -> Self {
+impl<'a> CanonicalWriter<'a> {
+    /// A writer of `range`'s key groups to the state file `name` of `location`.
+    pub fn new(range: KeyGroupRange, location: &'a SnapshotLocation, name: &'a str) -> Self {
         CanonicalWriter {
             range,
+            location,
+            name,
             buffer: Vec::new(),
+            file: None,
             offsets: Vec::with_capacity(range.len()),
         }
     }
 
     /// Starts the next key group of the range.
-    pub fn start_group(&mut self) {
-        self.offsets.push(self.buffer.len() as u64);
+    pub fn start_group(&mut self) -> Result<(), CheckpointError> {
+        self.spill_if_full()?;
+        let written = self.file.as_ref().map_or(0, SnapshotOutput::position);
+        self.offsets.push(written + self.buffer.len() as u64);
+        Ok(())
     }
 
+    /// Appends one entry of already serialized parts.
     pub fn entry(
         &mut self,
         state: &str,
@@ -176,13 +248,35 @@ impl CanonicalWriter {
         write_entry(&mut self.buffer, state, key, namespace, value)
     }
 
-    /// Stores the data (inline when small) and returns its handle.
-    pub fn finish(
-        self,
-        location: &SnapshotLocation,
-        name: &str,
-    ) -> Result<KeyedStateHandle, CheckpointError> {
-        let data = location.write(name, &self.buffer)?;
+    /// Writes the buffered entries out once they fill a chunk (callers check between
+    /// entries, so one key group's state need not fit in memory either).
+    pub fn spill_if_full(&mut self) -> Result<(), CheckpointError> {
+        if self.buffer.len() < CHUNK_BYTES {
+            return Ok(());
+        }
+        let file = match &mut self.file {
+            Some(file) => file,
+            None => self.file.insert(self.location.create(self.name)?),
+        };
+        file.append(&self.buffer)?;
+        self.buffer.clear();
+        Ok(())
+    }
+
+    /// True while nothing was written (no entry, no file).
+    pub fn is_empty(&self) -> bool {
+        self.file.is_none() && self.buffer.is_empty()
+    }
+
+    /// Stores the rest of the data (all of it inline when small) and returns the handle.
+    pub fn finish(self) -> Result<KeyedStateHandle, CheckpointError> {
+        let data = match self.file {
+            None => self.location.write(self.name, &self.buffer)?,
+            Some(mut file) => {
+                file.append(&self.buffer)?;
+                file.close()?
+            }
+        };
         Ok(KeyedStateHandle::KeyGroups {
             range: self.range,
             data,
@@ -290,5 +384,86 @@ mod tests {
         )
         .unwrap();
         assert_eq!(seen, vec![(1, vec![1], 10_000), (2, vec![2], 10_000)]);
+    }
+
+    #[test]
+    fn a_typed_entry_has_the_bytes_of_an_entry_of_its_encoded_parts() {
+        let name = EncodedName::new("state").unwrap();
+        // Parts of 1-byte, 3-byte (u16) and 5-byte (u32) length prefixes.
+        for len in [0usize, 10, 248, 249, 250, 251, 300, 70_000] {
+            let value = "x".repeat(len);
+            let (key, namespace) = (-42i64, (7u32, "window".to_string()));
+            let mut typed = Vec::new();
+            write_typed_entry(&mut typed, &name, &key, &namespace, &value).unwrap();
+            let mut expected = Vec::new();
+            write_entry(
+                &mut expected,
+                "state",
+                &encode(&key, "k").unwrap(),
+                &encode(&namespace, "n").unwrap(),
+                &encode(&value, "v").unwrap(),
+            )
+            .unwrap();
+            assert_eq!(typed, expected, "a value of {len} bytes");
+        }
+    }
+
+    #[test]
+    fn a_snapshot_larger_than_a_chunk_streams_to_one_file_with_exact_key_group_offsets() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = SnapshotLocation::in_directory(dir.path().to_str().unwrap()).unwrap();
+        let range = KeyGroupRange { start: 4, end: 7 };
+        let name = EncodedName::new("s").unwrap();
+        let value = vec![9u8; 1000];
+        // Group 5 alone spans several chunks; group 6 stays empty.
+        let per_group = [10usize, 3000, 0, 700];
+        let mut writer = CanonicalWriter::new(range, &location, "big");
+        for (i, n) in per_group.iter().enumerate() {
+            writer.start_group().unwrap();
+            for j in 0..*n {
+                write_typed_entry(&mut writer.buffer, &name, &(i, j), &(), &value).unwrap();
+                writer.spill_if_full().unwrap();
+            }
+        }
+        let handle = writer.finish().unwrap();
+        assert!(handle.state_size() > 3 * CHUNK_BYTES as u64);
+        let KeyedStateHandle::KeyGroups { data, .. } = &handle else {
+            panic!("not canonical: {handle:?}");
+        };
+        assert!(data.file_path().is_some(), "large state goes to a file");
+        let reader = StateReader::new(dir.path().to_str().unwrap());
+        for (i, n) in per_group.iter().enumerate() {
+            let mut seen = Vec::new();
+            let only = KeyGroupRange {
+                start: 4 + i,
+                end: 4 + i,
+            };
+            read_key_groups(&reader, std::slice::from_ref(&handle), only, &mut |e| {
+                let ((group, j), _): ((usize, usize), _) = decode(e.key, "k")?;
+                assert_eq!((e.key_group, group, e.value.len()), (4 + i, i, 1003));
+                seen.push(j);
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(seen, (0..*n).collect::<Vec<_>>(), "key group {}", 4 + i);
+        }
+    }
+
+    #[test]
+    fn small_state_stays_inline() {
+        let dir = tempfile::tempdir().unwrap();
+        let location = SnapshotLocation::in_directory(dir.path().to_str().unwrap()).unwrap();
+        let range = KeyGroupRange { start: 0, end: 1 };
+        let mut writer = CanonicalWriter::new(range, &location, "small");
+        writer.start_group().unwrap();
+        writer.entry("s", &[1], &[], &[2]).unwrap();
+        writer.start_group().unwrap();
+        let handle = writer.finish().unwrap();
+        assert!(
+            matches!(&handle, KeyedStateHandle::KeyGroups { data, offsets, .. }
+                if data.file_path().is_none() && offsets == &[0, 7]),
+            "{handle:?}"
+        );
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }

@@ -3,11 +3,13 @@
 
 use std::any::Any;
 use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex};
 
 use hashbrown::{Equivalent, HashMap};
 
-use super::canonical::{self, KeyGroupsSnapshot};
+use super::canonical::{self, CanonicalWriter, EncodedName};
 use super::{StateKey, StateValue};
+use crate::checkpoint::CheckpointError;
 use crate::runtime::keygroup::{assign_to_key_group, KeyGroupRange};
 use crate::util::hash::BuildStableHasher;
 
@@ -153,10 +155,21 @@ impl<K: Clone, N: Clone> From<&KeyRef<'_, K, N>> for (K, N) {
     }
 }
 
-/// Writes one key group of a table as canonical entries (`state name`, key, namespace, value).
-type SnapshotFn = fn(&dyn Any, &str, usize, &mut Vec<u8>) -> Result<(), String>;
+/// A state table's copy taken at the barrier, written out later on the snapshot thread.
+trait TableSnapshot: Send {
+    /// Appends the entries of `key_group` to `out`.
+    fn write_group(
+        &self,
+        key_group: usize,
+        out: &mut CanonicalWriter<'_>,
+    ) -> Result<(), CheckpointError>;
+}
+
+/// Where a table's copy buffer (a type-erased `Vec<(K, N, S)>`) waits for the next snapshot
+/// once the previous one is written out.
+type CopyBuffer = Arc<Mutex<Option<Box<dyn Any + Send>>>>;
 /// Copies a table (the synchronous part of a snapshot).
-type CopyFn = fn(&dyn Any) -> Option<Box<dyn Any + Send>>;
+type CopyFn = fn(&dyn Any, &str, &CopyBuffer) -> Result<Box<dyn TableSnapshot>, String>;
 /// Inserts restored canonical entries into a table.
 type RestoreFn = fn(&mut dyn Any, &[RestoredEntry]) -> Result<(), String>;
 
@@ -164,40 +177,103 @@ struct RegisteredState {
     name: String,
     type_name: &'static str,
     table: Box<dyn Any + Send>,
-    snapshot: SnapshotFn,
     copy: CopyFn,
+    copy_buffer: CopyBuffer,
+}
+
+fn lock_buffer(buffer: &CopyBuffer) -> std::sync::MutexGuard<'_, Option<Box<dyn Any + Send>>> {
+    buffer.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A consistent copy of one state table: its entries in one flat vector, key group after key
+/// group. Cheaper than cloning the hash tables (no empty buckets, no control bytes, written
+/// sequentially), and the vector goes back to the table when the snapshot is written, so
+/// the next checkpoint copies into memory that is already mapped instead of faulting in
+/// fresh pages at the barrier.
+struct TableCopy<K: StateValue, N: StateValue, S: StateValue> {
+    name: String,
+    encoded_name: EncodedName,
+    first_key_group: usize,
+    entries: Vec<(K, N, S)>,
+    /// `ends[i]`: where key group `first_key_group + i` ends in `entries`.
+    ends: Vec<usize>,
+    buffer: CopyBuffer,
 }
 
 fn copy_table<K: StateKey, N: Hash + Eq + Clone + StateValue, S: Clone + StateValue>(
     table: &dyn Any,
-) -> Option<Box<dyn Any + Send>> {
-    let table = table.downcast_ref::<StateTable<K, N, S>>()?;
-    Some(Box::new(StateTable {
-        first_key_group: table.first_key_group,
-        groups: table.groups.clone(),
-    }))
-}
-
-fn snapshot_group<K: StateKey, N: Hash + Eq + Clone + StateValue, S: Clone + StateValue>(
-    table: &dyn Any,
     name: &str,
-    key_group: usize,
-    out: &mut Vec<u8>,
-) -> Result<(), String> {
+    buffer: &CopyBuffer,
+) -> Result<Box<dyn TableSnapshot>, String> {
     let table = table
         .downcast_ref::<StateTable<K, N, S>>()
         .ok_or("internal error: state table of another type")?;
-    let (mut key, mut ns, mut value) = (Vec::new(), Vec::new(), Vec::new());
-    for ((k, n), v) in &table.groups[key_group - table.first_key_group] {
-        key.clear();
-        ns.clear();
-        value.clear();
-        canonical::encode_into(k, &mut key, "a key")?;
-        canonical::encode_into(n, &mut ns, "a namespace")?;
-        canonical::encode_into(v, &mut value, "a value")?;
-        canonical::write_entry(out, name, &key, &ns, &value)?;
+    let len = table.len();
+    // The previous snapshot's vector, unless the state shrank to far less than it holds.
+    let mut entries = lock_buffer(buffer)
+        .take()
+        .and_then(|b| b.downcast::<Vec<(K, N, S)>>().ok())
+        .map(|b| *b)
+        .filter(|v| v.capacity() <= 2 * len.max(1024))
+        .unwrap_or_default();
+    entries.clear();
+    entries.reserve(len);
+    let mut ends = Vec::with_capacity(table.groups.len());
+    for group in &table.groups {
+        entries.extend(
+            group
+                .iter()
+                .map(|((k, n), v)| (k.clone(), n.clone(), v.clone())),
+        );
+        ends.push(entries.len());
     }
-    Ok(())
+    Ok(Box::new(TableCopy {
+        name: name.to_string(),
+        encoded_name: EncodedName::new(name)?,
+        first_key_group: table.first_key_group,
+        entries,
+        ends,
+        buffer: buffer.clone(),
+    }))
+}
+
+impl<K: StateValue, N: StateValue, S: StateValue> TableSnapshot for TableCopy<K, N, S> {
+    fn write_group(
+        &self,
+        key_group: usize,
+        out: &mut CanonicalWriter<'_>,
+    ) -> Result<(), CheckpointError> {
+        let i = key_group - self.first_key_group;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        for (k, n, v) in &self.entries[start..self.ends[i]] {
+            canonical::write_typed_entry(&mut out.buffer, &self.encoded_name, k, n, v)
+                .map_err(|reason| snapshot_failed(&self.name, reason))?;
+            out.spill_if_full()?;
+        }
+        Ok(())
+    }
+}
+
+impl<K: StateValue, N: StateValue, S: StateValue> Drop for TableCopy<K, N, S> {
+    /// Hands the (emptied) vector back for the next snapshot.
+    fn drop(&mut self) {
+        let mut entries = std::mem::take(&mut self.entries);
+        entries.clear();
+        if entries.capacity() > 0 {
+            *lock_buffer(&self.buffer) = Some(Box::new(entries));
+        }
+    }
+}
+
+fn snapshot_failed(name: &str, reason: String) -> CheckpointError {
+    CheckpointError::Encode {
+        path: name.to_string(),
+        reason: StateError::Snapshot {
+            name: name.to_string(),
+            reason,
+        }
+        .to_string(),
+    }
 }
 
 fn restore_entries<K: StateKey, N: Hash + Eq + Clone + StateValue, S: Clone + StateValue>(
@@ -248,8 +324,8 @@ fn find_or_register<'a, K: StateKey, N: Hash + Eq + Clone + StateValue, S: Clone
                 name: name.to_string(),
                 type_name: requested,
                 table: Box::new(table),
-                snapshot: snapshot_group::<K, N, S>,
                 copy: copy_table::<K, N, S>,
+                copy_buffer: CopyBuffer::default(),
             });
             states.len() - 1
         }
@@ -318,11 +394,12 @@ impl<K: StateKey> HeapKeyedStateBackend<K> {
     pub fn snapshot(&self) -> Result<HeapSnapshot, StateError> {
         let mut tables = Vec::with_capacity(self.states.len());
         for state in &self.states {
-            let copy = (state.copy)(state.table.as_ref()).ok_or_else(|| StateError::Snapshot {
-                name: state.name.clone(),
-                reason: "internal error: state table of another type".into(),
-            })?;
-            tables.push((state.name.clone(), copy, state.snapshot));
+            let copy = (state.copy)(state.table.as_ref(), &state.name, &state.copy_buffer)
+                .map_err(|reason| StateError::Snapshot {
+                    name: state.name.clone(),
+                    reason,
+                })?;
+            tables.push(copy);
         }
         Ok(HeapSnapshot {
             range: self.range,
@@ -364,53 +441,37 @@ impl<K: StateKey> HeapKeyedStateBackend<K> {
 /// A heap snapshot after its synchronous part: copies of the state tables.
 pub struct HeapSnapshot {
     range: KeyGroupRange,
-    tables: Vec<(String, Box<dyn Any + Send>, SnapshotFn)>,
+    tables: Vec<Box<dyn TableSnapshot>>,
     /// Restored state not registered since.
     pending: Vec<(String, Vec<RestoredEntry>)>,
 }
 
-impl HeapSnapshot {
-    /// Encodes the copies in the canonical format, key group by key group.
-    pub fn encode(&self) -> Result<KeyGroupsSnapshot, StateError> {
-        let mut snapshot = KeyGroupsSnapshot::new(self.range);
-        for key_group in self.range.start..=self.range.end {
-            let out = snapshot.group(key_group);
-            for (name, table, write) in &self.tables {
-                write(table.as_ref(), name, key_group, out).map_err(|reason| {
-                    StateError::Snapshot {
-                        name: name.clone(),
-                        reason,
-                    }
-                })?;
-            }
-            // State restored but never touched since is still part of this subtask's state.
-            for (name, entries) in &self.pending {
-                for e in entries.iter().filter(|e| e.key_group == key_group) {
-                    canonical::write_entry(out, name, &e.key, &e.namespace, &e.value).map_err(
-                        |reason| StateError::Snapshot {
-                            name: name.clone(),
-                            reason,
-                        },
-                    )?;
-                }
-            }
-        }
-        Ok(snapshot)
-    }
-}
-
 impl crate::state::KeyedSnapshotWriter for HeapSnapshot {
+    /// Encodes the copies in the canonical format, key group by key group, streaming them
+    /// to the state file.
     fn write(
         self: Box<Self>,
         location: &crate::checkpoint::SnapshotLocation,
         name: &str,
-    ) -> Result<Vec<crate::checkpoint::KeyedStateHandle>, crate::checkpoint::CheckpointError> {
-        let encoded = self
-            .encode()
-            .map_err(|e| crate::checkpoint::CheckpointError::Encode {
-                path: name.to_string(),
-                reason: e.to_string(),
-            })?;
-        Box::new(encoded).write(location, name)
+    ) -> Result<Vec<crate::checkpoint::KeyedStateHandle>, CheckpointError> {
+        let mut out = CanonicalWriter::new(self.range, location, name);
+        for key_group in self.range.start..=self.range.end {
+            out.start_group()?;
+            for table in &self.tables {
+                table.write_group(key_group, &mut out)?;
+            }
+            // State restored but never touched since is still part of this subtask's state.
+            for (state, entries) in &self.pending {
+                for e in entries.iter().filter(|e| e.key_group == key_group) {
+                    out.entry(state, &e.key, &e.namespace, &e.value)
+                        .map_err(|reason| snapshot_failed(state, reason))?;
+                    out.spill_if_full()?;
+                }
+            }
+        }
+        if out.is_empty() {
+            return Ok(Vec::new());
+        }
+        out.finish().map(|handle| vec![handle])
     }
 }

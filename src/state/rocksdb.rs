@@ -640,9 +640,9 @@ impl RocksDbSnapshot {
             reason: e.to_string(),
         };
         let (db, names) = open_read_only(&self.local).map_err(failed)?;
-        let mut writer = CanonicalWriter::new(self.range);
+        let mut writer = CanonicalWriter::new(self.range, location, name);
         for kg in self.range.start..=self.range.end {
-            writer.start_group();
+            writer.start_group()?;
             let group = KeyGroupRange { start: kg, end: kg };
             for_each_in_range(
                 &db,
@@ -662,7 +662,7 @@ impl RocksDbSnapshot {
             .map_err(failed)?;
         }
         drop(db);
-        writer.finish(location, name)
+        writer.finish()
     }
 
     fn incremental(

@@ -178,6 +178,7 @@ impl<K: StateKey, N: Namespace> TimerService<K, N> {
             (PROCESSING_TIME_TIMERS, &self.processing_time),
         ];
         for (name, queue) in queues {
+            let name = canonical::EncodedName::new(name)?;
             for (time, key, ns) in &queue.live {
                 let kg = key_group_of(key);
                 if !range.contains(kg) {
@@ -185,13 +186,7 @@ impl<K: StateKey, N: Namespace> TimerService<K, N> {
                         "a timer's key is in key group {kg}, outside {range:?}"
                     ));
                 }
-                canonical::write_entry(
-                    snapshot.group(kg),
-                    name,
-                    &canonical::encode(key, "a timer key")?,
-                    &canonical::encode(ns, "a timer namespace")?,
-                    &canonical::encode(time, "a timer time")?,
-                )?;
+                canonical::write_typed_entry(snapshot.group(kg), &name, key, ns, time)?;
             }
         }
         Ok(snapshot)
