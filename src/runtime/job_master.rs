@@ -555,6 +555,14 @@ impl JobMaster {
         fail
     }
 
+    /// Enters `status` (failing or cancelling): every task of the job is asked to stop and no
+    /// region waits for a restart any more.
+    fn stop_all(&self, status: JobStatus, progress: &mut AttemptProgress) {
+        progress.restarting.clear();
+        self.set_status(status);
+        self.deployer.cancel_job(self.job.job_id);
+    }
+
     /// Deploys `tasks` as their current attempts; they join `progress.live`.
     fn deploy_tasks(
         &self,
@@ -702,17 +710,14 @@ impl JobMaster {
         let mut failure = self.deploy_tasks(&all, recovery, &reports, &mut progress);
         let mut cancel_requested = false;
         if failure.is_some() {
-            self.set_status(JobStatus::Failing);
-            self.deployer.cancel_job(job_id);
+            self.stop_all(JobStatus::Failing, &mut progress);
         }
         let fail_with = |failure: &mut Option<TaskFailure>,
                          progress: &mut AttemptProgress,
                          cause: TaskFailure| {
             if failure.is_none() {
                 *failure = Some(cause);
-                progress.restarting.clear();
-                self.set_status(JobStatus::Failing);
-                self.deployer.cancel_job(job_id);
+                self.stop_all(JobStatus::Failing, progress);
             }
         };
         let mut last_tick = Instant::now();
@@ -778,9 +783,7 @@ impl JobMaster {
                         Ok(JobControl::Cancel) => {
                             if !cancel_requested && failure.is_none() {
                                 cancel_requested = true;
-                                progress.restarting.clear();
-                                self.set_status(JobStatus::Cancelling);
-                                self.deployer.cancel_job(job_id);
+                                self.stop_all(JobStatus::Cancelling, &mut progress);
                             }
                         }
                         Ok(JobControl::TriggerSavepoint { target, terminate, reply }) => {
@@ -828,9 +831,7 @@ impl JobMaster {
                     RegionRestart::Deployed => {}
                     RegionRestart::Cancelled => {
                         cancel_requested = true;
-                        progress.restarting.clear();
-                        self.set_status(JobStatus::Cancelling);
-                        self.deployer.cancel_job(job_id);
+                        self.stop_all(JobStatus::Cancelling, &mut progress);
                     }
                     RegionRestart::Failed(cause) => fail_with(&mut failure, &mut progress, cause),
                 }
