@@ -63,6 +63,7 @@ impl Subtask {
                 },
             )]
             .into(),
+            ..Default::default()
         });
         let state = Arc::new(TaskStateManager::new(
             restore,

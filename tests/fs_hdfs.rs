@@ -173,7 +173,10 @@ fn walk(dir: &std::path::Path) -> Vec<(String, u64)> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let entry = entry.unwrap();
-        let meta = entry.metadata().unwrap();
+        // A DataNode may finalize (rename) or delete a replica file while we look.
+        let Ok(meta) = entry.metadata() else {
+            continue;
+        };
         if meta.is_dir() {
             out.extend(walk(&entry.path()));
         } else {

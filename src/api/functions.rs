@@ -23,6 +23,8 @@ pub struct RuntimeContext {
     pub(crate) max_parallelism: usize,
     pub(crate) attempt_number: u32,
     pub(crate) runtime_mode: RuntimeExecutionMode,
+    /// The job checkpoints, and a final checkpoint follows the end of the input.
+    pub(crate) final_checkpoint: bool,
     pub(crate) auto_watermark_interval: std::time::Duration,
     pub(crate) accumulators: Accumulators,
     /// The task's restored state and the snapshots its operators take.
@@ -40,6 +42,7 @@ impl RuntimeContext {
             max_parallelism: crate::runtime::keygroup::default_max_parallelism(parallelism),
             attempt_number: 0,
             runtime_mode: RuntimeExecutionMode::Streaming,
+            final_checkpoint: false,
             auto_watermark_interval: std::time::Duration::from_millis(200),
             accumulators: Accumulators::default(),
             state: Default::default(),
@@ -71,6 +74,11 @@ impl RuntimeContext {
     /// How many times this task was restarted before (0 on the first attempt).
     pub fn attempt_number(&self) -> u32 {
         self.attempt_number
+    }
+    /// Whether a final checkpoint follows the end of this task's input (streaming with
+    /// checkpointing): two-phase-commit sinks then commit their last data with it.
+    pub(crate) fn final_checkpoint_follows(&self) -> bool {
+        self.final_checkpoint
     }
     /// STREAMING or BATCH: how the job runs (never AUTOMATIC at runtime).
     pub fn runtime_mode(&self) -> RuntimeExecutionMode {

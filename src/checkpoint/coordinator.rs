@@ -5,6 +5,12 @@
 //! failed checkpoints fail the job. It holds no threads: the job master feeds it acks and
 //! calls [`CheckpointCoordinator::tick`], and carries out the [`Action`]s it returns, which
 //! keeps it the same for the embedded executor and the cluster.
+//!
+//! The *final* checkpoint (FLIP-147): once the data of every source ended, a checkpoint is
+//! triggered at once (not at the next interval); when every subtask acknowledges it with its
+//! data ended, the tasks are told it was the final one and finish. A stop-with-savepoint's
+//! savepoint is final too, and stays the job's recovery point until the job is gone, since
+//! its side effects (committed output) are visible.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
@@ -27,6 +33,8 @@ pub enum Action {
     Trigger(CheckpointBarrier),
     /// Tell every task that the checkpoint completed.
     NotifyComplete(u64),
+    /// Tell every task that the checkpoint completed and was the job's final one.
+    NotifyFinal(u64),
     /// Tell every task that the checkpoint was abandoned.
     NotifyAborted(u64),
     /// Too many checkpoints failed in a row: fail the job with this cause.
@@ -79,6 +87,10 @@ struct Pending {
     acks: BTreeMap<(usize, usize), Vec<(String, SubtaskSnapshot)>>,
     savepoint: Option<(SavepointStorage, Option<SavepointReply>)>,
     last_ack: i64,
+    /// Every source's data had ended when this checkpoint was triggered.
+    after_end_of_data: bool,
+    /// Every acknowledgement so far said the subtask's data had ended.
+    all_ended: bool,
 }
 
 /// The coordinator of one job.
@@ -92,6 +104,12 @@ pub struct CheckpointCoordinator {
     last_triggered: Option<Instant>,
     consecutive_failures: u32,
     stats: Arc<Mutex<CheckpointStats>>,
+    /// Subtasks (of their current attempts) whose data ended.
+    ended: BTreeSet<(usize, usize)>,
+    /// The final checkpoint or stop-with-savepoint, once complete: no checkpoint follows it.
+    final_completed: Option<u64>,
+    /// A completed stop-with-savepoint and its directory: the recovery point from then on.
+    stop_point: Option<(CheckpointMetadata, String)>,
 }
 
 impl CheckpointCoordinator {
@@ -119,6 +137,9 @@ impl CheckpointCoordinator {
             last_triggered: None,
             consecutive_failures: 0,
             stats,
+            ended: BTreeSet::new(),
+            final_completed: None,
+            stop_point: None,
         })
     }
 
@@ -127,8 +148,12 @@ impl CheckpointCoordinator {
         self.stats.clone()
     }
 
-    /// The newest completed checkpoint and the directory of its `_metadata`.
+    /// The newest completed checkpoint and the directory of its `_metadata` (a completed
+    /// stop-with-savepoint counts: it is the newest state whose output was committed).
     pub fn latest_completed(&self) -> Option<(CheckpointMetadata, String)> {
+        if let Some(stop_point) = &self.stop_point {
+            return Some(stop_point.clone());
+        }
         let store = self.store.as_ref()?;
         let latest = store.latest()?;
         let dir = store
@@ -136,6 +161,32 @@ impl CheckpointCoordinator {
             .checkpoint_dir(latest.checkpoint_id)
             .to_string();
         Some((latest.clone(), dir))
+    }
+
+    /// Whether checkpoint `id` was the job's final one: tasks restored from it finish once
+    /// their data ends, without another final checkpoint.
+    pub fn is_final(&self, id: u64) -> bool {
+        self.final_completed == Some(id)
+    }
+
+    /// A subtask's data ended.
+    pub fn end_of_data(&mut self, vertex: usize, subtask: usize) {
+        self.ended.insert((vertex, subtask));
+    }
+
+    /// These subtasks were redeployed: their data flows again.
+    pub fn tasks_restarted(&mut self, tasks: &[(usize, usize)]) {
+        for task in tasks {
+            self.ended.remove(task);
+        }
+    }
+
+    fn sources_ended(&self) -> bool {
+        self.job
+            .vertices
+            .iter()
+            .filter(|v| v.is_source())
+            .all(|v| (0..v.parallelism).all(|s| self.ended.contains(&(v.id, s))))
     }
 
     /// Checkpoint ids continue after the checkpoint or savepoint the job restored from.
@@ -160,7 +211,9 @@ impl CheckpointCoordinator {
             return actions;
         };
         self.expire(settings.timeout, &mut actions);
-        if actions.iter().any(|a| matches!(a, Action::FailJob(_))) {
+        if self.final_completed.is_some()
+            || actions.iter().any(|a| matches!(a, Action::FailJob(_)))
+        {
             return actions;
         }
         let periodic = self
@@ -168,9 +221,14 @@ impl CheckpointCoordinator {
             .values()
             .filter(|p| p.savepoint.is_none())
             .count();
-        let due = self
-            .last_triggered
-            .is_none_or(|t| t.elapsed() >= settings.interval)
+        // With every source's data ended, the final checkpoint goes at once.
+        let final_due = settings.final_checkpoint
+            && self.sources_ended()
+            && !self.pending.values().any(|p| p.after_end_of_data);
+        let due = (final_due
+            || self
+                .last_triggered
+                .is_none_or(|t| t.elapsed() >= settings.interval))
             && self
                 .last_completed
                 .is_none_or(|t| t.elapsed() >= settings.min_pause)
@@ -214,6 +272,7 @@ impl CheckpointCoordinator {
             .iter()
             .flat_map(|v| (0..v.parallelism).map(move |s| (v.id, s)))
             .collect();
+        let after_end_of_data = self.sources_ended();
         self.pending.insert(
             id,
             Pending {
@@ -223,6 +282,8 @@ impl CheckpointCoordinator {
                 acks: BTreeMap::new(),
                 savepoint,
                 last_ack: barrier.timestamp,
+                after_end_of_data,
+                all_ended: true,
             },
         );
         let mut stats = self.lock_stats();
@@ -242,6 +303,9 @@ impl CheckpointCoordinator {
     ) -> Result<Action, String> {
         if !all_running {
             return Err("Not all required tasks are currently running.".into());
+        }
+        if self.final_completed.is_some() {
+            return Err("The job is finishing: its final checkpoint has completed.".into());
         }
         let target = target
             .or_else(|| {
@@ -293,6 +357,7 @@ impl CheckpointCoordinator {
                 if pending.waiting.remove(&key) {
                     pending.acks.insert(key, states);
                     pending.last_ack = now_ms();
+                    pending.all_ended &= ack.end_of_data;
                 }
                 if pending.waiting.is_empty() {
                     self.complete(id, &mut actions);
@@ -359,10 +424,22 @@ impl CheckpointCoordinator {
                     metadata.state_size(),
                     pending.started.elapsed().as_millis()
                 );
+                let stop = matches!(pending.barrier.kind, SnapshotType::Terminate { .. });
+                if stop {
+                    self.stop_point = Some((metadata.clone(), path.clone()));
+                }
                 if let Some((_, Some(reply))) = pending.savepoint.take() {
                     let _ = reply.send(Ok(path));
                 }
-                actions.push(Action::NotifyComplete(id));
+                let last = stop
+                    || (pending.all_ended
+                        && self.settings.as_ref().is_some_and(|s| s.final_checkpoint));
+                if last {
+                    self.final_completed = Some(id);
+                    actions.push(Action::NotifyFinal(id));
+                } else {
+                    actions.push(Action::NotifyComplete(id));
+                }
             }
             Err(e) => {
                 self.pending.insert(id, pending);
@@ -559,9 +636,13 @@ mod tests {
 
     /// A two-vertex job (source p=2 -> rebalance -> sink p=2) checkpointing into `dir`.
     fn job(dir: &std::path::Path, tolerable: u32) -> Arc<JobGraph> {
+        job_every(dir, tolerable, Duration::from_millis(1))
+    }
+
+    fn job_every(dir: &std::path::Path, tolerable: u32, interval: Duration) -> Arc<JobGraph> {
         let env = StreamExecutionEnvironment::create_local_environment();
         env.set_parallelism(2);
-        env.enable_checkpointing(Duration::from_millis(1));
+        env.enable_checkpointing(interval);
         env.get_checkpoint_config()
             .set_checkpoint_storage(dir.to_str().unwrap())
             .set_tolerable_checkpoint_failure_number(tolerable);
@@ -571,6 +652,7 @@ mod tests {
 
     fn ack(id: u64, vertex: usize, subtask: usize, result: Result<(), &str>) -> CheckpointAck {
         CheckpointAck {
+            end_of_data: false,
             vertex,
             subtask,
             checkpoint_id: id,
@@ -675,7 +757,7 @@ mod tests {
         let action = c
             .trigger_savepoint(
                 Some(target.to_str().unwrap().into()),
-                Some(true),
+                None,
                 reply,
                 true,
             )
@@ -683,7 +765,7 @@ mod tests {
         let Action::Trigger(barrier) = action else {
             panic!("{action:?}")
         };
-        assert_eq!(barrier.kind, SnapshotType::Terminate { drain: true });
+        assert_eq!(barrier.kind, SnapshotType::Savepoint);
         for (v, s) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
             c.receive(ack(barrier.id, v, s, Ok(())));
         }
@@ -699,5 +781,96 @@ mod tests {
             c.latest_completed().is_none(),
             "savepoints are not retained checkpoints"
         );
+    }
+
+    /// Every subtask of `job` (source p=2, sink p=2).
+    const ALL: [(usize, usize); 4] = [(0, 0), (0, 1), (1, 0), (1, 1)];
+
+    fn ack_all(c: &mut CheckpointCoordinator, id: u64, end_of_data: bool) -> Vec<Action> {
+        ALL.iter()
+            .flat_map(|&(v, s)| {
+                c.receive(CheckpointAck {
+                    end_of_data,
+                    ..ack(id, v, s, Ok(()))
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn once_every_source_ended_the_final_checkpoint_goes_at_once_and_is_announced_as_final() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = job_every(dir.path(), 0, Duration::from_secs(3600));
+        let mut c = CheckpointCoordinator::new(job, Arc::default()).unwrap();
+        let first = triggered(&c.tick(true));
+        assert_eq!(
+            ack_all(&mut c, first.id, false),
+            vec![Action::NotifyComplete(first.id)]
+        );
+        assert!(c.tick(true).is_empty(), "the interval has not passed");
+        c.end_of_data(0, 0);
+        assert!(c.tick(true).is_empty(), "source subtask 1 still reads");
+        c.end_of_data(0, 1);
+        let last = triggered(&c.tick(true));
+        assert!(c.tick(true).is_empty(), "the final checkpoint is in flight");
+        assert_eq!(
+            ack_all(&mut c, last.id, true),
+            vec![Action::NotifyFinal(last.id)]
+        );
+        assert!(c.is_final(last.id));
+        assert!(c.tick(true).is_empty(), "nothing follows the final checkpoint");
+        let (reply, _) = crossbeam_channel::bounded(1);
+        let refused = c
+            .trigger_savepoint(Some(dir.path().display().to_string()), None, reply, true)
+            .unwrap_err();
+        assert!(refused.contains("final checkpoint"), "{refused}");
+    }
+
+    #[test]
+    fn a_checkpoint_a_subtask_took_before_its_data_ended_is_not_final() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = job_every(dir.path(), 0, Duration::from_secs(3600));
+        let mut c = CheckpointCoordinator::new(job, Arc::default()).unwrap();
+        c.end_of_data(0, 0);
+        c.end_of_data(0, 1);
+        let barrier = triggered(&c.tick(true));
+        let mut actions = Vec::new();
+        for (i, &(v, s)) in ALL.iter().enumerate() {
+            actions.extend(c.receive(CheckpointAck {
+                end_of_data: i != 3,
+                ..ack(barrier.id, v, s, Ok(()))
+            }));
+        }
+        assert_eq!(actions, vec![Action::NotifyComplete(barrier.id)]);
+        assert!(!c.is_final(barrier.id));
+        // A restarted source reads again: no final checkpoint until it ends once more.
+        c.tasks_restarted(&[(0, 1)]);
+        assert!(c.tick(true).is_empty());
+        c.end_of_data(0, 1);
+        assert!(matches!(&c.tick(true)[..], [Action::Trigger(_)]));
+    }
+
+    #[test]
+    fn a_completed_stop_with_savepoint_is_final_and_the_recovery_point() {
+        let dir = tempfile::tempdir().unwrap();
+        let job = job_every(dir.path(), 0, Duration::from_secs(3600));
+        let mut c = CheckpointCoordinator::new(job, Arc::default()).unwrap();
+        let first = triggered(&c.tick(true));
+        ack_all(&mut c, first.id, false);
+        let (reply, result) = crossbeam_channel::bounded(1);
+        let Ok(Action::Trigger(stop)) = c.trigger_savepoint(
+            Some(dir.path().join("sp").display().to_string()),
+            Some(false),
+            reply,
+            true,
+        ) else {
+            panic!("no savepoint triggered")
+        };
+        assert_eq!(stop.kind, SnapshotType::Terminate { drain: false });
+        assert_eq!(ack_all(&mut c, stop.id, false), vec![Action::NotifyFinal(stop.id)]);
+        let path = result.recv().unwrap().unwrap();
+        let (latest, dir) = c.latest_completed().unwrap();
+        assert_eq!((latest.checkpoint_id, dir), (stop.id, path));
+        assert!(c.is_final(stop.id));
     }
 }

@@ -33,6 +33,7 @@ pub fn assign_state(
                     checkpoint_id: metadata.checkpoint_id,
                     base: base.to_string(),
                     operators: BTreeMap::new(),
+                    finished_on_restore: false,
                 },
             );
         }

@@ -38,6 +38,9 @@ pub struct CheckpointingSettings {
     pub temporary_storage: bool,
     /// `state.savepoints.dir`: the default target of savepoints.
     pub savepoints_dir: Option<String>,
+    /// `execution.checkpointing.checkpoints-after-tasks-finish.enabled`: tasks whose data
+    /// ended stay up for a final checkpoint (see `crate::runtime::task`).
+    pub final_checkpoint: bool,
 }
 
 impl CheckpointingSettings {
@@ -85,6 +88,7 @@ impl CheckpointingSettings {
             savepoints_dir: config
                 .get_optional(&o::SAVEPOINT_DIRECTORY)?
                 .filter(|d| !d.trim().is_empty()),
+            final_checkpoint: config.get(&o::CHECKPOINTS_AFTER_TASKS_FINISH)?,
         }))
     }
 

@@ -738,6 +738,7 @@ impl Cluster {
                     TaskReport::State(update)
                 }
                 FromWorker::Checkpoint(ack) => TaskReport::Checkpoint(ack),
+                FromWorker::EndOfData(task) => TaskReport::EndOfData(task),
             };
             let _ = d.reports.send(report);
         }

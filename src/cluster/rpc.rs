@@ -182,6 +182,8 @@ pub enum ToWorker {
 pub enum FromWorker {
     TaskState(TaskStateUpdate),
     Checkpoint(crate::runtime::snapshots::CheckpointAck),
+    /// A task's data ended (it waits for the final checkpoint).
+    EndOfData(crate::runtime::task::TaskAttempt),
 }
 
 #[cfg(test)]

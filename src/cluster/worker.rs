@@ -268,6 +268,7 @@ fn run(
                 FromWorker::TaskState(update)
             }
             TaskReport::Checkpoint(ack) => FromWorker::Checkpoint(ack),
+            TaskReport::EndOfData(task) => FromWorker::EndOfData(task),
         };
         rpc::send(&mut writer, &message)
             .context("could not report a task state to the JobManager")?;

@@ -310,6 +310,12 @@ options! {
         "execution.checkpointing.tolerable-failed-checkpoints",
         "Consecutive checkpoint failures tolerated before the job fails.")
         .with_default("0");
+    CHECKPOINTS_AFTER_TASKS_FINISH: bool = ConfigOption::new(
+        "execution.checkpointing.checkpoints-after-tasks-finish.enabled",
+        "Tasks whose input ended wait for a final checkpoint before they finish, so two-phase \
+         sinks commit their last data exactly once (FLIP-147). Off: they finish at once and \
+         such sinks commit at the end of input.")
+        .with_default("true");
     EXTERNALIZED_CHECKPOINT_RETENTION: ExternalizedCheckpointRetention = ConfigOption::new(
         "execution.checkpointing.externalized-checkpoint-retention",
         "Whether checkpoints are kept when the job is cancelled.")

@@ -39,7 +39,11 @@ pub enum ChainEvent {
     /// Processing time (ms since the epoch) reached this value: fire timers due by now.
     ProcessingTime(i64),
     /// All input has arrived: emit what was held back (BATCH results), then tell downstream.
+    /// Record writers send their consumers an end of data.
     EndOfInput,
+    /// The task finishes (after `EndOfInput`, and with checkpointing after the final
+    /// checkpoint): record writers close their channels.
+    EndOfPartition,
     /// Send partially filled network buffers downstream (buffer timeout, idle input).
     Flush,
     /// Every record before the barrier has been processed: snapshot state (into the task's

@@ -434,6 +434,7 @@ impl JobMaster {
             for vertex in &self.job.vertices {
                 for subtask in 0..vertex.parallelism {
                     recovery.next_attempt_of((vertex.id, subtask));
+                    coordinator.tasks_restarted(&[(vertex.id, subtask)]);
                 }
             }
         };
@@ -458,6 +459,11 @@ impl JobMaster {
             return Ok(());
         };
         recovery.restore = assign_state(&self.job, &metadata, &dir, false)?;
+        if coordinator.is_final(metadata.checkpoint_id) {
+            for restore in recovery.restore.values_mut() {
+                restore.finished_on_restore = true;
+            }
+        }
         tracing::info!(
             "Restoring job {} from Checkpoint {} @ {} for {}.",
             self.job.job_id,
@@ -545,6 +551,9 @@ impl JobMaster {
                 }
                 Action::NotifyComplete(id) => {
                     self.broadcast(TaskControl::NotifyCheckpointComplete(id))
+                }
+                Action::NotifyFinal(id) => {
+                    self.broadcast(TaskControl::NotifyFinalCheckpointComplete(id))
                 }
                 Action::NotifyAborted(id) => {
                     self.broadcast(TaskControl::NotifyCheckpointAborted(id))
@@ -647,6 +656,7 @@ impl JobMaster {
         if let Err(message) = self.restore_latest(coordinator, recovery) {
             return RegionRestart::Failed(self.scheduler_failure(message));
         }
+        coordinator.tasks_restarted(tasks);
         {
             let mut states = self.states.lock().unwrap_or_else(|e| e.into_inner());
             for &(vertex, subtask) in tasks {
@@ -733,6 +743,12 @@ impl JobMaster {
                                 if let Some(cause) = self.perform(actions) {
                                     fail_with(&mut failure, &mut progress, self.scheduler_failure(cause));
                                 }
+                            }
+                            continue;
+                        }
+                        TaskReport::EndOfData(task) => {
+                            if task.attempt == recovery.attempt_of(task.key()) {
+                                coordinator.end_of_data(task.vertex, task.subtask);
                             }
                             continue;
                         }

@@ -9,7 +9,7 @@ use std::time::Instant;
 use crossbeam_channel::Sender;
 use serde::{Deserialize, Serialize};
 
-use super::task::TaskReport;
+use super::task::{TaskAttempt, TaskReport};
 use crate::checkpoint::{
     CheckpointBarrier, CheckpointError, CheckpointStorage, SnapshotLocation, SubtaskSnapshot,
 };
@@ -29,13 +29,16 @@ pub struct CheckpointAck {
     pub sync_ms: u64,
     /// Duration of the asynchronous write-out (ms).
     pub async_ms: u64,
+    /// The subtask's data had ended before it took this snapshot: a checkpoint every subtask
+    /// acknowledges so is the job's final one.
+    pub end_of_data: bool,
 }
 
 /// Takes the snapshots of one task.
 pub struct SubtaskCheckpointer {
     job_id: JobId,
-    vertex: usize,
-    subtask: usize,
+    task: TaskAttempt,
+    end_of_data: bool,
     checkpoints_dir: Option<String>,
     storage: Option<Arc<CheckpointStorage>>,
     state: Arc<TaskStateManager>,
@@ -45,16 +48,15 @@ pub struct SubtaskCheckpointer {
 impl SubtaskCheckpointer {
     pub fn new(
         job_id: JobId,
-        vertex: usize,
-        subtask: usize,
+        task: TaskAttempt,
         checkpoints_dir: Option<String>,
         state: Arc<TaskStateManager>,
         reports: Sender<TaskReport>,
     ) -> Self {
         SubtaskCheckpointer {
             job_id,
-            vertex,
-            subtask,
+            task,
+            end_of_data: false,
             checkpoints_dir,
             storage: None,
             state,
@@ -75,7 +77,8 @@ impl SubtaskCheckpointer {
         let snapshots = self.state.take_snapshots();
         let sync_ms = started.elapsed().as_millis() as u64;
         let location = self.location(&barrier);
-        let (vertex, subtask, reports) = (self.vertex, self.subtask, self.reports.clone());
+        let (vertex, subtask, reports) = (self.task.vertex, self.task.subtask, self.reports.clone());
+        let end_of_data = self.end_of_data;
         let spawned = std::thread::Builder::new()
             .name(format!("checkpoint-{id}-{vertex}-{subtask}"))
             .spawn(move || {
@@ -96,6 +99,7 @@ impl SubtaskCheckpointer {
                     result: result.map_err(|e| e.to_string()),
                     sync_ms,
                     async_ms: started.elapsed().as_millis() as u64,
+                    end_of_data,
                 }));
             });
         if let Err(e) = spawned {
@@ -107,13 +111,22 @@ impl SubtaskCheckpointer {
     /// Tells the job master this subtask cannot take checkpoint `id`.
     pub fn decline(&self, id: u64, reason: String) {
         let _ = self.reports.send(TaskReport::Checkpoint(CheckpointAck {
-            vertex: self.vertex,
-            subtask: self.subtask,
+            vertex: self.task.vertex,
+            subtask: self.task.subtask,
             checkpoint_id: id,
             result: Err(reason),
             sync_ms: 0,
             async_ms: 0,
+            end_of_data: self.end_of_data,
         }));
+    }
+
+    /// The task's data ended: its later snapshots say so, and the job master learns it (with
+    /// every source ended it triggers the final checkpoint at once).
+    pub fn end_of_data(&mut self) {
+        if !std::mem::replace(&mut self.end_of_data, true) {
+            let _ = self.reports.send(TaskReport::EndOfData(self.task));
+        }
     }
 
     fn location(

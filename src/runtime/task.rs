@@ -4,6 +4,14 @@
 //! (the wiring), connects its record writers and input gate to the channels of its job, and
 //! then loops: poll the source or read the input gate, push batches through the chain, flush
 //! network buffers on the buffer timeout, and handle control messages between batches.
+//!
+//! How a task ends (Flink's FLIP-147, "checkpoints after tasks finish"): when its data ends
+//! (the source is exhausted, or every input delivered its end of data) the chain's operators
+//! finish and the record writers send an end of data. With checkpointing the task then stays
+//! up, passing on barriers, until the job master reports the *final* checkpoint complete: one
+//! taken after the data of every task ended. Only then do the writers close their channels
+//! and the task finish. So a two-phase-commit sink's last transaction is committed by a
+//! checkpoint like every other, and a failure before that replays it exactly once.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -41,6 +49,9 @@ pub enum TaskControl {
     NotifyCheckpointComplete(u64),
     /// The checkpoint was abandoned.
     NotifyCheckpointAborted(u64),
+    /// The checkpoint completed and it is the job's last: taken after the data of every task
+    /// ended (or a stop-with-savepoint). Operators commit, then the task finishes.
+    NotifyFinalCheckpointComplete(u64),
 }
 
 /// What a task tells its job master.
@@ -48,6 +59,8 @@ pub enum TaskControl {
 pub enum TaskReport {
     State(TaskStateUpdate),
     Checkpoint(CheckpointAck),
+    /// The task's data ended; with checkpointing it now waits for the final checkpoint.
+    EndOfData(TaskAttempt),
 }
 
 /// Task states (Flink's `ExecutionState`).
@@ -183,6 +196,7 @@ pub fn run_task(
 ) {
     let vertex = &deployment.job.vertices[deployment.vertex];
     let accumulators = Accumulators::default();
+    let ending = Ending::of(&deployment);
     let ctx = RuntimeContext {
         job_id: deployment.job_id,
         task_name: vertex.name.clone(),
@@ -191,6 +205,7 @@ pub fn run_task(
         max_parallelism: vertex.max_parallelism,
         attempt_number: deployment.attempt,
         runtime_mode: deployment.settings.runtime_mode,
+        final_checkpoint: ending.awaits_final,
         auto_watermark_interval: deployment.settings.auto_watermark_interval,
         accumulators: accumulators.clone(),
         state: Arc::new(TaskStateManager::new(
@@ -215,8 +230,11 @@ pub fn run_task(
     report(ExecutionState::Running, None);
     let mut checkpointer = SubtaskCheckpointer::new(
         deployment.job_id,
-        deployment.vertex,
-        deployment.subtask,
+        TaskAttempt {
+            vertex: deployment.vertex,
+            subtask: deployment.subtask,
+            attempt: deployment.attempt,
+        },
         deployment
             .job
             .checkpointing
@@ -232,6 +250,7 @@ pub fn run_task(
             &deployment.settings,
             &cancelled,
             &mut checkpointer,
+            ending,
         )
     });
     match result {
@@ -421,6 +440,7 @@ fn run_head(
     settings: &TaskSettings,
     cancelled: &AtomicBool,
     checkpointer: &mut SubtaskCheckpointer,
+    ending: Ending,
 ) -> Result<(), TaskError> {
     let flush_every = match settings.runtime_mode {
         RuntimeExecutionMode::Batch => None,
@@ -435,6 +455,7 @@ fn run_head(
                     flush_every,
                     cancelled,
                     checkpointer,
+                    ending,
                 )
             });
             let closed = driver.close();
@@ -443,7 +464,9 @@ fn run_head(
         Head::Input(mut head, mut gate) => {
             let result = head
                 .open(ctx)
-                .and_then(|_| run_input(head.as_mut(), &mut gate, flush_every, checkpointer));
+                .and_then(|_| {
+                    run_input(head.as_mut(), &mut gate, flush_every, checkpointer, ending)
+                });
             let closed = head.close();
             result.and(closed)
         }
@@ -498,61 +521,146 @@ impl Timing {
     }
 }
 
+/// Whether a task whose data ended must wait for the final checkpoint before it finishes.
+#[derive(Debug, Clone, Copy)]
+struct Ending {
+    /// Streaming with checkpointing (and `checkpoints-after-tasks-finish` on), and not
+    /// restored from the final checkpoint.
+    awaits_final: bool,
+    /// Restored from the final checkpoint or stop-with-savepoint, which already holds this
+    /// task's final state: a source reads nothing more, and the task finishes at once.
+    restored_final: bool,
+    /// The final checkpoint completed.
+    final_done: bool,
+}
+
+impl Ending {
+    fn of(d: &TaskDeployment) -> Self {
+        let checkpointed = d.job.checkpointing.as_ref().is_some_and(|c| c.final_checkpoint);
+        let restored_final = d.restore.as_ref().is_some_and(|r| r.finished_on_restore);
+        Ending {
+            awaits_final: checkpointed && !restored_final,
+            restored_final,
+            final_done: false,
+        }
+    }
+
+    fn may_finish(&self) -> bool {
+        !self.awaits_final || self.final_done
+    }
+}
+
+/// Where a source task is on its way to the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SourcePhase {
+    Reading,
+    /// A stop-with-savepoint without drain: nothing is read until the savepoint completes
+    /// (the task ends) or is abandoned (reading resumes).
+    Stopping(u64),
+    /// The data ended: the reader is exhausted, or was drained for the stop-with-savepoint
+    /// whose id this holds.
+    Ended(Option<u64>),
+}
+
+/// The source's data ended: the chain finishes (max watermark, end of input, end of data on
+/// the channels) and the job master hears of it.
+fn end_source_data(
+    driver: &mut dyn SourceDriver,
+    checkpointer: &mut SubtaskCheckpointer,
+) -> Result<(), TaskError> {
+    driver.end_input()?;
+    checkpointer.end_of_data();
+    Ok(())
+}
+
 fn run_source(
     driver: &mut dyn SourceDriver,
     control: &Receiver<TaskControl>,
     flush_every: Option<Duration>,
     cancelled: &AtomicBool,
     checkpointer: &mut SubtaskCheckpointer,
+    mut ending: Ending,
 ) -> Result<(), TaskError> {
+    use SourcePhase::{Ended, Reading, Stopping};
+    if ending.restored_final {
+        // Its output was committed before the failure: end as a stopped source does.
+        driver.event(ChainEvent::EndOfInput)?;
+        return driver.event(ChainEvent::EndOfPartition);
+    }
     let mut timing = Timing::new(flush_every);
-    // Stop-with-savepoint in progress: (savepoint id, drain). The reader is not polled until
-    // the savepoint completes (then the source ends) or is abandoned (then it resumes).
-    let mut stopping: Option<(u64, bool)> = None;
+    let mut phase = Reading;
     loop {
         if cancelled.load(Ordering::Relaxed) {
             return Err(TaskError::Cancelled);
         }
-        let message = if stopping.is_some() {
-            // Waiting for the savepoint to complete: flush, read nothing new.
-            driver.event(ChainEvent::Flush)?;
-            control.recv_timeout(Duration::from_millis(10)).ok()
-        } else {
-            control.try_recv().ok()
+        if phase == Ended(None) && ending.may_finish() {
+            break;
+        }
+        let message = match phase {
+            Reading => control.try_recv().ok(),
+            Stopping(_) => {
+                // Waiting for the savepoint to complete: flush, read nothing new.
+                driver.event(ChainEvent::Flush)?;
+                control.recv_timeout(Duration::from_millis(10)).ok()
+            }
+            Ended(_) => control.recv_timeout(Duration::from_millis(50)).ok(),
         };
         if let Some(message) = message {
             match message {
                 TaskControl::Cancel => return Err(TaskError::Cancelled),
                 TaskControl::TriggerCheckpoint(barrier) => {
                     if let SnapshotType::Terminate { drain } = barrier.kind {
-                        stopping = Some((barrier.id, drain));
+                        // Draining ends the data before the savepoint (as Flink does), so
+                        // what the drain emits is in it and committed by it.
+                        phase = match phase {
+                            Reading if drain => {
+                                end_source_data(driver, checkpointer)?;
+                                Ended(Some(barrier.id))
+                            }
+                            Reading | Stopping(_) => Stopping(barrier.id),
+                            Ended(_) => Ended(Some(barrier.id)),
+                        };
                     }
                     checkpointer.checkpoint(barrier, |e| driver.event(e))?;
                 }
                 TaskControl::NotifyCheckpointComplete(id) => {
+                    driver.event(ChainEvent::CheckpointComplete(id))?
+                }
+                TaskControl::NotifyFinalCheckpointComplete(id) => {
                     driver.event(ChainEvent::CheckpointComplete(id))?;
-                    if let Some((_, drain)) = stopping.filter(|(s, _)| *s == id) {
-                        return if drain {
-                            driver.end_input()
-                        } else {
-                            driver.event(ChainEvent::EndOfInput)
-                        };
+                    ending.final_done = true;
+                    match phase {
+                        // Stopped without draining: downstream ends without a max watermark.
+                        Stopping(_) => {
+                            driver.event(ChainEvent::EndOfInput)?;
+                            break;
+                        }
+                        Ended(_) => break,
+                        // Not sent before every source's data ended; nothing to do early.
+                        Reading => {}
                     }
                 }
                 TaskControl::NotifyCheckpointAborted(id) => {
                     driver.event(ChainEvent::CheckpointAborted(id))?;
-                    if stopping.is_some_and(|(s, _)| s == id) {
-                        stopping = None;
-                    }
+                    phase = match phase {
+                        Stopping(s) if s == id => Reading,
+                        // The drain happened: the job ends with the final checkpoint instead.
+                        Ended(Some(s)) if s == id => Ended(None),
+                        other => other,
+                    };
                 }
             }
             continue;
         }
-        if stopping.is_some() {
+        if phase != Reading {
             continue;
         }
         match driver.poll()? {
-            InputStatus::EndOfInput => break,
+            InputStatus::EndOfInput => {
+                end_source_data(driver, checkpointer)?;
+                phase = Ended(None);
+                continue;
+            }
             InputStatus::NothingAvailable => {
                 driver.event(ChainEvent::Flush)?;
                 timing.last_flush = Instant::now();
@@ -562,7 +670,7 @@ fn run_source(
         let deadline = driver.next_deadline();
         timing.tick(deadline, |e| driver.event(e))?;
     }
-    driver.end_input()
+    driver.event(ChainEvent::EndOfPartition)
 }
 
 fn run_input(
@@ -570,12 +678,23 @@ fn run_input(
     gate: &mut InputGate,
     flush_every: Option<Duration>,
     checkpointer: &mut SubtaskCheckpointer,
+    mut ending: Ending,
 ) -> Result<(), TaskError> {
     for input in gate.inputs_without_channels() {
         head.end_input(input)?;
     }
     let mut timing = Timing::new(flush_every);
-    while !gate.is_finished() {
+    let mut data_ended = false;
+    loop {
+        if !data_ended && gate.data_ended() {
+            data_ended = true;
+            checkpointer.end_of_data();
+        }
+        // Upstream closes its channels only after the final checkpoint, whose notification
+        // may still be on its way here.
+        if gate.is_finished() && ending.may_finish() {
+            break;
+        }
         match gate.next(timing.wait(head.next_deadline()))? {
             GateEvent::Records { input, buffer } => head.push_buffer(input, &buffer)?,
             GateEvent::Watermark(wm) => head.event(ChainEvent::Watermark(wm))?,
@@ -592,6 +711,10 @@ fn run_input(
             GateEvent::Control(TaskControl::NotifyCheckpointComplete(id)) => {
                 head.event(ChainEvent::CheckpointComplete(id))?
             }
+            GateEvent::Control(TaskControl::NotifyFinalCheckpointComplete(id)) => {
+                head.event(ChainEvent::CheckpointComplete(id))?;
+                ending.final_done = true;
+            }
             GateEvent::Control(TaskControl::NotifyCheckpointAborted(id)) => {
                 head.event(ChainEvent::CheckpointAborted(id))?
             }
@@ -600,10 +723,13 @@ fn run_input(
                 "only sources are triggered; other tasks take checkpoints at barriers".into(),
             ),
         }
-        let deadline = head.next_deadline();
-        timing.tick(deadline, |e| head.event(e))?;
+        // A finished chain fires no more timers (Flink quiesces them at the end of input).
+        if !data_ended {
+            let deadline = head.next_deadline();
+            timing.tick(deadline, |e| head.event(e))?;
+        }
     }
-    Ok(())
+    head.event(ChainEvent::EndOfPartition)
 }
 
 #[cfg(test)]

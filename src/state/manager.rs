@@ -90,6 +90,11 @@ pub struct TaskRestore {
     /// Directory of the `_metadata` the state comes from.
     pub base: String,
     pub operators: BTreeMap<String, RestoredOperatorState>,
+    /// The checkpoint is the job's final one (taken after every task's data ended): the task
+    /// finishes once its data ends again, without waiting for another final checkpoint
+    /// (Flink's `FINISHED_ON_RESTORE`).
+    #[serde(default)]
+    pub finished_on_restore: bool,
 }
 
 /// Writes out the keyed part of a snapshot after its synchronous part is done.

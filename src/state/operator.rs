@@ -189,6 +189,7 @@ mod tests {
             checkpoint_id: 1,
             base: base.to_string(),
             operators,
+            finished_on_restore: false,
         }
     }
 

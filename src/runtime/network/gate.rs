@@ -26,7 +26,7 @@ pub enum GateEvent {
     Watermark(i64),
     /// Every channel went idle (`true`), or one became active again.
     WatermarkStatus { idle: bool },
-    /// Every channel of logical input `input` has ended.
+    /// The data of every channel of logical input `input` has ended.
     InputEnded { input: usize },
     /// Nothing arrived within the wait time.
     Timeout,
@@ -106,9 +106,12 @@ impl WatermarkValve {
 /// Reads a task's input channels in arrival order.
 pub struct InputGate {
     channels: Vec<InputChannel>,
-    /// Channels still open (indices into `channels`).
+    /// Channels still open (indices into `channels`): until their end of partition, since
+    /// the barriers of a final checkpoint still follow their end of data.
     active: Vec<usize>,
-    /// Open channels per logical input.
+    /// Per channel, whether its data ended.
+    data_ended: Vec<bool>,
+    /// Channels per logical input whose data has not ended.
     open_per_input: Vec<usize>,
     control: Receiver<TaskControl>,
     valve: WatermarkValve,
@@ -129,11 +132,13 @@ impl InputGate {
             open_per_input[c.input] += 1;
         }
         let active = (0..channels.len()).collect();
+        let data_ended = vec![false; channels.len()];
         let valve = WatermarkValve::new(channels.len());
         let barriers = BarrierHandler::new(channels.len(), mode);
         InputGate {
             channels,
             active,
+            data_ended,
             open_per_input,
             control,
             valve,
@@ -152,6 +157,26 @@ impl InputGate {
     /// True when every channel has ended and every event was delivered.
     pub fn is_finished(&self) -> bool {
         self.active.is_empty() && self.pending.is_empty()
+    }
+
+    /// True when the data of every input ended (channels may still carry barriers).
+    pub fn data_ended(&self) -> bool {
+        self.open_per_input.iter().all(|&open| open == 0)
+    }
+
+    /// `channel`'s data ended (its end of data, or an end of partition without one): it no
+    /// longer holds back the watermark, and its input may have ended.
+    fn end_data(&mut self, channel: usize) {
+        if std::mem::replace(&mut self.data_ended[channel], true) {
+            return;
+        }
+        let changes = self.valve.finish(channel);
+        self.queue(changes);
+        let input = self.channels[channel].input;
+        self.open_per_input[input] -= 1;
+        if self.open_per_input[input] == 0 {
+            self.pending.push_back(GateEvent::InputEnded { input });
+        }
     }
 
     fn queue(&mut self, (watermark, status): (Option<i64>, Option<bool>)) {
@@ -228,16 +253,12 @@ impl InputGate {
                     let outcome = self.barriers.cancel(id);
                     self.queue_barrier(outcome);
                 }
+                Ok(NetworkEvent::EndOfData) => self.end_data(channel),
                 Ok(NetworkEvent::EndOfPartition) => {
+                    self.end_data(channel);
                     self.active.retain(|&c| c != channel);
-                    let changes = self.valve.finish(channel);
-                    self.queue(changes);
                     let outcome = self.barriers.end_channel(channel);
                     self.queue_barrier(outcome);
-                    self.open_per_input[input] -= 1;
-                    if self.open_per_input[input] == 0 {
-                        self.pending.push_back(GateEvent::InputEnded { input });
-                    }
                 }
                 // A producer vanished without EndOfPartition: it failed or was cancelled.
                 Err(_) => return Err(TaskError::Cancelled),
@@ -283,5 +304,43 @@ mod tests {
         let mut v = WatermarkValve::new(2);
         v.watermark(0, 50);
         assert_eq!(v.finish(1), (Some(50), None));
+    }
+
+    #[test]
+    fn an_end_of_data_ends_the_input_but_barriers_still_align_over_its_channel() {
+        use crate::checkpoint::{CheckpointBarrier, SnapshotType};
+        let (senders, channels): (Vec<_>, Vec<_>) = (0..2)
+            .map(|_| {
+                let (tx, rx) = crossbeam_channel::unbounded();
+                (tx, InputChannel { input: 0, receiver: rx })
+            })
+            .unzip();
+        let (_control, control_rx) = crossbeam_channel::unbounded();
+        let mut gate = InputGate::new(channels, 1, control_rx, CheckpointingMode::ExactlyOnce);
+        let wait = Duration::from_millis(10);
+        senders[0].send(NetworkEvent::EndOfData).unwrap();
+        assert!(matches!(gate.next(wait).unwrap(), GateEvent::Timeout));
+        senders[1].send(NetworkEvent::EndOfData).unwrap();
+        assert!(matches!(
+            gate.next(wait).unwrap(),
+            GateEvent::InputEnded { input: 0 }
+        ));
+        assert!(gate.data_ended() && !gate.is_finished());
+        let barrier = CheckpointBarrier {
+            id: 7,
+            timestamp: 0,
+            kind: SnapshotType::Checkpoint,
+            target: None,
+        };
+        senders[0].send(NetworkEvent::Barrier(barrier.clone())).unwrap();
+        assert!(matches!(gate.next(wait).unwrap(), GateEvent::Timeout));
+        senders[1].send(NetworkEvent::Barrier(barrier)).unwrap();
+        assert!(matches!(gate.next(wait).unwrap(), GateEvent::Barrier(b) if b.id == 7));
+        for sender in &senders {
+            sender.send(NetworkEvent::EndOfPartition).unwrap();
+        }
+        while !gate.is_finished() {
+            assert!(matches!(gate.next(wait).unwrap(), GateEvent::Timeout));
+        }
     }
 }

@@ -4,8 +4,8 @@
 //!
 //! Every channel is a bounded queue of buffers, so a slow consumer backpressures its producers
 //! with bounded memory: the in-process form of Flink's credit-based flow control. Control events
-//! (watermarks, idleness, checkpoint barriers, end of partition) travel in-band, in order with
-//! the records.
+//! (watermarks, idleness, checkpoint barriers, end of data, end of partition) travel in-band,
+//! in order with the records.
 
 pub mod barrier;
 pub mod gate;
@@ -37,6 +37,9 @@ pub enum NetworkEvent {
     /// Flink's `CancelCheckpointMarker`: the checkpoint was abandoned upstream; consumers stop
     /// aligning for it.
     CancelCheckpoint(u64),
+    /// The producer's data ended (Flink's `EndOfData`): no records or watermarks follow, but
+    /// the channel stays open for the barriers of the final checkpoint.
+    EndOfData,
     /// The producer subtask has finished; nothing follows.
     EndOfPartition,
 }

@@ -33,6 +33,7 @@ const WATERMARK_STATUS: u8 = 2;
 const END_OF_PARTITION: u8 = 3;
 const BARRIER: u8 = 4;
 const CANCEL_CHECKPOINT: u8 = 5;
+const END_OF_DATA: u8 = 6;
 
 /// How long a producer keeps trying to reach a consumer's worker that is still starting.
 const CONNECT_PATIENCE: Duration = Duration::from_secs(10);
@@ -60,6 +61,7 @@ pub fn write_event(w: &mut impl Write, event: &NetworkEvent) -> io::Result<()> {
             small[0] = u8::from(*idle);
             (WATERMARK_STATUS, &small[..1])
         }
+        NetworkEvent::EndOfData => (END_OF_DATA, &[]),
         NetworkEvent::EndOfPartition => (END_OF_PARTITION, &[]),
     };
     let len = u32::try_from(payload.len() + 1)
@@ -91,6 +93,7 @@ pub fn read_event(r: &mut impl Read) -> io::Result<Option<NetworkEvent>> {
         WATERMARK_STATUS => NetworkEvent::WatermarkStatus {
             idle: frame.get(1).copied().unwrap_or(0) != 0,
         },
+        END_OF_DATA => NetworkEvent::EndOfData,
         END_OF_PARTITION => NetworkEvent::EndOfPartition,
         BARRIER => {
             let (barrier, _) =
@@ -258,6 +261,7 @@ mod tests {
             NetworkEvent::Watermark(-5),
             NetworkEvent::WatermarkStatus { idle: true },
             NetworkEvent::Records(vec![]),
+            NetworkEvent::EndOfData,
             NetworkEvent::EndOfPartition,
         ];
         let mut wire = Vec::new();

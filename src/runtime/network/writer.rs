@@ -158,7 +158,8 @@ impl<T: Serialize + Send, S: ChannelSelector<T>> Output<T> for RecordWriter<T, S
             ChainEvent::WatermarkStatus { idle } => {
                 self.broadcast_event(NetworkEvent::WatermarkStatus { idle })
             }
-            ChainEvent::EndOfInput => self.broadcast_event(NetworkEvent::EndOfPartition),
+            ChainEvent::EndOfInput => self.broadcast_event(NetworkEvent::EndOfData),
+            ChainEvent::EndOfPartition => self.broadcast_event(NetworkEvent::EndOfPartition),
             ChainEvent::Flush => self.flush_all(),
             // Buffered records go first: they belong before the barrier.
             ChainEvent::Barrier(barrier) => self.broadcast_event(NetworkEvent::Barrier(barrier)),

@@ -10,6 +10,12 @@
 //! have been lost), and the transaction that was open at that checkpoint is aborted, because
 //! the records it held are replayed by the sources.
 //!
+//! At the end of a bounded input the open transaction is the last one. With checkpointing a
+//! final checkpoint follows (see `crate::runtime::task`): its barrier pre-commits that
+//! transaction and its completion commits it, exactly like any other, so a failure before
+//! the job ends cannot publish the tail twice. Without checkpointing nothing will ever replay
+//! the input, so the last transaction is committed at once.
+//!
 //! The transactions live in operator state with [`OperatorStateMode::Split`]: each subtask's
 //! entry (its pending transactions and its open one, together) goes to exactly one subtask
 //! after a restore at any parallelism, so no transaction is lost and none is committed twice.
@@ -136,7 +142,9 @@ pub struct TwoPhaseCommitSinkOperator<S: TwoPhaseCommitSink<T>, T> {
     /// Pre-committed transactions awaiting their checkpoint's completion, oldest first.
     pending: Vec<(u64, S::Transaction)>,
     state: Option<Arc<TaskStateManager>>,
-    /// Set once the input ended and everything was committed.
+    /// A final checkpoint follows the end of the input (it commits the last transaction).
+    final_checkpoint: bool,
+    /// Set once the input ended: no transaction begins any more.
     finished: bool,
     _records: std::marker::PhantomData<fn(T)>,
 }
@@ -161,6 +169,7 @@ impl<T: Send + 'static, S: TwoPhaseCommitSink<T>> TwoPhaseCommitSinkOperator<S, 
             current: None,
             pending: Vec::new(),
             state: None,
+            final_checkpoint: false,
             finished: false,
             _records: std::marker::PhantomData,
         }
@@ -192,6 +201,7 @@ impl<T: Send + 'static, S: TwoPhaseCommitSink<T>> TwoPhaseCommitSinkOperator<S, 
             .restored(&self.operator_id)
             .map(|r| r.operator.clone());
         self.state = Some(state);
+        self.final_checkpoint = ctx.final_checkpoint_follows();
         let sink = &mut self.sink;
         guarded(&self.name, || sink.open(ctx))?;
         guarded(&self.name, || sink.initialize_state(restored.as_ref()))?;
@@ -295,14 +305,18 @@ impl<T: Send + 'static, S: TwoPhaseCommitSink<T>> TwoPhaseCommitSinkOperator<S, 
         Ok(())
     }
 
-    /// Bounded input ended: pre-commit and commit everything (the job is about to finish).
+    /// Bounded input ended. The open transaction is the last: with a final checkpoint coming
+    /// it stays open for that checkpoint's barrier; without, it is committed now.
     fn on_end_of_input(&mut self) -> Result<(), TaskError> {
+        self.finished = true;
+        if self.final_checkpoint {
+            return Ok(());
+        }
         if let Some(mut txn) = self.current.take() {
             let sink = &mut self.sink;
             guarded(&self.name, || sink.pre_commit(&mut txn))?;
             self.pending.push((u64::MAX, txn));
         }
-        self.finished = true;
         self.commit_up_to(u64::MAX)
     }
 }
@@ -314,7 +328,7 @@ impl<T: Send + 'static, S: TwoPhaseCommitSink<T>> Output<T> for TwoPhaseCommitSi
 
     fn push(&mut self, batch: &mut Batch<T>) -> Result<(), TaskError> {
         batch.timestamps.clear();
-        let Some(txn) = self.current.as_mut() else {
+        let Some(txn) = self.current.as_mut().filter(|_| !self.finished) else {
             batch.records.clear();
             return Err(TaskError::operator(
                 &self.name,
@@ -428,6 +442,14 @@ mod tests {
 
     /// An opened operator around `sink` and the state manager its snapshots go to.
     fn started(sink: &Recording, state: TaskStateManager) -> (TestOperator, Arc<TaskStateManager>) {
+        started_in(&RuntimeContext::for_test(0, 1), sink, state)
+    }
+
+    fn started_in(
+        ctx: &RuntimeContext,
+        sink: &Recording,
+        state: TaskStateManager,
+    ) -> (TestOperator, Arc<TaskStateManager>) {
         let mut op = TwoPhaseCommitSinkOperator::new(
             OperatorInfo {
                 name: "Sink: test".into(),
@@ -436,8 +458,7 @@ mod tests {
             sink.clone(),
         );
         let state = Arc::new(state);
-        op.open_with_state(&RuntimeContext::for_test(0, 1), state.clone())
-            .unwrap();
+        op.open_with_state(ctx, state.clone()).unwrap();
         (op, state)
     }
 
@@ -488,6 +509,7 @@ mod tests {
                 },
             )]
             .into(),
+            ..Default::default()
         };
         started(
             &sink,
@@ -513,6 +535,32 @@ mod tests {
                 "commit 1 [1]",
                 "commit 2 [2]"
             ]
+        );
+    }
+
+    #[test]
+    fn with_checkpointing_the_last_transaction_is_committed_by_the_final_checkpoint() {
+        let sink = Recording::default();
+        let mut ctx = RuntimeContext::for_test(0, 1);
+        ctx.final_checkpoint = true;
+        let (mut op, _) = started_in(&ctx, &sink, TaskStateManager::default());
+        push(&mut op, &[1]);
+        op.event(ChainEvent::EndOfInput).unwrap();
+        assert!(
+            sink.entries().is_empty(),
+            "nothing is published at the end of the input: a failure now replays it"
+        );
+        let mut late = Batch::new();
+        late.push(9, None);
+        assert!(op.push(&mut late).is_err(), "no record after the end of input");
+        op.event(barrier(5)).unwrap();
+        assert_eq!(sink.entries(), ["pre-commit 1 [1]"]);
+        op.event(ChainEvent::CheckpointComplete(5)).unwrap();
+        op.close().unwrap();
+        assert_eq!(
+            sink.entries(),
+            ["commit 1 [1]"],
+            "no transaction begins after the last one, so none is aborted"
         );
     }
 }
