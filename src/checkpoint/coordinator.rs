@@ -221,10 +221,13 @@ impl CheckpointCoordinator {
             .values()
             .filter(|p| p.savepoint.is_none())
             .count();
-        // With every source's data ended, the final checkpoint goes at once.
+        // With every source's data ended, the final checkpoint goes at once, unless one is
+        // already on its way (or a stop-with-savepoint, which ends the job itself).
         let final_due = settings.final_checkpoint
             && self.sources_ended()
-            && !self.pending.values().any(|p| p.after_end_of_data);
+            && !self.pending.values().any(|p| {
+                p.after_end_of_data || matches!(p.barrier.kind, SnapshotType::Terminate { .. })
+            });
         let due = (final_due
             || self
                 .last_triggered
