@@ -11,6 +11,8 @@ use std::time::Duration;
 use strato::api::source::{Boundedness, InputStatus, Source, SourceOutput, SourceReader};
 use strato::{RuntimeContext, StreamExecutionEnvironment};
 
+mod support;
+
 /// Emits `0..count` split over the subtasks, a few records per poll, slowly enough that
 /// checkpoints complete while it runs; its position is the next value of each split.
 #[derive(Clone)]
@@ -109,9 +111,7 @@ fn checkpointed_env(parallelism: usize, checkpoints: &str) -> StreamExecutionEnv
     env.enable_checkpointing(Duration::from_millis(50));
     env.get_checkpoint_config()
         .set_checkpoint_storage(checkpoints);
-    env.set_config("restart-strategy", "fixed-delay");
-    env.set_config("restart-strategy.fixed-delay.attempts", "3");
-    env.set_config("restart-strategy.fixed-delay.delay", "10 ms");
+    support::restart_fixed_delay(&env, 3, "10 ms");
     env
 }
 

@@ -35,9 +35,7 @@ fn run(
         "state.checkpoints.dir",
         &format!("file://{}", out.with_extension("chk").display()),
     );
-    env.set_config("restart-strategy", "fixed-delay");
-    env.set_config("restart-strategy.fixed-delay.attempts", "5");
-    env.set_config("restart-strategy.fixed-delay.delay", "50 ms");
+    support::restart_fixed_delay(&env, 5, "50 ms");
     env.from_source(
         DataGeneratorSource::new(|i| (i % KEYS, 1u64), Some(RECORDS))
             .with_rows_per_second(15_000.0),

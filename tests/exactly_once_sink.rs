@@ -481,9 +481,7 @@ fn a_checkpointed_job_that_fails_twice_commits_every_generated_record_exactly_on
     env.set_parallelism(2);
     env.enable_checkpointing(Duration::from_millis(100));
     env.set_config("state.checkpoints.dir", &format!("{}-checkpoints", t.uri));
-    env.set_config("restart-strategy", "fixed-delay");
-    env.set_config("restart-strategy.fixed-delay.attempts", "5");
-    env.set_config("restart-strategy.fixed-delay.delay", "50 ms");
+    support::restart_fixed_delay(&env, 5, "50 ms");
     env.from_source(DataGeneratorSource::new(|i| i, Some(RECORDS)).with_rows_per_second(10_000.0))
         .uid("generator")
         .map_rich(fail)

@@ -31,9 +31,7 @@ fn checkpointed_env(dir: &Path, interval: Duration) -> StreamExecutionEnvironmen
         "state.checkpoints.dir",
         &format!("file://{}", dir.join("checkpoints").display()),
     );
-    env.set_config("restart-strategy", "fixed-delay");
-    env.set_config("restart-strategy.fixed-delay.attempts", "3");
-    env.set_config("restart-strategy.fixed-delay.delay", "50 ms");
+    support::restart_fixed_delay(&env, 3, "50 ms");
     env
 }
 

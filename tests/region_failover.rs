@@ -74,9 +74,7 @@ fn run(
         &format!("file://{}", dir.join("checkpoints").display()),
     );
     env.set_config("jobmanager.execution.failover-strategy", failover);
-    env.set_config("restart-strategy", "fixed-delay");
-    env.set_config("restart-strategy.fixed-delay.attempts", "3");
-    env.set_config("restart-strategy.fixed-delay.delay", "50 ms");
+    support::restart_fixed_delay(&env, 3, "50 ms");
     let opens = Opens::default();
     let records = env
         .from_source(

@@ -786,6 +786,13 @@ mod tests {
         );
     }
 
+    /// A coordinator of `job` checkpointing every hour: only the first checkpoint, savepoints
+    /// and the final checkpoint are triggered in a test.
+    fn hourly(dir: &std::path::Path) -> CheckpointCoordinator {
+        let job = job_every(dir, 0, Duration::from_secs(3600));
+        CheckpointCoordinator::new(job, Arc::default()).unwrap()
+    }
+
     /// Every subtask of `job` (source p=2, sink p=2).
     const ALL: [(usize, usize); 4] = [(0, 0), (0, 1), (1, 0), (1, 1)];
 
@@ -803,8 +810,7 @@ mod tests {
     #[test]
     fn once_every_source_ended_the_final_checkpoint_goes_at_once_and_is_announced_as_final() {
         let dir = tempfile::tempdir().unwrap();
-        let job = job_every(dir.path(), 0, Duration::from_secs(3600));
-        let mut c = CheckpointCoordinator::new(job, Arc::default()).unwrap();
+        let mut c = hourly(dir.path());
         let first = triggered(&c.tick(true));
         assert_eq!(
             ack_all(&mut c, first.id, false),
@@ -832,8 +838,7 @@ mod tests {
     #[test]
     fn a_checkpoint_a_subtask_took_before_its_data_ended_is_not_final() {
         let dir = tempfile::tempdir().unwrap();
-        let job = job_every(dir.path(), 0, Duration::from_secs(3600));
-        let mut c = CheckpointCoordinator::new(job, Arc::default()).unwrap();
+        let mut c = hourly(dir.path());
         c.end_of_data(0, 0);
         c.end_of_data(0, 1);
         let barrier = triggered(&c.tick(true));
@@ -856,8 +861,7 @@ mod tests {
     #[test]
     fn a_completed_stop_with_savepoint_is_final_and_the_recovery_point() {
         let dir = tempfile::tempdir().unwrap();
-        let job = job_every(dir.path(), 0, Duration::from_secs(3600));
-        let mut c = CheckpointCoordinator::new(job, Arc::default()).unwrap();
+        let mut c = hourly(dir.path());
         let first = triggered(&c.tick(true));
         ack_all(&mut c, first.id, false);
         let (reply, result) = crossbeam_channel::bounded(1);
