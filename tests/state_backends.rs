@@ -382,8 +382,9 @@ fn a_snapshot_holds_the_state_at_the_barrier_not_later_updates(kind: StateBacken
         SnapshotLocation::in_directory(dir.path().join("chk").to_str().unwrap()).unwrap();
     let reader = StateReader::new(dir.path().join("chk").to_str().unwrap());
     let text = ValueStateDescriptor::<String>::new("text");
-    let keys = keys(3000);
-    // 3000 values of 1 KB: several MB, so the state file is written in several chunks.
+    // 5000 values of 1 KB: several MB, so the state file is written in several chunks, and
+    // enough cached writes that RocksDB takes them in as sorted files (with deletions).
+    let keys = keys(5000);
     fn value(round: &str, i: usize) -> String {
         format!("{round}{i:0>999}")
     }

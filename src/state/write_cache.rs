@@ -3,7 +3,7 @@
 //! Keyed state is read-modify-write: a running count reads and writes its key on every record.
 //! RocksDB answers each of those with a skip-list search, and that search is most of the cost.
 //! Recent writes therefore stay here, in hash maps, until a snapshot or a full cache flushes
-//! them into RocksDB in one write batch. Durability is unchanged: RocksDB runs without a WAL
+//! them into RocksDB (in one write batch, or as sorted files when there are many). Durability is unchanged: RocksDB runs without a WAL
 //! and only checkpoints make state durable, and every snapshot flushes first. A snapshot's
 //! flush keeps the entries (now clean copies), so the keys stay hot between checkpoints; a
 //! full cache is emptied.
@@ -17,6 +17,8 @@ pub struct WriteCache {
     /// Approximate bytes held (keys, values and a per-entry overhead).
     bytes: usize,
     capacity: usize,
+    /// Entries not yet written to RocksDB.
+    dirty: usize,
 }
 
 #[derive(Debug)]
@@ -42,6 +44,7 @@ impl WriteCache {
             states: Vec::new(),
             bytes: 0,
             capacity,
+            dirty: 0,
         }
     }
 
@@ -67,12 +70,16 @@ impl WriteCache {
         match map.get_mut(key) {
             Some(entry) => {
                 let removed = entry.value.as_ref().map_or(0, Vec::len);
+                if !entry.dirty {
+                    self.dirty += 1;
+                }
                 *entry = Entry { value, dirty: true };
                 self.bytes = (self.bytes + added).saturating_sub(removed);
             }
             None => {
                 map.insert(key.to_vec(), Entry { value, dirty: true });
                 self.bytes += key.len() + added + ENTRY_OVERHEAD;
+                self.dirty += 1;
             }
         }
         self.bytes >= self.capacity
@@ -89,10 +96,38 @@ impl WriteCache {
                 write(state, key, entry.value.as_deref())?;
             }
         }
+        self.mark_written();
+        Ok(())
+    }
+
+    /// The entries not yet written, per state index, sorted by key (to write sorted files);
+    /// [`Self::mark_written`] once they are.
+    pub fn dirty_sorted(&self) -> Vec<Vec<(&[u8], Option<&[u8]>)>> {
+        self.states
+            .iter()
+            .map(|map| {
+                let mut entries: Vec<_> = map
+                    .iter()
+                    .filter(|(_, e)| e.dirty)
+                    .map(|(key, e)| (key.as_slice(), e.value.as_deref()))
+                    .collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                entries
+            })
+            .collect()
+    }
+
+    /// Every entry now counts as written.
+    pub fn mark_written(&mut self) {
         for entry in self.states.iter_mut().flat_map(|m| m.values_mut()) {
             entry.dirty = false;
         }
-        Ok(())
+        self.dirty = 0;
+    }
+
+    /// How many entries are not yet written.
+    pub fn dirty_count(&self) -> usize {
+        self.dirty
     }
 
     /// Forgets every entry (all must have been written).
@@ -101,6 +136,7 @@ impl WriteCache {
             map.clear();
         }
         self.bytes = 0;
+        self.dirty = 0;
     }
 
     /// Visits the entries of one state (in no particular order).
@@ -112,10 +148,7 @@ impl WriteCache {
 
     /// Whether some entry is not yet written.
     pub fn has_dirty(&self) -> bool {
-        self.states
-            .iter()
-            .flat_map(HashMap::values)
-            .any(|e| e.dirty)
+        self.dirty > 0
     }
 }
 
