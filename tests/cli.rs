@@ -174,10 +174,14 @@ fn info_prints_the_plan_without_running_the_job() {
 }
 
 #[test]
-fn detached_run_returns_once_the_job_is_submitted() {
+fn detached_run_returns_once_the_job_is_submitted_and_leaves_no_launch_directory_behind() {
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("out.txt");
+    // The client's launch directory goes under this private temp dir.
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
     let out = strato()
+        .env("TMPDIR", &tmp)
         .args(["run", "-d", "-p", "1"])
         .arg(example("word_count"))
         .args(["--output", output.to_str().unwrap()])
@@ -199,6 +203,13 @@ fn detached_run_returns_once_the_job_is_submitted() {
         assert!(
             std::time::Instant::now() < deadline,
             "the detached job did not finish"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }    // The program, which took the launch directory over, removes it when it exits.
+    while std::fs::read_dir(&tmp).unwrap().next().is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the launch directory is still there"
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }

@@ -62,12 +62,40 @@ pub fn next_execution_ordinal() -> usize {
     EXECUTIONS.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
 }
 
+/// The marker the client leaves in its launch directory when it returns before the program
+/// ends (`strato run -d`): the program then removes the directory when it exits.
+pub const LAUNCH_DIR_HANDED_OVER: &str = "handed-over";
+
+/// Removes the client's launch directory (holding `path`) at exit if the client handed it
+/// over; registered once, the first time the client configuration is read.
+fn remove_launch_dir_at_exit(path: &Path) {
+    static LAUNCH_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    extern "C" fn remove_if_handed_over() {
+        let Some(dir) = LAUNCH_DIR.get() else { return };
+        // Only ever a directory the client created, and only once it let go of it.
+        let ours = dir
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("strato-client-"));
+        if ours && dir.join(LAUNCH_DIR_HANDED_OVER).exists() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+    let Some(dir) = path.parent() else { return };
+    if LAUNCH_DIR.set(dir.to_path_buf()).is_ok() {
+        // SAFETY: registers a function that takes nothing and reads only a set OnceLock.
+        unsafe {
+            libc::atexit(remove_if_handed_over);
+        }
+    }
+}
+
 /// The configuration the client resolved (conf file, `-D`, `-p`), if started by the client.
 pub fn client_configuration() -> Result<Option<Configuration>> {
     let Some(path) = std::env::var_os(ENV_CLIENT_CONFIG) else {
         return Ok(None);
     };
     let path = PathBuf::from(path);
+    remove_launch_dir_at_exit(&path);
     let text = std::fs::read_to_string(&path)
         .map_err(|e| Error::io("read the client configuration", path.display(), e))?;
     Ok(Some(Configuration::from_yaml_str(

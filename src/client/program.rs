@@ -129,8 +129,7 @@ pub fn run_local(
         // Return once the job is submitted (or the program ended without submitting one).
         loop {
             if !read_report(&report_path).submitted.is_empty() {
-                // The program keeps running; its configuration was read at start-up.
-                std::mem::forget(dir);
+                hand_over(dir, &mut child);
                 return Ok(());
             }
             if let Some(status) = child
@@ -146,6 +145,18 @@ pub fn run_local(
         .wait()
         .map_err(|e| io_error("wait for", &program, e))?;
     finish(status, &read_report(&report_path))
+}
+
+/// A detached launch leaves the program running with the launch directory (it reports into
+/// it, and reads the configuration again for each job): the program removes the directory
+/// when it exits ([`crate::api::launch::LAUNCH_DIR_HANDED_OVER`]), or we do, should it have
+/// exited already.
+fn hand_over(dir: tempfile::TempDir, child: &mut std::process::Child) {
+    let dir = dir.keep();
+    let _ = std::fs::write(dir.join(crate::api::launch::LAUNCH_DIR_HANDED_OVER), b"");
+    if matches!(child.try_wait(), Ok(Some(_))) {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 fn finish(status: std::process::ExitStatus, report: &Report) -> Result<(), ProgramError> {
