@@ -28,6 +28,9 @@ struct Entry {
     dirty: bool,
 }
 
+/// Unwritten entries of one state: key, and value or deletion (`None`).
+pub type DirtyEntries<'a> = Vec<(&'a [u8], Option<&'a [u8]>)>;
+
 /// What one entry costs besides its key and value bytes (the map slot and two vectors).
 const ENTRY_OVERHEAD: usize = 64;
 
@@ -102,7 +105,7 @@ impl WriteCache {
 
     /// The entries not yet written, per state index, sorted by key (to write sorted files);
     /// [`Self::mark_written`] once they are.
-    pub fn dirty_sorted(&self) -> Vec<Vec<(&[u8], Option<&[u8]>)>> {
+    pub fn dirty_sorted(&self) -> Vec<DirtyEntries<'_>> {
         self.states
             .iter()
             .map(|map| {
