@@ -205,7 +205,7 @@ fn detached_run_returns_once_the_job_is_submitted_and_leaves_no_launch_directory
             "the detached job did not finish"
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
-    }    // The program, which took the launch directory over, removes it when it exits.
+    } // The program, which took the launch directory over, removes it when it exits.
     while std::fs::read_dir(&tmp).unwrap().next().is_some() {
         assert!(
             std::time::Instant::now() < deadline,

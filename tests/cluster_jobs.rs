@@ -371,7 +371,10 @@ fn stop_with_drain_on_workers_publishes_every_record_read_before_the_stop_exactl
         assert_eq!(values, (1..=n).collect::<Vec<_>>(), "key {k}");
         total += n;
     }
-    assert!(total < 1_000_000, "the stop came before the end of the input");
+    assert!(
+        total < 1_000_000,
+        "the stop came before the end of the input"
+    );
 }
 
 #[test]

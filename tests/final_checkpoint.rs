@@ -161,7 +161,11 @@ fn stop_hourly_count(drain: bool) -> Vec<String> {
 #[test]
 fn stop_with_drain_ends_the_data_before_the_savepoint_which_commits_what_the_drain_fired() {
     let committed = stop_hourly_count(true);
-    assert_eq!(committed.len(), 1, "the open window fired once: {committed:?}");
+    assert_eq!(
+        committed.len(),
+        1,
+        "the open window fired once: {committed:?}"
+    );
     let count: u64 = committed[0].parse().unwrap();
     assert!(count > 0, "it counted the numbers read before the stop");
 }

@@ -211,8 +211,7 @@ impl CheckpointCoordinator {
             return actions;
         };
         self.expire(settings.timeout, &mut actions);
-        if self.final_completed.is_some()
-            || actions.iter().any(|a| matches!(a, Action::FailJob(_)))
+        if self.final_completed.is_some() || actions.iter().any(|a| matches!(a, Action::FailJob(_)))
         {
             return actions;
         }
@@ -758,12 +757,7 @@ mod tests {
         assert!(err.contains("state.savepoints.dir"), "{err}");
         let target = dir.path().join("savepoints");
         let action = c
-            .trigger_savepoint(
-                Some(target.to_str().unwrap().into()),
-                None,
-                reply,
-                true,
-            )
+            .trigger_savepoint(Some(target.to_str().unwrap().into()), None, reply, true)
             .unwrap();
         let Action::Trigger(barrier) = action else {
             panic!("{action:?}")
@@ -827,7 +821,10 @@ mod tests {
             vec![Action::NotifyFinal(last.id)]
         );
         assert!(c.is_final(last.id));
-        assert!(c.tick(true).is_empty(), "nothing follows the final checkpoint");
+        assert!(
+            c.tick(true).is_empty(),
+            "nothing follows the final checkpoint"
+        );
         let (reply, _) = crossbeam_channel::bounded(1);
         let refused = c
             .trigger_savepoint(Some(dir.path().display().to_string()), None, reply, true)
@@ -874,7 +871,10 @@ mod tests {
             panic!("no savepoint triggered")
         };
         assert_eq!(stop.kind, SnapshotType::Terminate { drain: false });
-        assert_eq!(ack_all(&mut c, stop.id, false), vec![Action::NotifyFinal(stop.id)]);
+        assert_eq!(
+            ack_all(&mut c, stop.id, false),
+            vec![Action::NotifyFinal(stop.id)]
+        );
         let path = result.recv().unwrap().unwrap();
         let (latest, dir) = c.latest_completed().unwrap();
         assert_eq!((latest.checkpoint_id, dir), (stop.id, path));

@@ -77,7 +77,8 @@ impl SubtaskCheckpointer {
         let snapshots = self.state.take_snapshots();
         let sync_ms = started.elapsed().as_millis() as u64;
         let location = self.location(&barrier);
-        let (vertex, subtask, reports) = (self.task.vertex, self.task.subtask, self.reports.clone());
+        let (vertex, subtask, reports) =
+            (self.task.vertex, self.task.subtask, self.reports.clone());
         let end_of_data = self.end_of_data;
         let spawned = std::thread::Builder::new()
             .name(format!("checkpoint-{id}-{vertex}-{subtask}"))

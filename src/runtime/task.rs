@@ -462,11 +462,9 @@ fn run_head(
             result.and(closed)
         }
         Head::Input(mut head, mut gate) => {
-            let result = head
-                .open(ctx)
-                .and_then(|_| {
-                    run_input(head.as_mut(), &mut gate, flush_every, checkpointer, ending)
-                });
+            let result = head.open(ctx).and_then(|_| {
+                run_input(head.as_mut(), &mut gate, flush_every, checkpointer, ending)
+            });
             let closed = head.close();
             result.and(closed)
         }
@@ -536,7 +534,11 @@ struct Ending {
 
 impl Ending {
     fn of(d: &TaskDeployment) -> Self {
-        let checkpointed = d.job.checkpointing.as_ref().is_some_and(|c| c.final_checkpoint);
+        let checkpointed = d
+            .job
+            .checkpointing
+            .as_ref()
+            .is_some_and(|c| c.final_checkpoint);
         let restored_final = d.restore.as_ref().is_some_and(|r| r.finished_on_restore);
         Ending {
             awaits_final: checkpointed && !restored_final,

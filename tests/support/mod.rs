@@ -176,6 +176,9 @@ pub fn committed_lines(dir: &Path) -> Vec<String> {
 /// fixed-delay strategy, which recovery tests use to recover quickly.
 pub fn restart_fixed_delay(env: &strato::StreamExecutionEnvironment, attempts: u32, delay: &str) {
     env.set_config("restart-strategy", "fixed-delay");
-    env.set_config("restart-strategy.fixed-delay.attempts", &attempts.to_string());
+    env.set_config(
+        "restart-strategy.fixed-delay.attempts",
+        &attempts.to_string(),
+    );
     env.set_config("restart-strategy.fixed-delay.delay", delay);
 }

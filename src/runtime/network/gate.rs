@@ -312,7 +312,13 @@ mod tests {
         let (senders, channels): (Vec<_>, Vec<_>) = (0..2)
             .map(|_| {
                 let (tx, rx) = crossbeam_channel::unbounded();
-                (tx, InputChannel { input: 0, receiver: rx })
+                (
+                    tx,
+                    InputChannel {
+                        input: 0,
+                        receiver: rx,
+                    },
+                )
             })
             .unzip();
         let (_control, control_rx) = crossbeam_channel::unbounded();
@@ -332,7 +338,9 @@ mod tests {
             kind: SnapshotType::Checkpoint,
             target: None,
         };
-        senders[0].send(NetworkEvent::Barrier(barrier.clone())).unwrap();
+        senders[0]
+            .send(NetworkEvent::Barrier(barrier.clone()))
+            .unwrap();
         assert!(matches!(gate.next(wait).unwrap(), GateEvent::Timeout));
         senders[1].send(NetworkEvent::Barrier(barrier)).unwrap();
         assert!(matches!(gate.next(wait).unwrap(), GateEvent::Barrier(b) if b.id == 7));

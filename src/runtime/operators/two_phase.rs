@@ -552,7 +552,10 @@ mod tests {
         );
         let mut late = Batch::new();
         late.push(9, None);
-        assert!(op.push(&mut late).is_err(), "no record after the end of input");
+        assert!(
+            op.push(&mut late).is_err(),
+            "no record after the end of input"
+        );
         op.event(barrier(5)).unwrap();
         assert_eq!(sink.entries(), ["pre-commit 1 [1]"]);
         op.event(ChainEvent::CheckpointComplete(5)).unwrap();
