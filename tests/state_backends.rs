@@ -65,6 +65,15 @@ fn owner(key: &String, parallelism: usize) -> usize {
     assign_key_to_operator(key, MAX_PARALLELISM, parallelism)
 }
 
+/// Where snapshots into directory `dir` are written, and how they are read back.
+fn snapshot_dir(dir: &Path) -> (SnapshotLocation, StateReader) {
+    let dir = dir.to_str().unwrap();
+    (
+        SnapshotLocation::in_directory(dir).unwrap(),
+        StateReader::new(dir),
+    )
+}
+
 /// Writes `backend`'s snapshot `id` to `location` (a savepoint when `savepoint`).
 fn snapshot(
     backend: &mut KeyedStateBackend<String>,
@@ -215,9 +224,7 @@ fn ttl_expires_values_by_update_type_and_visibility(kind: StateBackendType) {
 fn snapshots_restore_every_key_once_when_rescaling_2_to_3_to_1(kind: StateBackendType) {
     let dir = tempfile::tempdir().unwrap();
     let settings = settings(kind, dir.path(), false);
-    let location =
-        SnapshotLocation::in_directory(dir.path().join("chk").to_str().unwrap()).unwrap();
-    let reader = StateReader::new(dir.path().join("chk").to_str().unwrap());
+    let (location, reader) = snapshot_dir(&dir.path().join("chk"));
     let count = ValueStateDescriptor::<i64>::new("count");
     let seen = ListStateDescriptor::<String>::new("seen");
     let keys = keys(2000);
@@ -306,10 +313,9 @@ fn a_savepoint_restores_into_the_other_backend_and_back(kind: StateBackendType) 
     let mut current = backend;
     for (step, target) in [other, kind].into_iter().enumerate() {
         let sp = dir.path().join(format!("savepoint-{step}"));
-        let location = SnapshotLocation::in_directory(sp.to_str().unwrap()).unwrap();
+        let (location, reader) = snapshot_dir(&sp);
         let handles = snapshot(&mut current, 10 + step as u64, true, &location, "sp");
         assert!(matches!(handles[0], KeyedStateHandle::KeyGroups { .. }));
-        let reader = StateReader::new(sp.to_str().unwrap());
         current = subtask(
             &settings(target, dir.path(), true),
             1,
@@ -344,7 +350,7 @@ fn restoring_a_missing_or_damaged_state_file_names_the_path(kind: StateBackendTy
             .update("x".repeat(20));
     }
     let chk = dir.path().join("chk");
-    let location = SnapshotLocation::in_directory(chk.to_str().unwrap()).unwrap();
+    let (location, reader) = snapshot_dir(&chk);
     let handles = snapshot(&mut backend, 1, false, &location, "state");
     let KeyedStateHandle::KeyGroups {
         data: StateHandle::File { path, .. },
@@ -354,7 +360,6 @@ fn restoring_a_missing_or_damaged_state_file_names_the_path(kind: StateBackendTy
         panic!("expected a state file, got {:?}", handles[0]);
     };
     let file = path.trim_start_matches("file://").to_string();
-    let reader = StateReader::new(chk.to_str().unwrap());
     let restore = |handles: &[KeyedStateHandle]| {
         KeyedStateBackend::<String>::create(
             &settings,
@@ -378,9 +383,7 @@ fn restoring_a_missing_or_damaged_state_file_names_the_path(kind: StateBackendTy
 fn a_snapshot_holds_the_state_at_the_barrier_not_later_updates(kind: StateBackendType) {
     let dir = tempfile::tempdir().unwrap();
     let settings = settings(kind, dir.path(), false);
-    let location =
-        SnapshotLocation::in_directory(dir.path().join("chk").to_str().unwrap()).unwrap();
-    let reader = StateReader::new(dir.path().join("chk").to_str().unwrap());
+    let (location, reader) = snapshot_dir(&dir.path().join("chk"));
     let text = ValueStateDescriptor::<String>::new("text");
     // 5000 values of 1 KB: several MB, so the state file is written in several chunks, and
     // enough cached writes that RocksDB takes them in as sorted files (with deletions).
