@@ -183,10 +183,8 @@ impl CheckpointCoordinator {
 
     fn sources_ended(&self) -> bool {
         self.job
-            .vertices
-            .iter()
-            .filter(|v| v.is_source())
-            .all(|v| (0..v.parallelism).all(|s| self.ended.contains(&(v.id, s))))
+            .source_subtasks()
+            .all(|task| self.ended.contains(&task))
     }
 
     /// Checkpoint ids continue after the checkpoint or savepoint the job restored from.
@@ -268,12 +266,7 @@ impl CheckpointCoordinator {
             kind,
             target: savepoint.as_ref().map(|(s, _)| s.dir().to_string()),
         };
-        let waiting = self
-            .job
-            .vertices
-            .iter()
-            .flat_map(|v| (0..v.parallelism).map(move |s| (v.id, s)))
-            .collect();
+        let waiting = self.job.subtasks().collect();
         let after_end_of_data = self.sources_ended();
         self.pending.insert(
             id,

@@ -4,7 +4,7 @@
 //! parallelism was (rescaling); operator list state is split evenly over the new subtasks,
 //! union state goes to all, broadcast state is copied to each.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use super::metadata::{CheckpointMetadata, OperatorStateMode, OperatorStateSnapshot};
 use super::storage::StateReader;
@@ -24,20 +24,17 @@ pub fn assign_state(
     allow_non_restored_state: bool,
 ) -> Result<RestorePlan, String> {
     let reader = StateReader::new(base);
-    let mut plan: RestorePlan = HashMap::new();
-    for vertex in &job.vertices {
-        for s in 0..vertex.parallelism {
-            plan.insert(
-                (vertex.id, s),
-                TaskRestore {
-                    checkpoint_id: metadata.checkpoint_id,
-                    base: base.to_string(),
-                    operators: BTreeMap::new(),
-                    finished_on_restore: false,
-                },
-            );
-        }
-    }
+    let mut plan: RestorePlan = job
+        .subtasks()
+        .map(|task| {
+            let restore = TaskRestore {
+                checkpoint_id: metadata.checkpoint_id,
+                base: base.to_string(),
+                ..Default::default()
+            };
+            (task, restore)
+        })
+        .collect();
     for snapshot in &metadata.operators {
         let placed = job.vertices.iter().find_map(|v| {
             v.operators

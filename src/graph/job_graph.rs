@@ -230,6 +230,19 @@ impl JobGraph {
             .find(|v| v.operators.iter().any(|o| o.node == node))
     }
 
+    /// Every subtask of the job as (vertex id, subtask index), vertex by vertex.
+    pub fn subtasks(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.vertices
+            .iter()
+            .flat_map(|v| (0..v.parallelism).map(move |s| (v.id, s)))
+    }
+
+    /// The subtasks of the source vertices (where checkpoints are triggered).
+    pub fn source_subtasks(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        self.subtasks()
+            .filter(|&(v, _)| self.vertices[v].is_source())
+    }
+
     /// Slots needed with slot sharing: per sharing group, the highest parallelism in it.
     pub fn required_slots(&self) -> usize {
         let mut per_group: std::collections::BTreeMap<&str, usize> = Default::default();

@@ -431,12 +431,11 @@ impl JobMaster {
             if let Err(message) = self.restore_latest(&mut coordinator, &mut recovery) {
                 break JobOutcome::Failed(self.scheduler_failure(message));
             }
-            for vertex in &self.job.vertices {
-                for subtask in 0..vertex.parallelism {
-                    recovery.next_attempt_of((vertex.id, subtask));
-                    coordinator.tasks_restarted(&[(vertex.id, subtask)]);
-                }
+            let all: Vec<TaskKey> = self.job.subtasks().collect();
+            for &task in &all {
+                recovery.next_attempt_of(task);
             }
+            coordinator.tasks_restarted(&all);
         };
         let status = match &outcome {
             JobOutcome::Finished { .. } => JobStatus::Finished,
@@ -515,11 +514,9 @@ impl JobMaster {
     }
 
     fn broadcast(&self, control: TaskControl) {
-        for vertex in &self.job.vertices {
-            for subtask in 0..vertex.parallelism {
-                self.deployer
-                    .task_control(self.job.job_id, vertex.id, subtask, control.clone());
-            }
+        for (vertex, subtask) in self.job.subtasks() {
+            self.deployer
+                .task_control(self.job.job_id, vertex, subtask, control.clone());
         }
     }
 
@@ -538,15 +535,13 @@ impl JobMaster {
         for action in actions {
             match action {
                 Action::Trigger(barrier) => {
-                    for vertex in self.job.vertices.iter().filter(|v| v.is_source()) {
-                        for subtask in 0..vertex.parallelism {
-                            self.deployer.task_control(
-                                self.job.job_id,
-                                vertex.id,
-                                subtask,
-                                TaskControl::TriggerCheckpoint(barrier.clone()),
-                            );
-                        }
+                    for (vertex, subtask) in self.job.source_subtasks() {
+                        self.deployer.task_control(
+                            self.job.job_id,
+                            vertex,
+                            subtask,
+                            TaskControl::TriggerCheckpoint(barrier.clone()),
+                        );
                     }
                 }
                 Action::NotifyComplete(id) => {
@@ -710,12 +705,7 @@ impl JobMaster {
         self.set_status(JobStatus::Running);
 
         let (reports, updates) = unbounded();
-        let all: Vec<TaskKey> = self
-            .job
-            .vertices
-            .iter()
-            .flat_map(|v| (0..v.parallelism).map(move |s| (v.id, s)))
-            .collect();
+        let all: Vec<TaskKey> = self.job.subtasks().collect();
         let mut progress = AttemptProgress::default();
         let mut failure = self.deploy_tasks(&all, recovery, &reports, &mut progress);
         let mut cancel_requested = false;
