@@ -619,11 +619,7 @@ impl JobMaster {
             "job {}: {failure}; restarting its pipelined region ({} of {} subtasks) in {delay:?}",
             self.job.job_id,
             tasks.len(),
-            self.job
-                .vertices
-                .iter()
-                .map(|v| v.parallelism)
-                .sum::<usize>()
+            self.job.subtasks().count()
         );
         let running: Vec<TaskKey> = tasks
             .iter()
